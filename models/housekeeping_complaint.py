@@ -1,0 +1,114 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class HousekeepingComplaint(models.Model):
+    _name = "housekeeping.complaint"
+    _description = "Customer Complaint"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "create_date desc, id desc"
+    _check_company_auto = True
+    _OPEN_STATES = ("new", "in_progress")
+
+    name = fields.Char(string="Subject", required=True, tracking=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, tracking=True,
+        ondelete="restrict",
+    )
+    visit_id = fields.Many2one(
+        "housekeeping.visit", index="btree_not_null", check_company=True,
+        domain="[('partner_id', '=', partner_id)]",
+    )
+    employee_id = fields.Many2one(
+        "hr.employee", string="Cleaner", index="btree_not_null", tracking=True, check_company=True,
+    )
+    service_type_id = fields.Many2one(related="visit_id.service_type_id", store=True)
+    category = fields.Selection(
+        [
+            ("quality", "Cleaning Quality"),
+            ("punctuality", "Punctuality"),
+            ("attitude", "Attitude"),
+            ("damage", "Damage or Loss"),
+            ("price", "Price"),
+            ("safety", "Safety"),
+            ("other", "Other"),
+        ],
+        required=True,
+        default="quality",
+        tracking=True,
+    )
+    severity = fields.Selection(
+        [("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")],
+        required=True,
+        default="medium",
+        tracking=True,
+    )
+    state = fields.Selection(
+        [
+            ("new", "New"),
+            ("in_progress", "In Progress"),
+            ("resolved", "Resolved"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="new",
+        required=True,
+        tracking=True,
+        index=True,
+    )
+    description = fields.Html()
+    resolution = fields.Text(tracking=True)
+    resolved_date = fields.Datetime(readonly=True, copy=False)
+    user_id = fields.Many2one(
+        "res.users", string="Responsible", default=lambda self: self.env.user, tracking=True
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+
+    @api.onchange("visit_id")
+    def _onchange_visit_id(self):
+        if self.visit_id:
+            self.partner_id = self.visit_id.partner_id
+            self.employee_id = self.visit_id.employee_id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        complaints = super().create(vals_list)
+        for complaint in complaints:
+            complaint.partner_id.message_post(
+                body=self.env._(
+                    "Complaint opened: %(subject)s (%(category)s)",
+                    subject=complaint.name,
+                    category=dict(
+                        complaint._fields["category"]._description_selection(self.env)
+                    )[complaint.category],
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+        return complaints
+
+    def action_start(self):
+        self.filtered(lambda c: c.state == "new").write({"state": "in_progress"})
+        return True
+
+    def action_resolve(self):
+        for complaint in self:
+            if complaint.state not in self._OPEN_STATES:
+                raise UserError(self.env._("Only open complaints can be resolved."))
+            if not (complaint.resolution or "").strip():
+                raise UserError(
+                    self.env._("Describe the resolution of the complaint %(name)s before "
+                               "resolving it.", name=complaint.name)
+                )
+        self.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
+        return True
+
+    def action_cancel(self):
+        self.filtered(lambda c: c.state in self._OPEN_STATES).write({"state": "cancelled"})
+        return True
+
+    def action_reopen(self):
+        self.filtered(lambda c: c.state not in self._OPEN_STATES).write(
+            {"state": "in_progress", "resolved_date": False}
+        )
+        return True

@@ -1,0 +1,226 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+PAYMENT_METHODS = [
+    ("cash", "Cash"),
+    ("wechat", "WeChat Pay"),
+    ("alipay", "Alipay"),
+    ("card", "Bank Card"),
+    ("prepaid", "Prepaid Balance"),
+    ("other", "Other"),
+]
+
+# A done visit may be dated at most this far in the future (clock skew, time zones).
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+class HousekeepingVisit(models.Model):
+    _name = "housekeeping.visit"
+    _description = "Service Visit"
+    _inherit = ["rating.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(
+        string="Reference", required=True, readonly=True, copy=False, default="/", index="trigram"
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        ondelete="restrict",
+    )
+    service_type_id = fields.Many2one(
+        "housekeeping.service.type",
+        required=True,
+        tracking=True,
+        ondelete="restrict",
+        check_company=True,
+    )
+    date = fields.Datetime(tracking=True, index=True)
+    duration = fields.Float(string="Duration (hours)", default=2.0)
+    employee_id = fields.Many2one(
+        "hr.employee", string="Cleaner", tracking=True, index="btree_not_null", check_company=True
+    )
+    user_id = fields.Many2one(
+        "res.users", string="Service Agent", default=lambda self: self.env.user, tracking=True
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    amount = fields.Monetary(tracking=True)
+    payment_method = fields.Selection(PAYMENT_METHODS, tracking=True)
+    coupon_card_id = fields.Many2one(
+        "loyalty.card",
+        string="Coupon Used",
+        ondelete="set null",
+        help="The coupon (loyalty card) the customer used for this visit.",
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("scheduled", "Scheduled"),
+            ("done", "Done"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        tracking=True,
+        index=True,
+        copy=False,
+    )
+    done_date = fields.Datetime(readonly=True, copy=False)
+    notes = fields.Html()
+    sale_order_id = fields.Many2one(
+        "sale.order", index="btree_not_null", ondelete="set null", copy=False
+    )
+    sale_line_id = fields.Many2one(
+        "sale.order.line", index="btree_not_null", ondelete="set null", copy=False
+    )
+    complaint_ids = fields.One2many("housekeeping.complaint", "visit_id")
+    # Contact data shown on the visit for the cleaner and the agent.
+    partner_phone = fields.Char(related="partner_id.phone", string="Phone")
+    special_instructions = fields.Text(related="partner_id.special_instructions")
+
+    _amount_positive = models.Constraint(
+        "CHECK(amount >= 0)", "The amount of a visit cannot be negative."
+    )
+    _duration_positive = models.Constraint(
+        "CHECK(duration >= 0 AND duration <= 744)",
+        "The duration of a visit must be between 0 and 744 hours.",
+    )
+    _partner_date_idx = models.Index("(partner_id, date) WHERE state = 'done'")
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", "/") == "/":
+                vals["name"] = self.env["ir.sequence"].next_by_code("housekeeping.visit") or "/"
+        visits = super().create(vals_list)
+        done = visits.filtered(lambda v: v.state == "done")
+        if done:
+            done._hk_check_done()
+            done._hk_after_done()
+        return visits
+
+    def write(self, vals):
+        stats_fields = {"amount", "date", "service_type_id", "coupon_card_id", "partner_id"}
+        done_before = self.filtered(lambda v: v.state == "done")
+        partners_before = done_before.partner_id
+        res = super().write(vals)
+        if "state" not in vals and stats_fields & set(vals) and done_before:
+            done_before._hk_check_done()
+            (partners_before | done_before.partner_id)._hk_refresh_visit_stats()
+        return res
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_done(self):
+        if any(visit.state == "done" for visit in self):
+            raise UserError(
+                self.env._("A done visit cannot be deleted: cancel it instead so that its "
+                           "points and statistics are reversed.")
+            )
+
+    # ------------------------------------------------------------------ constraints
+    @api.constrains("company_id", "partner_id")
+    def _check_partner_company(self):
+        for visit in self:
+            company = visit.partner_id.company_id
+            if company and company != visit.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "The visit %(visit)s belongs to %(company)s but its customer "
+                        "%(customer)s belongs to %(partner_company)s.",
+                        visit=visit.name,
+                        company=visit.company_id.name,
+                        customer=visit.partner_id.display_name,
+                        partner_company=company.name,
+                    )
+                )
+
+    @api.constrains("date")
+    def _check_date_plausible(self):
+        for visit in self:
+            if visit.date and visit.date.year < 2000:
+                raise ValidationError(self.env._("A visit date before the year 2000 is not plausible."))
+            if visit.date and visit.date > fields.Datetime.now() + timedelta(days=3650):
+                raise ValidationError(self.env._("A visit cannot be planned more than ten years ahead."))
+
+    def _hk_check_done(self):
+        now = fields.Datetime.now()
+        for visit in self:
+            if not visit.partner_id:
+                raise ValidationError(self.env._("A done visit needs a customer."))
+            if not visit.date:
+                raise ValidationError(
+                    self.env._("The visit %(visit)s needs a date before it can be done.",
+                               visit=visit.name)
+                )
+            if visit.date > now + FUTURE_TOLERANCE:
+                raise ValidationError(
+                    self.env._("The visit %(visit)s is dated in the future: it cannot be done yet.",
+                               visit=visit.name)
+                )
+
+    # ------------------------------------------------------------------ state flow
+    def action_schedule(self):
+        for visit in self:
+            if visit.state != "draft":
+                raise UserError(self.env._("Only draft visits can be scheduled."))
+            if not visit.date:
+                raise UserError(self.env._("Set a date before scheduling the visit %(visit)s.",
+                                           visit=visit.name))
+        self.write({"state": "scheduled"})
+        return True
+
+    def action_done(self):
+        """Complete the visits: statistics, tier, points and stage of their customers."""
+        if any(visit.state not in ("draft", "scheduled") for visit in self):
+            raise UserError(self.env._("Only draft or scheduled visits can be completed."))
+        for visit in self.filtered(lambda v: not v.date):
+            visit.date = fields.Datetime.now()
+        self._hk_check_done()
+        self.write({"state": "done", "done_date": fields.Datetime.now()})
+        self._hk_after_done()
+        return True
+
+    def _hk_after_done(self):
+        self.partner_id._hk_visits_done(self)
+
+    def action_cancel(self):
+        """Cancel the visits; a done visit's points and statistics are reversed."""
+        if any(visit.state == "cancelled" for visit in self):
+            raise UserError(self.env._("This visit is already cancelled."))
+        was_done = self.filtered(lambda v: v.state == "done")
+        self.write({"state": "cancelled"})
+        if was_done:
+            was_done.partner_id._hk_visits_cancelled(was_done, was_done=True)
+        others = self - was_done
+        if others:
+            others.partner_id._hk_visits_cancelled(others, was_done=False)
+        return True
+
+    def action_draft(self):
+        if any(visit.state != "cancelled" for visit in self):
+            raise UserError(self.env._("Only cancelled visits can be reset to draft."))
+        self.write({"state": "draft"})
+        return True
+
+    # ------------------------------------------------------------------ rating
+    def _rating_get_partner(self):
+        return self.partner_id
+
+    def _rating_get_operator(self):
+        return self.user_id.partner_id
+
+    @api.depends("partner_id", "service_type_id", "date")
+    def _compute_display_name(self):
+        for visit in self:
+            parts = [visit.name or "", visit.service_type_id.name or ""]
+            visit.display_name = " · ".join(p for p in parts if p)

@@ -1,0 +1,299 @@
+import re
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+# Mainland China mobile numbers: optional +86 / 86 prefix, then 1[3-9] and 9 digits.
+CN_MOBILE_RE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+PHONE_NOISE_RE = re.compile(r"[\s\-().]")
+
+# Fields maintained by _hk_refresh_visit_stats(); never written by the ORM.
+VISIT_STAT_FIELDS = (
+    "visit_count",
+    "total_spent",
+    "average_ticket",
+    "first_visit_date",
+    "last_visit_date",
+    "visit_interval_days",
+    "preferred_service_type_id",
+    "coupon_usage_rate",
+)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # ------------------------------------------------------------------ basic data
+    gender = fields.Selection(
+        [("female", "Female"), ("male", "Male"), ("other", "Other")],
+    )
+    birthday = fields.Date(tracking=True)
+    age = fields.Integer(compute="_compute_age")
+    customer_since = fields.Date(
+        help="Date of the first completed visit, or set by hand for imported customers."
+    )
+    acquisition_channel = fields.Selection(
+        [
+            ("referral", "Referral"),
+            ("store", "Store / Walk-in"),
+            ("wechat", "WeChat"),
+            ("mini_program", "Mini Program / Online"),
+            ("platform", "Local Services Platform"),
+            ("phone", "Phone"),
+            ("community", "Community Event"),
+            ("other", "Other"),
+        ],
+    )
+    referred_by_id = fields.Many2one(
+        "res.partner",
+        string="Referred By",
+        index="btree_not_null",
+        ondelete="set null",
+    )
+    is_prospect = fields.Boolean(
+        string="Prospect", help="A potential customer who has not been served yet."
+    )
+
+    # ------------------------------------------------------------------ household profile
+    household_tag_ids = fields.Many2many(
+        "housekeeping.household.tag",
+        string="Household",
+        help="Household composition: elderly, infants, children, pets, …",
+    )
+    household_size = fields.Integer(string="People in Household")
+    home_area = fields.Float(string="Home Size (m²)")
+    home_type = fields.Selection(
+        [
+            ("apartment", "Apartment"),
+            ("villa", "Villa"),
+            ("townhouse", "Townhouse"),
+            ("office", "Office"),
+            ("other", "Other"),
+        ],
+    )
+    preferred_weekday_ids = fields.Many2many("housekeeping.weekday", string="Preferred Days")
+    preferred_time_window = fields.Selection(
+        [
+            ("morning", "Morning (8:00-12:00)"),
+            ("afternoon", "Afternoon (12:00-18:00)"),
+            ("evening", "Evening (18:00-21:00)"),
+            ("any", "Any Time"),
+        ],
+        string="Preferred Time",
+    )
+    prefers_eco_products = fields.Boolean(string="Eco-Friendly Products")
+    prefers_hypoallergenic = fields.Boolean(string="Hypoallergenic Products")
+    preferred_employee_ids = fields.Many2many(
+        "hr.employee",
+        "hk_partner_preferred_employee_rel",
+        "partner_id",
+        "employee_id",
+        string="Preferred Cleaners",
+    )
+    blocked_employee_ids = fields.Many2many(
+        "hr.employee",
+        "hk_partner_blocked_employee_rel",
+        "partner_id",
+        "employee_id",
+        string="Blocked Cleaners",
+    )
+    special_instructions = fields.Text(help="Keys, parking, allergies, access codes, …")
+
+    # ------------------------------------------------------------------ service records
+    visit_ids = fields.One2many("housekeeping.visit", "partner_id", string="Visits")
+    complaint_ids = fields.One2many("housekeeping.complaint", "partner_id", string="Complaints")
+    complaint_count = fields.Integer(compute="_compute_complaint_count")
+    open_complaint_count = fields.Integer(compute="_compute_complaint_count")
+
+    # Consumption statistics: stored, searchable, maintained set-based in SQL.
+    hk_currency_id = fields.Many2one("res.currency", compute="_compute_hk_currency_id")
+    visit_count = fields.Integer(string="Done Visits", readonly=True, copy=False, default=0)
+    total_spent = fields.Monetary(
+        currency_field="hk_currency_id", readonly=True, copy=False, default=0.0
+    )
+    average_ticket = fields.Monetary(
+        currency_field="hk_currency_id", readonly=True, copy=False, default=0.0
+    )
+    first_visit_date = fields.Date(readonly=True, copy=False)
+    last_visit_date = fields.Date(readonly=True, copy=False, index="btree_not_null")
+    visit_interval_days = fields.Float(
+        string="Typical Interval (days)",
+        readonly=True,
+        copy=False,
+        digits=(16, 1),
+        help="Median number of days between two done visits.",
+    )
+    preferred_service_type_id = fields.Many2one(
+        "housekeeping.service.type", readonly=True, copy=False
+    )
+    coupon_usage_rate = fields.Float(
+        string="Coupon Usage (%)", readonly=True, copy=False, digits=(16, 1)
+    )
+
+    # ------------------------------------------------------------------ computes
+    @api.depends("birthday")
+    def _compute_age(self):
+        today = fields.Date.context_today(self)
+        for partner in self:
+            partner.age = (
+                relativedelta(today, partner.birthday).years if partner.birthday else 0
+            )
+
+    @api.depends_context("company")
+    def _compute_hk_currency_id(self):
+        for partner in self:
+            partner.hk_currency_id = (partner.company_id or self.env.company).currency_id
+
+    def _compute_complaint_count(self):
+        complaint = self.env["housekeeping.complaint"]
+        groups = complaint._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id", "state"], ["__count"]
+        )
+        total, open_ = {}, {}
+        for partner, state, count in groups:
+            total[partner.id] = total.get(partner.id, 0) + count
+            if state in complaint._OPEN_STATES:
+                open_[partner.id] = open_.get(partner.id, 0) + count
+        for partner in self:
+            partner.complaint_count = total.get(partner.id, 0)
+            partner.open_complaint_count = open_.get(partner.id, 0)
+
+    # ------------------------------------------------------------------ constraints
+    @api.constrains("phone", "country_id")
+    def _check_cn_mobile(self):
+        china = self.env.ref("base.cn", raise_if_not_found=False)
+        for partner in self:
+            if not partner.phone or not china or partner.country_id != china:
+                continue
+            if not CN_MOBILE_RE.match(PHONE_NOISE_RE.sub("", partner.phone)):
+                raise ValidationError(
+                    self.env._(
+                        "%(phone)s is not a valid mainland China mobile number "
+                        "(11 digits starting with 13-19, optionally prefixed by +86).",
+                        phone=partner.phone,
+                    )
+                )
+
+    @api.constrains("birthday")
+    def _check_birthday(self):
+        today = fields.Date.context_today(self)
+        for partner in self:
+            if partner.birthday and partner.birthday > today:
+                raise ValidationError(self.env._("A birthday cannot be in the future."))
+            if partner.birthday and partner.birthday.year < 1900:
+                raise ValidationError(self.env._("A birthday before 1900 is not plausible."))
+
+    @api.constrains("referred_by_id")
+    def _check_referred_by(self):
+        for partner in self:
+            if partner.referred_by_id and partner.referred_by_id == partner:
+                raise ValidationError(self.env._("A customer cannot refer themselves."))
+
+    @api.constrains("home_area", "household_size")
+    def _check_household_numbers(self):
+        for partner in self:
+            if partner.home_area < 0 or partner.home_area > 100000:
+                raise ValidationError(self.env._("The home size must be between 0 and 100,000 m²."))
+            if partner.household_size < 0 or partner.household_size > 100:
+                raise ValidationError(self.env._("The household size must be between 0 and 100."))
+
+    # ------------------------------------------------------------------ statistics engine
+    def _hk_refresh_visit_stats(self):
+        """Recompute the consumption statistics of ``self`` in one SQL statement.
+
+        Reads only the done visits of these partners (index on partner_id, date),
+        so the cost depends on their history, never on the whole population.
+        """
+        ids = [pid for pid in self.ids if pid]
+        if not ids:
+            return
+        self.env["housekeeping.visit"].flush_model()
+        self.flush_recordset(["tz", "customer_since"])
+        tz = self.env.user.tz or "UTC"
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH target AS (
+                SELECT p.id, COALESCE(NULLIF(p.tz, ''), %(tz)s) AS tz
+                  FROM res_partner p WHERE p.id = ANY(%(ids)s)
+            ), done AS (
+                SELECT v.partner_id, v.date, v.amount, v.service_type_id, v.coupon_card_id,
+                       (v.date AT TIME ZONE 'UTC' AT TIME ZONE t.tz)::date AS local_day,
+                       EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
+                           PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
+                  FROM housekeeping_visit v
+                  JOIN target t ON t.id = v.partner_id
+                 WHERE v.state = 'done'
+            ), agg AS (
+                SELECT partner_id,
+                       count(*) AS cnt,
+                       COALESCE(sum(amount), 0) AS total,
+                       min(local_day) AS first_day,
+                       max(local_day) AS last_day,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
+                           FILTER (WHERE gap IS NOT NULL) AS interval_days,
+                       100.0 * count(coupon_card_id) / count(*) AS coupon_rate,
+                       mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type
+                  FROM done GROUP BY partner_id
+            )
+            UPDATE res_partner p
+               SET visit_count = COALESCE(a.cnt, 0),
+                   total_spent = COALESCE(a.total, 0),
+                   average_ticket = CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END,
+                   first_visit_date = a.first_day,
+                   last_visit_date = a.last_day,
+                   visit_interval_days = COALESCE(round(a.interval_days::numeric, 1), 0),
+                   preferred_service_type_id = a.pref_type,
+                   coupon_usage_rate = COALESCE(round(a.coupon_rate::numeric, 1), 0),
+                   customer_since = COALESCE(p.customer_since, a.first_day)
+              FROM target t
+              LEFT JOIN agg a ON a.partner_id = t.id
+             WHERE p.id = t.id
+            """,
+                ids=ids,
+                tz=tz,
+            )
+        )
+        self.invalidate_recordset([*VISIT_STAT_FIELDS, "customer_since"])
+
+    # ------------------------------------------------------------------ visit hooks
+    # A visit changing state calls these on its customers, in this order, in one
+    # transaction. Each capability (tiers, points, lifecycle…) extends them in its
+    # own file and calls super() first.
+    def _hk_visits_done(self, visits):
+        self._hk_refresh_visit_stats()
+
+    def _hk_visits_cancelled(self, visits, was_done):
+        if was_done:
+            self._hk_refresh_visit_stats()
+
+    # ------------------------------------------------------------------ actions
+    def action_view_visits(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_visit_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id, "search_default_filter_open": 0}
+        return action
+
+    def action_view_complaints(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_complaint_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    def action_schedule_callback(self):
+        """Plan a callback (回访) for the customer, assigned to the current user."""
+        self.ensure_one()
+        self.activity_schedule(
+            "housekeeping_membership.mail_activity_type_callback",
+            user_id=self.user_id.id or self.env.uid,
+        )
+        return True

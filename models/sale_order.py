@@ -1,0 +1,75 @@
+from odoo import api, fields, models
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    hk_visit_ids = fields.One2many("housekeeping.visit", "sale_order_id", string="Visits")
+    hk_visit_count = fields.Integer(string="Visits Count", compute="_compute_hk_visit_count")
+
+    @api.depends("hk_visit_ids")
+    def _compute_hk_visit_count(self):
+        for order in self:
+            order.hk_visit_count = len(order.hk_visit_ids)
+
+    def _action_confirm(self):
+        res = super()._action_confirm()
+        self._hk_create_visits()
+        return res
+
+    def _action_cancel(self):
+        res = super()._action_cancel()
+        self.sudo().hk_visit_ids.filtered(
+            lambda v: v.state in ("draft", "scheduled")
+        ).action_cancel()
+        return res
+
+    def _hk_create_visits(self):
+        """One visit per unit of each service line whose product has a service type."""
+        lines = self.order_line.filtered(
+            lambda l: not l.display_type and l.product_uom_qty > 0
+            and l.order_id.company_id.hk_visits_from_sale
+        )
+        if not lines:
+            return self.env["housekeeping.visit"]
+        service_types = self.env["housekeeping.service.type"].sudo().search(
+            [("product_id", "in", lines.product_id.ids)]
+        )
+        type_by_product = {}
+        for service_type in service_types:
+            type_by_product.setdefault(service_type.product_id, service_type)
+        existing = set(
+            self.env["housekeeping.visit"].sudo().search([("sale_line_id", "in", lines.ids)]).sale_line_id.ids
+        )
+        vals_list = []
+        for line in lines:
+            service_type = type_by_product.get(line.product_id)
+            if not service_type or line.id in existing:
+                continue
+            units = max(int(round(line.product_uom_qty)), 1)
+            unit_amount = line.currency_id.round(line.price_total / units)
+            order = line.order_id
+            for _unit in range(units):
+                vals_list.append({
+                    "partner_id": order.partner_id.id,
+                    "service_type_id": service_type.id,
+                    "company_id": order.company_id.id,
+                    "amount": unit_amount,
+                    "date": order.commitment_date or False,
+                    "state": "scheduled" if order.commitment_date else "draft",
+                    "duration": service_type.default_duration,
+                    "sale_order_id": order.id,
+                    "sale_line_id": line.id,
+                    "user_id": order.user_id.id or self.env.uid,
+                })
+        # The sales flow creates visits whatever the salesman's membership rights.
+        return self.env["housekeeping.visit"].sudo().create(vals_list)
+
+    def action_view_hk_visits(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_visit_action"
+        )
+        action["domain"] = [("sale_order_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action

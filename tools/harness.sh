@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Harness for housekeeping_membership: finds Odoo, owns a PostgreSQL cluster
+# under .cache/, links the checkout as an addon and runs Odoo or its tests.
+# Usage: tools/harness.sh (run|test|test-odoo|test-compat|lint|bench|shell|pg-start|pg-stop)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=$ROOT/.cache
+MODULE=housekeeping_membership
+DEPS=contacts,mail,portal,rating,hr,sale_management,sale_loyalty,sms,spreadsheet_dashboard
+PGDATA=$CACHE/pgdata
+PGSOCK=$CACHE/pgsock
+PGPORT=${HK_PGPORT:-54329}
+DB_USER=odoo
+DEMO_DB=${HK_DEMO_DB:-housekeeping_demo}
+TEST_DB=${HK_TEST_DB:-housekeeping_test}
+PY=${PYTHON:-python3}
+
+log() { printf '[harness] %s\n' "$*" >&2; }
+die() { printf '[harness] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- Odoo
+find_odoo() {
+    if [[ -n ${ODOO_SRC:-} ]]; then
+        [[ -d $ODOO_SRC/odoo && -d $ODOO_SRC/addons ]] \
+            || die "ODOO_SRC=$ODOO_SRC is not an Odoo 19.0 source tree (needs odoo/ and addons/)."
+        export PYTHONPATH=$ODOO_SRC${PYTHONPATH:+:$PYTHONPATH}
+        ODOO_ROOT=$ODOO_SRC
+    else
+        ODOO_ROOT=$($PY - <<'PY' 2>/dev/null || true
+import os, odoo
+print(os.path.dirname(os.path.abspath(list(odoo.__path__)[0])))
+PY
+)
+        [[ -n $ODOO_ROOT ]] || die "Odoo 19.0 is not importable by $PY and ODOO_SRC is unset.
+  Install Odoo 19.0 (pip install --no-deps -e /path/to/odoo after its requirements.txt)
+  or point at a source tree: make test ODOO_SRC=/path/to/odoo"
+    fi
+    $PY -c 'import odoo.release as r, sys; sys.exit(0 if r.version_info[:2] == (19, 0) else 1)' \
+        || die "Odoo found at $ODOO_ROOT is not version 19.0."
+    ADDONS_PATH=$CACHE/addons,$ODOO_ROOT/addons
+    [[ -d $ODOO_ROOT/odoo/addons ]] && ADDONS_PATH=$ADDONS_PATH,$ODOO_ROOT/odoo/addons
+    mkdir -p "$CACHE/addons"
+    ln -sfn "$ROOT" "$CACHE/addons/$MODULE"
+}
+
+# ---------------------------------------------------------------- system packages
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+ensure_apt() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    ((${#missing[@]})) || return 0
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq >/dev/null || die "apt-get update failed; install ${missing[*]} by hand"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || die "could not install ${missing[*]}"
+}
+
+pg_bindir() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do [[ -x $d/pg_ctl ]] && { echo "$d"; return; }; done
+    return 1
+}
+
+ensure_system_deps() {
+    pg_bindir >/dev/null || ensure_apt postgresql
+    local want=(postgresql-client)
+    [[ ${1:-} == browser ]] && want+=(chromium fonts-noto-cjk poppler-utils)
+    ensure_apt "${want[@]}"
+}
+
+ensure_python_deps() {
+    if ! $PY -c 'import pytest_odoo, websocket, freezegun' 2>/dev/null; then
+        log "installing Python test requirements (requirements-dev.txt)"
+        $PY -m pip install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \
+            || die "pip install -r requirements-dev.txt failed"
+    fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_OWNER=$(id -un)
+run_pg() {  # run a PostgreSQL binary as the cluster owner (PostgreSQL refuses root)
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+pg_start() {
+    ensure_system_deps
+    local bin; bin=$(pg_bindir) || die "PostgreSQL server binaries not found"
+    mkdir -p "$CACHE"
+    if [[ $(id -u) -eq 0 ]]; then PG_OWNER=postgres; fi
+    if [[ ! -f $PGDATA/PG_VERSION ]]; then
+        log "initialising a PostgreSQL cluster in $PGDATA"
+        mkdir -p "$PGDATA" "$PGSOCK"
+        [[ $(id -u) -eq 0 ]] && chown -R postgres: "$PGDATA" "$PGSOCK" && chmod o+x "$CACHE" "$ROOT"
+        run_pg "$bin/initdb" -D "$PGDATA" -U "$PG_OWNER" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        cat >>"$PGDATA/postgresql.conf" <<CONF
+listen_addresses = ''
+port = $PGPORT
+unix_socket_directories = '$PGSOCK'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 512MB
+work_mem = 64MB
+maintenance_work_mem = 512MB
+max_connections = 200
+CONF
+    fi
+    mkdir -p "$PGSOCK"; [[ $(id -u) -eq 0 ]] && chown postgres: "$PGSOCK"
+    if ! run_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+        run_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w start >/dev/null \
+            || { tail -20 "$PGDATA/server.log" >&2; die "PostgreSQL did not start"; }
+    fi
+    if ! psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'" | grep -q 1; then
+        psql_admin -qc "CREATE ROLE $DB_USER LOGIN SUPERUSER"
+    fi
+}
+
+pg_stop() {
+    local bin; bin=$(pg_bindir) || return 0
+    [[ -f $PGDATA/PG_VERSION ]] && run_pg "$bin/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true
+}
+
+psql_admin() { run_pg psql -h "$PGSOCK" -p "$PGPORT" -U "$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)" -d postgres "$@"; }
+psql_db() { psql -h "$PGSOCK" -p "$PGPORT" -U "$DB_USER" "$@"; }
+db_exists() { psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$1'" | grep -q 1; }
+
+write_conf() {  # write_conf DB -> path of an Odoo config file
+    local conf=$CACHE/odoo-$1.conf
+    cat >"$conf" <<CONF
+[options]
+addons_path = $ADDONS_PATH
+data_dir = $CACHE/filestore
+db_host = $PGSOCK
+db_port = $PGPORT
+db_user = $DB_USER
+db_name = $1
+dbfilter = ^$1\$
+list_db = False
+admin_passwd = admin
+CONF
+    echo "$conf"
+}
+
+odoo_bin() { $PY -m odoo "$@"; }
+
+# A template database with Odoo's dependencies installed, keyed by the Odoo tree.
+template_db() {
+    local key; key=$( (echo "$DEPS"; cat "$ODOO_ROOT"/odoo/release.py) | md5sum | cut -c1-8)
+    echo "hk_tpl_$key"
+}
+
+ensure_template() {
+    local tpl; tpl=$(template_db)
+    if ! db_exists "$tpl"; then
+        log "building template database $tpl with $DEPS (once, about 2 minutes)"
+        local conf; conf=$(write_conf "$tpl")
+        odoo_bin -c "$conf" -d "$tpl" -i "$DEPS" --stop-after-init \
+            --log-level=warn >"$CACHE/template.log" 2>&1 \
+            || { tail -40 "$CACHE/template.log" >&2; psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$tpl\""; die "template build failed"; }
+    fi
+    echo "$tpl"
+}
+
+fresh_db() {  # fresh_db NAME: a copy of the template with the addon installed
+    local db=$1 tpl; tpl=$(ensure_template)
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    rm -rf "$CACHE/filestore/filestore/$db"
+    psql_db -d postgres -qc "CREATE DATABASE \"$db\" TEMPLATE \"$tpl\""
+    if [[ -d $CACHE/filestore/filestore/$tpl ]]; then
+        mkdir -p "$CACHE/filestore/filestore"; cp -r "$CACHE/filestore/filestore/$tpl" "$CACHE/filestore/filestore/$db"
+    fi
+    local conf; conf=$(write_conf "$db")
+    log "installing $MODULE into $db"
+    odoo_bin -c "$conf" -d "$db" -i "$MODULE" --stop-after-init \
+        --log-level=warn >"$CACHE/install-$db.log" 2>&1 \
+        || { tail -60 "$CACHE/install-$db.log" >&2; die "installing $MODULE failed (log: $CACHE/install-$db.log)"; }
+    if grep -E ' (ERROR|CRITICAL) ' "$CACHE/install-$db.log" >/dev/null; then
+        grep -E ' (ERROR|CRITICAL) ' -A20 "$CACHE/install-$db.log" | head -80 >&2
+        die "installing $MODULE logged errors"
+    fi
+}
+
+# ---------------------------------------------------------------- commands
+cmd_run() {
+    find_odoo; ensure_python_deps; pg_start
+    local conf; conf=$(write_conf "$DEMO_DB")
+    if ! db_exists "$DEMO_DB"; then
+        log "creating $DEMO_DB with demo data"
+        odoo_bin -c "$conf" -d "$DEMO_DB" -i "$MODULE" --with-demo --stop-after-init --log-level=warn \
+            || die "could not create $DEMO_DB"
+        odoo_bin -c "$conf" shell -d "$DEMO_DB" --no-http <<'PY' >/dev/null
+env.ref('base.user_admin').write({'login': 'admin', 'password': 'admin'})
+env.cr.commit()
+PY
+    fi
+    log "Odoo on http://localhost:${HK_HTTP_PORT:-8069} (admin/admin), database $DEMO_DB"
+    exec $PY -m odoo -c "$conf" -d "$DEMO_DB" --http-port="${HK_HTTP_PORT:-8069}" --dev=xml
+}
+
+check_browser() {
+    $PY -c 'import websocket' 2>/dev/null || die "websocket-client is missing: browser tests would be skipped"
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+        || die "Chromium is missing: browser tests would be skipped"
+}
+
+cmd_test() {
+    find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
+    fresh_db "$TEST_DB"
+    local conf; conf=$(write_conf "$TEST_DB")
+    local addon=$CACHE/addons/$MODULE args=() a
+    # pytest-odoo names test modules after the folder holding the manifest: pass
+    # paths through the link so that they import as odoo.addons.$MODULE.
+    for a in "${@:-tests/}"; do [[ $a == -* ]] && args+=("$a") || args+=("$addon/${a#./}"); done
+    cd "$addon"
+    HK_STRICT_SKIP=1 PYTHONPATH=$ROOT/tools${PYTHONPATH:+:$PYTHONPATH} $PY -m pytest -p no:cacheprovider -p hk_pytest_strict \
+        --odoo-database="$TEST_DB" --odoo-config="$conf" --odoo-http \
+        --odoo-log-level="${HK_LOG_LEVEL:-warn}" --rootdir="$addon" "${args[@]}"
+}
+
+cmd_test_odoo() {
+    find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
+    fresh_db "$TEST_DB"
+    local conf; conf=$(write_conf "$TEST_DB") logf=$CACHE/test-odoo.log
+    odoo_bin -c "$conf" -d "$TEST_DB" -u "$MODULE" --test-tags "/$MODULE" --stop-after-init \
+        --log-level=test --http-port=0 2>&1 | tee "$logf"
+    if grep -E '(ERROR|FAIL|skipped|Skipping)' "$logf" | grep -v 'Ran [0-9]* tests' | grep -qE ' (ERROR|CRITICAL) |FAIL:|skip'; then
+        die "test-odoo: failures, errors or skipped tests (see $logf)"
+    fi
+}
+
+cmd_test_compat() {
+    find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
+    fresh_db hk_compat
+    local conf; conf=$(write_conf hk_compat) logf=$CACHE/test-compat.log
+    odoo_bin -c "$conf" -d hk_compat -u contacts,sale_loyalty,portal \
+        --test-tags "/base:TestPartner,/base:TestPartnerAddressCompany,/contacts,/sale_loyalty,/portal,/$MODULE" \
+        --stop-after-init --log-level=test --http-port=0 2>&1 | tee "$logf"
+    ! grep -qE ' (ERROR|CRITICAL) |FAIL:' "$logf" || die "test-compat failed (see $logf)"
+}
+
+cmd_bench() {
+    find_odoo; ensure_python_deps; pg_start
+    local db=hk_bench_${SCALE:-small}
+    fresh_db "$db"
+    local conf; conf=$(write_conf "$db")
+    $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "${SCALE:-small}"
+}
+
+cmd_shell() { find_odoo; pg_start; local conf; conf=$(write_conf "${1:-$DEMO_DB}"); odoo_bin -c "$conf" shell -d "${1:-$DEMO_DB}" --no-http; }
+
+cmd_lint() {
+    $PY -c 'import ruff, pylint_odoo' 2>/dev/null || $PY -m pip install -q -r "$ROOT/requirements-dev.txt"
+    cd "$ROOT"
+    $PY -m ruff check . && $PY -m ruff format --check . \
+        && $PY -m pylint --rcfile=.pylintrc --load-plugins=pylint_odoo --valid-odoo-versions=19.0 \
+            $(git ls-files '*.py' | grep -v '^tools/') 
+}
+
+case ${1:-} in
+    run) cmd_run ;;
+    test) shift; cmd_test "$@" ;;
+    test-odoo) cmd_test_odoo ;;
+    test-compat) cmd_test_compat ;;
+    bench) cmd_bench ;;
+    lint) cmd_lint ;;
+    shell) shift; cmd_shell "$@" ;;
+    pg-start) find_odoo; pg_start ;;
+    pg-stop) pg_stop ;;
+    *) echo "usage: $0 run|test|test-odoo|test-compat|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;
+esac
