@@ -270,6 +270,17 @@ class ResPartner(models.Model):
         if was_done:
             self._hk_refresh_visit_stats()
 
+    # Cross-capability contracts, overridden by the capability that owns them.
+    def _hk_points_multiplier(self):
+        """{partner_id: multiplier} applied when points are earned (tiers override)."""
+        return dict.fromkeys(self.ids, 1.0)
+
+    def _hk_grant_points(self, points, reason, origin=None):
+        """Credit bonus ``points`` to each partner of ``self`` once per ``origin``
+        (a record or a string key). The points capability overrides this; it
+        returns the ledger rows created."""
+        return self.env["ir.model"]  # empty recordset: no ledger installed
+
     # ------------------------------------------------------------------ actions
     def action_view_visits(self):
         self.ensure_one()

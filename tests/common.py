@@ -1,0 +1,48 @@
+from odoo.tests import TransactionCase, new_test_user
+
+
+class HousekeepingCase(TransactionCase):
+    """Fixtures shared by the addon's tests; no demo data is used."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True, mail_notrack=True))
+        cls.company = cls.env.company
+        cls.company.write({"country_id": cls.env.ref("base.cn").id})
+        cls.service_hourly = cls.env.ref("housekeeping_membership.service_type_hourly")
+        cls.service_deep = cls.env.ref("housekeeping_membership.service_type_deep")
+        cls.service_appliance = cls.env.ref("housekeeping_membership.service_type_appliance")
+        cls.cleaner = cls.env["hr.employee"].create({"name": "Cleaner Li"})
+        cls.cleaner_2 = cls.env["hr.employee"].create({"name": "Cleaner Wang"})
+        cls.user = new_test_user(
+            cls.env, login="hk_user", groups="housekeeping_membership.group_membership_user",
+            name="Agent Zhang",
+        )
+        cls.manager = new_test_user(
+            cls.env, login="hk_manager",
+            groups="housekeeping_membership.group_membership_manager,base.group_system",
+            name="Manager Chen",
+        )
+        cls.customer = cls.env["res.partner"].create({"name": "Customer Wu", "email": "wu@example.com"})
+
+    @classmethod
+    def _visit(cls, partner=None, date="2026-01-10 09:00:00", amount=100.0, state="done", **kw):
+        """Create a visit; ``state='done'`` goes through action_done()."""
+        vals = {
+            "partner_id": (partner or cls.customer).id,
+            "service_type_id": kw.pop("service_type", cls.service_hourly).id,
+            "date": date,
+            "amount": amount,
+            "employee_id": kw.pop("employee", cls.cleaner).id,
+            "payment_method": "wechat",
+            **kw,
+        }
+        visit = cls.env["housekeeping.visit"].create(vals)
+        if state == "done":
+            visit.action_done()
+        elif state == "scheduled":
+            visit.action_schedule()
+        elif state == "cancelled":
+            visit.action_cancel()
+        return visit
