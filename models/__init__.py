@@ -1,9 +1,11 @@
-from . import res_company
-from . import res_config_settings
-from . import housekeeping_household_tag
-from . import housekeeping_weekday
-from . import housekeeping_service_type
-from . import res_partner
-from . import housekeeping_visit
-from . import housekeeping_complaint
-from . import sale_order
+from . import (
+    housekeeping_complaint,
+    housekeeping_household_tag,
+    housekeeping_service_type,
+    housekeeping_visit,
+    housekeeping_weekday,
+    res_company,
+    res_config_settings,
+    res_partner,
+    sale_order,
+)

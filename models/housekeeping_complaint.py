@@ -12,15 +12,25 @@ class HousekeepingComplaint(models.Model):
 
     name = fields.Char(string="Subject", required=True, tracking=True)
     partner_id = fields.Many2one(
-        "res.partner", string="Customer", required=True, index=True, tracking=True,
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
         ondelete="restrict",
     )
     visit_id = fields.Many2one(
-        "housekeeping.visit", index="btree_not_null", check_company=True,
+        "housekeeping.visit",
+        index="btree_not_null",
+        check_company=True,
         domain="[('partner_id', '=', partner_id)]",
     )
     employee_id = fields.Many2one(
-        "hr.employee", string="Cleaner", index="btree_not_null", tracking=True, check_company=True,
+        "hr.employee",
+        string="Cleaner",
+        index="btree_not_null",
+        tracking=True,
+        check_company=True,
     )
     service_type_id = fields.Many2one(related="visit_id.service_type_id", store=True)
     category = fields.Selection(
@@ -79,9 +89,9 @@ class HousekeepingComplaint(models.Model):
                 body=self.env._(
                     "Complaint opened: %(subject)s (%(category)s)",
                     subject=complaint.name,
-                    category=dict(
-                        complaint._fields["category"]._description_selection(self.env)
-                    )[complaint.category],
+                    category=dict(complaint._fields["category"]._description_selection(self.env))[
+                        complaint.category
+                    ],
                 ),
                 subtype_xmlid="mail.mt_note",
             )
@@ -97,8 +107,10 @@ class HousekeepingComplaint(models.Model):
                 raise UserError(self.env._("Only open complaints can be resolved."))
             if not (complaint.resolution or "").strip():
                 raise UserError(
-                    self.env._("Describe the resolution of the complaint %(name)s before "
-                               "resolving it.", name=complaint.name)
+                    self.env._(
+                        "Describe the resolution of the complaint %(name)s before resolving it.",
+                        name=complaint.name,
+                    )
                 )
         self.write({"state": "resolved", "resolved_date": fields.Datetime.now()})
         return True

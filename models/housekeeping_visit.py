@@ -123,8 +123,10 @@ class HousekeepingVisit(models.Model):
     def _unlink_except_done(self):
         if any(visit.state == "done" for visit in self):
             raise UserError(
-                self.env._("A done visit cannot be deleted: cancel it instead so that its "
-                           "points and statistics are reversed.")
+                self.env._(
+                    "A done visit cannot be deleted: cancel it instead so that its "
+                    "points and statistics are reversed."
+                )
             )
 
     # ------------------------------------------------------------------ constraints
@@ -148,9 +150,13 @@ class HousekeepingVisit(models.Model):
     def _check_date_plausible(self):
         for visit in self:
             if visit.date and visit.date.year < 2000:
-                raise ValidationError(self.env._("A visit date before the year 2000 is not plausible."))
+                raise ValidationError(
+                    self.env._("A visit date before the year 2000 is not plausible.")
+                )
             if visit.date and visit.date > fields.Datetime.now() + timedelta(days=3650):
-                raise ValidationError(self.env._("A visit cannot be planned more than ten years ahead."))
+                raise ValidationError(
+                    self.env._("A visit cannot be planned more than ten years ahead.")
+                )
 
     def _hk_check_done(self):
         now = fields.Datetime.now()
@@ -159,13 +165,16 @@ class HousekeepingVisit(models.Model):
                 raise ValidationError(self.env._("A done visit needs a customer."))
             if not visit.date:
                 raise ValidationError(
-                    self.env._("The visit %(visit)s needs a date before it can be done.",
-                               visit=visit.name)
+                    self.env._(
+                        "The visit %(visit)s needs a date before it can be done.", visit=visit.name
+                    )
                 )
             if visit.date > now + FUTURE_TOLERANCE:
                 raise ValidationError(
-                    self.env._("The visit %(visit)s is dated in the future: it cannot be done yet.",
-                               visit=visit.name)
+                    self.env._(
+                        "The visit %(visit)s is dated in the future: it cannot be done yet.",
+                        visit=visit.name,
+                    )
                 )
 
     # ------------------------------------------------------------------ state flow
@@ -174,8 +183,11 @@ class HousekeepingVisit(models.Model):
             if visit.state != "draft":
                 raise UserError(self.env._("Only draft visits can be scheduled."))
             if not visit.date:
-                raise UserError(self.env._("Set a date before scheduling the visit %(visit)s.",
-                                           visit=visit.name))
+                raise UserError(
+                    self.env._(
+                        "Set a date before scheduling the visit %(visit)s.", visit=visit.name
+                    )
+                )
         self.write({"state": "scheduled"})
         return True
 

@@ -4,6 +4,4 @@ from odoo import fields, models
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    hk_visits_from_sale = fields.Boolean(
-        related="company_id.hk_visits_from_sale", readonly=False
-    )
+    hk_visits_from_sale = fields.Boolean(related="company_id.hk_visits_from_sale", readonly=False)

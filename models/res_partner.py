@@ -138,9 +138,7 @@ class ResPartner(models.Model):
     def _compute_age(self):
         today = fields.Date.context_today(self)
         for partner in self:
-            partner.age = (
-                relativedelta(today, partner.birthday).years if partner.birthday else 0
-            )
+            partner.age = relativedelta(today, partner.birthday).years if partner.birthday else 0
 
     @api.depends_context("company")
     def _compute_hk_currency_id(self):

@@ -27,19 +27,27 @@ class SaleOrder(models.Model):
     def _hk_create_visits(self):
         """One visit per unit of each service line whose product has a service type."""
         lines = self.order_line.filtered(
-            lambda l: not l.display_type and l.product_uom_qty > 0
-            and l.order_id.company_id.hk_visits_from_sale
+            lambda l: (
+                not l.display_type
+                and l.product_uom_qty > 0
+                and l.order_id.company_id.hk_visits_from_sale
+            )
         )
         if not lines:
             return self.env["housekeeping.visit"]
-        service_types = self.env["housekeeping.service.type"].sudo().search(
-            [("product_id", "in", lines.product_id.ids)]
+        service_types = (
+            self.env["housekeeping.service.type"]
+            .sudo()
+            .search([("product_id", "in", lines.product_id.ids)])
         )
         type_by_product = {}
         for service_type in service_types:
             type_by_product.setdefault(service_type.product_id, service_type)
         existing = set(
-            self.env["housekeeping.visit"].sudo().search([("sale_line_id", "in", lines.ids)]).sale_line_id.ids
+            self.env["housekeeping.visit"]
+            .sudo()
+            .search([("sale_line_id", "in", lines.ids)])
+            .sale_line_id.ids
         )
         vals_list = []
         for line in lines:
@@ -50,18 +58,20 @@ class SaleOrder(models.Model):
             unit_amount = line.currency_id.round(line.price_total / units)
             order = line.order_id
             for _unit in range(units):
-                vals_list.append({
-                    "partner_id": order.partner_id.id,
-                    "service_type_id": service_type.id,
-                    "company_id": order.company_id.id,
-                    "amount": unit_amount,
-                    "date": order.commitment_date or False,
-                    "state": "scheduled" if order.commitment_date else "draft",
-                    "duration": service_type.default_duration,
-                    "sale_order_id": order.id,
-                    "sale_line_id": line.id,
-                    "user_id": order.user_id.id or self.env.uid,
-                })
+                vals_list.append(
+                    {
+                        "partner_id": order.partner_id.id,
+                        "service_type_id": service_type.id,
+                        "company_id": order.company_id.id,
+                        "amount": unit_amount,
+                        "date": order.commitment_date or False,
+                        "state": "scheduled" if order.commitment_date else "draft",
+                        "duration": service_type.default_duration,
+                        "sale_order_id": order.id,
+                        "sale_line_id": line.id,
+                        "user_id": order.user_id.id or self.env.uid,
+                    }
+                )
         # The sales flow creates visits whatever the salesman's membership rights.
         return self.env["housekeeping.visit"].sudo().create(vals_list)
 

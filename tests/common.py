@@ -16,15 +16,20 @@ class HousekeepingCase(TransactionCase):
         cls.cleaner = cls.env["hr.employee"].create({"name": "Cleaner Li"})
         cls.cleaner_2 = cls.env["hr.employee"].create({"name": "Cleaner Wang"})
         cls.user = new_test_user(
-            cls.env, login="hk_user", groups="housekeeping_membership.group_membership_user",
+            cls.env,
+            login="hk_user",
+            groups="housekeeping_membership.group_membership_user",
             name="Agent Zhang",
         )
         cls.manager = new_test_user(
-            cls.env, login="hk_manager",
+            cls.env,
+            login="hk_manager",
             groups="housekeeping_membership.group_membership_manager,base.group_system",
             name="Manager Chen",
         )
-        cls.customer = cls.env["res.partner"].create({"name": "Customer Wu", "email": "wu@example.com"})
+        cls.customer = cls.env["res.partner"].create(
+            {"name": "Customer Wu", "email": "wu@example.com"}
+        )
 
     @classmethod
     def _visit(cls, partner=None, date="2026-01-10 09:00:00", amount=100.0, state="done", **kw):
