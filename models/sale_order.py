@@ -27,10 +27,10 @@ class SaleOrder(models.Model):
     def _hk_create_visits(self):
         """One visit per unit of each service line whose product has a service type."""
         lines = self.order_line.filtered(
-            lambda l: (
-                not l.display_type
-                and l.product_uom_qty > 0
-                and l.order_id.company_id.hk_visits_from_sale
+            lambda line: (
+                not line.display_type
+                and line.product_uom_qty > 0
+                and line.order_id.company_id.hk_visits_from_sale
             )
         )
         if not lines:

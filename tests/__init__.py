@@ -1,1 +1,1 @@
-from . import test_customer_database
+from . import test_customer_database, test_harness, test_sale_visits, test_ui, test_visit

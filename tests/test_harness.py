@@ -1,0 +1,68 @@
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from odoo.tests import BaseCase, tagged
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@tagged("post_install", "-at_install")
+class TestHarness(BaseCase):
+    """`make test` must fail, not pass, when a test is skipped (e.g. no Chromium)."""
+
+    def _run_pytest(self, strict):
+        with tempfile.TemporaryDirectory() as tmp:
+            test_file = Path(tmp, "test_skip.py")
+            test_file.write_text(
+                "import unittest\n"
+                "class T(unittest.TestCase):\n"
+                "    def test_browser(self):\n"
+                "        raise unittest.SkipTest('websocket-client module is not installed')\n"
+                "    def test_ok(self):\n"
+                "        pass\n"
+            )
+            env = dict(os.environ, PYTHONPATH=str(ROOT / "tools"))
+            env.pop("HK_STRICT_SKIP", None)
+            if strict:
+                env["HK_STRICT_SKIP"] = "1"
+            return subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:odoo",
+                    "-p",
+                    "no:cacheprovider",
+                    "-p",
+                    "hk_pytest_strict",
+                    "--rootdir",
+                    tmp,
+                    str(test_file),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp,
+                timeout=120,
+                check=False,
+            )
+
+    def test_skip_fails_the_run(self):
+        result = self._run_pytest(strict=True)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn("1 skipped", result.stdout)
+        self.assertIn("HK_STRICT_SKIP", result.stdout)
+
+    def test_without_strict_mode_skip_passes(self):
+        result = self._run_pytest(strict=False)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_makefile_targets(self):
+        makefile = (ROOT / "Makefile").read_text()
+        for target in ("run:", "test:", "test-odoo:", "test-compat:", "lint:", "bench:"):
+            self.assertIn(target, makefile)
+        self.assertIn("make test", (ROOT / ".ci" / "run").read_text())
