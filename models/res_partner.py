@@ -49,7 +49,6 @@ class ResPartner(models.Model):
     )
     referred_by_id = fields.Many2one(
         "res.partner",
-        string="Referred By",
         index="btree_not_null",
         ondelete="set null",
     )
