@@ -1,7 +1,7 @@
 # housekeeping_membership: the two commands are `make run` and `make test`.
 # Odoo 19.0 must be importable, or ODOO_SRC must point at its source tree.
 H := tools/harness.sh
-.PHONY: run test test-odoo test-compat lint bench shell pg-stop clean
+.PHONY: run test test-odoo test-compat lint bench shell pg-stop clean pot
 run:         ; @bash $(H) run
 test:        ; @bash $(H) test $(TESTS)
 test-odoo:   ; @bash $(H) test-odoo
@@ -11,3 +11,4 @@ bench:       ; @SCALE=$(or $(SCALE),small) bash $(H) bench
 shell:       ; @bash $(H) shell
 pg-stop:     ; @bash $(H) pg-stop
 clean: pg-stop ; rm -rf .cache
+pot:         ; @bash $(H) pot

@@ -255,6 +255,14 @@ cmd_bench() {
     $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "${SCALE:-small}"
 }
 
+cmd_pot() {  # regenerate i18n/housekeeping_membership.pot from a fresh install
+    find_odoo; ensure_python_deps; pg_start
+    fresh_db hk_pot
+    local conf; conf=$(write_conf hk_pot)
+    odoo_bin i18n export -c "$conf" -d hk_pot "$MODULE" -o "$ROOT/i18n/$MODULE.pot" 2>&1 | grep -v INFO || true
+    log "wrote i18n/$MODULE.pot"
+}
+
 cmd_shell() { find_odoo; pg_start; local conf; conf=$(write_conf "${1:-$DEMO_DB}"); odoo_bin -c "$conf" shell -d "${1:-$DEMO_DB}" --no-http; }
 
 cmd_lint() {
@@ -272,6 +280,7 @@ case ${1:-} in
     test-compat) cmd_test_compat ;;
     bench) cmd_bench ;;
     lint) cmd_lint ;;
+    pot) cmd_pot ;;
     shell) shift; cmd_shell "$@" ;;
     pg-start) find_odoo; pg_start ;;
     pg-stop) pg_stop ;;

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""`make bench`: a benchmark database generated in bulk SQL, then each engine
+measured against (a) a naive per-record ORM loop on a sample, extrapolated, and
+(b) the floor: one hand-written SQL statement computing the same result without
+writing. Prints a Markdown table (pasted into docs/benchmarks.md).
+
+Usage (through the harness, which creates the database):
+    make bench SCALE=small|medium|large
+"""
+
+import argparse
+import contextlib
+import platform
+import resource
+import sys
+import time
+
+import odoo
+from odoo.modules.registry import Registry
+from odoo.tools import SQL
+
+SCALES = {
+    # customers, average done visits per customer, cleaners
+    "tiny": (2_000, 10, 20),
+    "small": (10_000, 10, 50),
+    "medium": (100_000, 10, 200),
+    "large": (1_000_000, 10, 200),
+}
+
+
+class QueryCounter:
+    def __init__(self, cr):
+        self.cr = cr
+
+    def __enter__(self):
+        self.start = self.cr.sql_log_count
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.queries = self.cr.sql_log_count - self.start
+
+
+def generate(env, customers, per_customer, cleaners):
+    """Customers, cleaners and ~customers × per_customer done visits over 3 years.
+
+    Cadences (by partner id modulo 20): 4 weekly (hourly cleaning), 8 monthly,
+    3 seasonal (deep cleaning in Jan–Feb and appliance cleaning in May–Jun), 5 one-off.
+    The visit count per cadence is scaled so the average is ``per_customer``.
+    """
+    cr = env.cr
+    company = env.company
+    cr.execute("SELECT id FROM housekeeping_service_type ORDER BY sequence, id")
+    types = [r[0] for r in cr.fetchall()]
+    employees = env["hr.employee"].create([{"name": f"Cleaner {i:03d}"} for i in range(cleaners)])
+    emp_ids = employees.ids
+    t0 = time.perf_counter()
+    cr.execute(
+        SQL(
+            """
+        INSERT INTO res_partner (name, complete_name, type, active, is_company, lang, tz,
+                                 company_id, create_date, write_date, create_uid, write_uid,
+                                 autopost_bills, phone)
+        SELECT 'Bench Customer ' || g, 'Bench Customer ' || g, 'contact', true, false,
+               'zh_CN', 'Asia/Shanghai', %(company)s, now(), now(), 1, 1, 'ask',
+               '138' || lpad(g::text, 8, '0')
+          FROM generate_series(1, %(n)s) g
+        """,
+            company=company.id,
+            n=customers,
+        )
+    )
+    cr.execute("SELECT min(id), max(id) FROM res_partner WHERE name LIKE 'Bench Customer %%'")
+    pmin, pmax = cr.fetchone()
+    # number of visits per cadence class so that the mean is per_customer
+    weekly, monthly, seasonal, oneoff = (
+        per_customer * 3.0,
+        per_customer * 1.2,
+        per_customer * 0.5,
+        1,
+    )
+    cr.execute(
+        SQL(
+            """
+        WITH p AS (
+            SELECT id, id %% 20 AS k,
+                   CASE WHEN id %% 20 < 4 THEN 'weekly' WHEN id %% 20 < 12 THEN 'monthly'
+                        WHEN id %% 20 < 15 THEN 'seasonal' ELSE 'oneoff' END AS cadence
+              FROM res_partner WHERE id BETWEEN %(pmin)s AND %(pmax)s
+        ), n AS (
+            SELECT id, cadence,
+                   CASE cadence WHEN 'weekly' THEN %(weekly)s WHEN 'monthly' THEN %(monthly)s
+                                WHEN 'seasonal' THEN %(seasonal)s ELSE %(oneoff)s END::int AS cnt
+              FROM p
+        )
+        INSERT INTO housekeeping_visit (name, partner_id, service_type_id, date, duration,
+                                        employee_id, company_id, amount, payment_method,
+                                        state, done_date, create_date, write_date,
+                                        create_uid, write_uid)
+        SELECT 'B' || n.id || '-' || s,
+               n.id,
+               CASE n.cadence WHEN 'seasonal' THEN
+                    CASE WHEN s %% 2 = 0 THEN %(deep)s ELSE %(appliance)s END
+                    ELSE (%(types)s::int[])[1 + (n.id + s) %% array_length(%(types)s::int[], 1)] END,
+               d.date, 2.0,
+               (%(emps)s::int[])[1 + (n.id * 7 + s) %% array_length(%(emps)s::int[], 1)],
+               %(company)s,
+               (60 + (n.id * 13 + s * 7) %% 400)::numeric,
+               (ARRAY['wechat','alipay','cash','card','prepaid'])[1 + (n.id + s) %% 5],
+               'done', d.date, now(), now(), 1, 1
+          FROM n
+          CROSS JOIN LATERAL generate_series(1, n.cnt) s
+          CROSS JOIN LATERAL (SELECT CASE n.cadence
+                WHEN 'weekly' THEN now() - make_interval(days => 7 * s + (n.id %% 5))
+                WHEN 'monthly' THEN now() - make_interval(days => 30 * s + (n.id %% 20))
+                WHEN 'seasonal' THEN make_timestamp(
+                        extract(year FROM now())::int - 1 - (s - 1) / 2,
+                        CASE WHEN s %% 2 = 0 THEN 1 ELSE 5 END, 1 + (n.id %% 27), 9, 0, 0)
+                ELSE now() - make_interval(days => 1 + (n.id %% 1000)) END AS date) d
+        """,
+            pmin=pmin,
+            pmax=pmax,
+            weekly=int(weekly),
+            monthly=int(monthly),
+            seasonal=int(seasonal),
+            oneoff=oneoff,
+            types=types,
+            emps=emp_ids,
+            company=company.id,
+            deep=env.ref("housekeeping_membership.service_type_deep").id,
+            appliance=env.ref("housekeeping_membership.service_type_appliance").id,
+        )
+    )
+    cr.execute("ANALYZE res_partner; ANALYZE housekeeping_visit")
+    cr.execute("SELECT count(*) FROM housekeeping_visit")
+    visits = cr.fetchone()[0]
+    return pmin, pmax, visits, time.perf_counter() - t0
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- engines
+def engine_visit_stats(env, pmin, pmax, sample):
+    """Consumption statistics of every customer (the foundation's SQL engine)."""
+    partner = env["res.partner"]
+    ids = list(range(pmin, pmax + 1))
+    batch = 50_000
+    with QueryCounter(env.cr) as full:
+        for i in range(0, len(ids), batch):
+            partner.browse(ids[i : i + batch])._hk_refresh_visit_stats()
+    with QueryCounter(env.cr) as floor:
+        env.cr.execute(
+            """
+            SELECT partner_id, count(*), sum(amount), min(date), max(date),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
+              FROM (SELECT partner_id, amount, date,
+                           EXTRACT(EPOCH FROM date - lag(date) OVER (
+                               PARTITION BY partner_id ORDER BY date)) AS gap
+                      FROM housekeeping_visit WHERE state = 'done') v
+             GROUP BY partner_id
+            """
+        )
+        env.cr.fetchall()
+    # naive: per partner, read its visits through the ORM and write the figures
+    sample_ids = ids[: sample]
+    with QueryCounter(env.cr) as naive:
+        for p in partner.browse(sample_ids):
+            visits = env["housekeeping.visit"].search(
+                [("partner_id", "=", p.id), ("state", "=", "done")], order="date"
+            )
+            dates = visits.mapped("date")
+            gaps = sorted((b - a).total_seconds() / 86400 for a, b in zip(dates, dates[1:], strict=False))
+            p.write({"customer_since": dates[0].date() if dates else False})
+            _median = gaps[len(gaps) // 2] if gaps else 0
+            _total = sum(visits.mapped("amount"))
+        env.flush_all()
+    naive_total = naive.seconds * len(ids) / max(len(sample_ids), 1)
+    return full, floor, naive_total
+
+
+def bench_visit_done(env, pmin):
+    """Completing one visit: queries for a customer with 1 vs many past visits."""
+    results = {}
+    st = env.ref("housekeeping_membership.service_type_hourly")
+    for label, pid in (("1 past visit", None), ("history", pmin)):
+        if pid is None:
+            pid = env["res.partner"].create({"name": "Bench New"}).id
+        visit = env["housekeeping.visit"].create(
+            {"partner_id": pid, "service_type_id": st.id, "date": "2026-01-01 09:00:00", "amount": 100}
+        )
+        env.flush_all()
+        env.invalidate_all()
+        with QueryCounter(env.cr) as qc:
+            visit.action_done()
+            env.flush_all()
+        env.cr.execute("SELECT count(*) FROM housekeeping_visit WHERE partner_id = %s", [pid])
+        results[label] = (qc, env.cr.fetchone()[0])
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--scale", default="small", choices=SCALES)
+    parser.add_argument("--sample", type=int, default=200)
+    args = parser.parse_args()
+    odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
+    customers, per_customer, cleaners = SCALES[args.scale]
+    registry = Registry(args.database)
+    out = []
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
+        pmin, pmax, visits, gen_s = generate(env, customers, per_customer, cleaners)
+        cr.commit()
+        out.append(f"Scale `{args.scale}`: {customers:,} customers, {visits:,} done visits, "
+                   f"{cleaners} cleaners; generated in {gen_s:.1f} s. "
+                   f"Machine: {platform.machine()}, {platform.python_implementation()} "
+                   f"{platform.python_version()}, {__import__('os').cpu_count()} cores.\n")
+        out.append("| engine | full run (s) | queries | floor SQL (s) | ratio to floor "
+                   "| naive ORM, extrapolated (s) | speed-up vs naive | peak RSS (MB) |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        full, floor, naive_total = engine_visit_stats(env, pmin, pmax, args.sample)
+        cr.commit()
+        out.append(
+            f"| visit statistics | {full.seconds:.2f} | {full.queries} | {floor.seconds:.2f} "
+            f"| {full.seconds / max(floor.seconds, 1e-6):.2f}× | {naive_total:.1f} "
+            f"| {naive_total / max(full.seconds, 1e-6):.0f}× | {peak_rss_mb():.0f} |"
+        )
+        out.append("")
+        out.append("| completing one visit | queries | time (ms) | visits of the customer |")
+        out.append("|---|---|---|---|")
+        for label, (qc, n) in bench_visit_done(env, pmin).items():
+            out.append(f"| {label} | {qc.queries} | {qc.seconds * 1000:.1f} | {n} |")
+        cr.rollback()
+    text = "\n".join(out)
+    print(text)
+    with contextlib.suppress(OSError), open(
+        f"{args.config.rsplit('/', 1)[0]}/bench-{args.scale}.md", "w"
+    ) as fh:
+        fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
