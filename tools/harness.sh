@@ -131,6 +131,10 @@ pg_stop() {
 
 psql_admin() { run_pg psql -h "$PGSOCK" -p "$PGPORT" -U "$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)" -d postgres "$@"; }
 psql_db() { psql -h "$PGSOCK" -p "$PGPORT" -U "$DB_USER" "$@"; }
+module_state() {  # module_state DB -> state of the addon in DB (empty when absent)
+    db_exists "$1" || return 0
+    psql_db -d "$1" -tAc "SELECT state FROM ir_module_module WHERE name='$MODULE'" 2>/dev/null || true
+}
 db_exists() { psql_db -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$1'" | grep -q 1; }
 
 write_conf() {  # write_conf DB -> path of an Odoo config file
@@ -193,14 +197,10 @@ fresh_db() {  # fresh_db NAME: a copy of the template with the addon installed
 cmd_run() {
     find_odoo; ensure_python_deps; pg_start
     local conf; conf=$(write_conf "$DEMO_DB")
-    if ! db_exists "$DEMO_DB"; then
-        log "creating $DEMO_DB with demo data"
+    if [[ $(module_state "$DEMO_DB") != installed ]]; then
+        log "creating $DEMO_DB with demo data (first time only: a few minutes)"
         odoo_bin -c "$conf" -d "$DEMO_DB" -i "$MODULE" --with-demo --stop-after-init --log-level=warn \
             || die "could not create $DEMO_DB"
-        odoo_bin -c "$conf" shell -d "$DEMO_DB" --no-http <<'PY' >/dev/null
-env.ref('base.user_admin').write({'login': 'admin', 'password': 'admin'})
-env.cr.commit()
-PY
     fi
     log "Odoo on http://localhost:${HK_HTTP_PORT:-8069} (admin/admin), database $DEMO_DB"
     exec $PY -m odoo -c "$conf" -d "$DEMO_DB" --http-port="${HK_HTTP_PORT:-8069}" --dev=xml
@@ -263,7 +263,7 @@ cmd_pot() {  # regenerate i18n/housekeeping_membership.pot from a fresh install
     log "wrote i18n/$MODULE.pot"
 }
 
-cmd_shell() { find_odoo; pg_start; local conf; conf=$(write_conf "${1:-$DEMO_DB}"); odoo_bin -c "$conf" shell -d "${1:-$DEMO_DB}" --no-http; }
+cmd_shell() { find_odoo; pg_start; local conf; conf=$(write_conf "${1:-$DEMO_DB}"); odoo_bin shell -c "$conf" -d "${1:-$DEMO_DB}" --no-http; }
 
 cmd_lint() {
     $PY -c 'import ruff, pylint_odoo' 2>/dev/null || $PY -m pip install -q -r "$ROOT/requirements-dev.txt"
