@@ -66,3 +66,28 @@ class TestHarness(BaseCase):
         for target in ("run:", "test:", "test-odoo:", "test-compat:", "lint:", "bench:"):
             self.assertIn(target, makefile)
         self.assertIn("make test", (ROOT / ".ci" / "run").read_text())
+
+    def _harness(self, *args, **env_overrides):
+        env = {k: v for k, v in os.environ.items() if k not in ("ODOO_SRC", "PYTHONPATH")}
+        env.update(env_overrides)
+        return subprocess.run(
+            ["bash", str(ROOT / "tools" / "harness.sh"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    def test_without_odoo_stops_with_one_clear_message(self):
+        # -I -S: an interpreter that cannot import the installed Odoo
+        for command in ("test", "run"):
+            result = self._harness(command, PYTHON=f"{sys.executable} -I -S")
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("Odoo 19.0 is not importable", result.stderr)
+            self.assertIn("ODOO_SRC", result.stderr)
+
+    def test_bad_odoo_src_is_reported(self):
+        result = self._harness("test", ODOO_SRC="/nonexistent/odoo")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("ODOO_SRC=/nonexistent/odoo is not an Odoo 19.0 source tree", result.stderr)
