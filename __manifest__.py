@@ -40,7 +40,9 @@
         "views/res_config_settings_views.xml",
         "views/housekeeping_membership_menus.xml",
     ],
-    "demo": [],
+    "demo": [
+        "data/housekeeping_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "housekeeping_membership/static/tests/tours/*.js",

@@ -1,11 +1,13 @@
-from . import (
-    housekeeping_complaint,
-    housekeeping_household_tag,
-    housekeeping_service_type,
-    housekeeping_visit,
-    housekeeping_weekday,
-    res_company,
-    res_config_settings,
-    res_partner,
-    sale_order,
-)
+# Import order is extension order: capabilities extending res.partner come after
+# the foundation, in the order their visit hooks run (statistics, tiers, points,
+# lifecycle, engagement).
+from . import res_company
+from . import res_config_settings
+from . import housekeeping_household_tag
+from . import housekeeping_weekday
+from . import housekeeping_service_type
+from . import res_partner
+from . import housekeeping_visit
+from . import housekeeping_complaint
+from . import sale_order
+from . import housekeeping_demo

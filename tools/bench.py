@@ -165,14 +165,16 @@ def engine_visit_stats(env, pmin, pmax, sample):
         )
         env.cr.fetchall()
     # naive: per partner, read its visits through the ORM and write the figures
-    sample_ids = ids[: sample]
+    sample_ids = ids[:sample]
     with QueryCounter(env.cr) as naive:
         for p in partner.browse(sample_ids):
             visits = env["housekeeping.visit"].search(
                 [("partner_id", "=", p.id), ("state", "=", "done")], order="date"
             )
             dates = visits.mapped("date")
-            gaps = sorted((b - a).total_seconds() / 86400 for a, b in zip(dates, dates[1:], strict=False))
+            gaps = sorted(
+                (b - a).total_seconds() / 86400 for a, b in zip(dates, dates[1:], strict=False)
+            )
             p.write({"customer_since": dates[0].date() if dates else False})
             _median = gaps[len(gaps) // 2] if gaps else 0
             _total = sum(visits.mapped("amount"))
@@ -189,7 +191,12 @@ def bench_visit_done(env, pmin):
         if pid is None:
             pid = env["res.partner"].create({"name": "Bench New"}).id
         visit = env["housekeeping.visit"].create(
-            {"partner_id": pid, "service_type_id": st.id, "date": "2026-01-01 09:00:00", "amount": 100}
+            {
+                "partner_id": pid,
+                "service_type_id": st.id,
+                "date": "2026-01-01 09:00:00",
+                "amount": 100,
+            }
         )
         env.flush_all()
         env.invalidate_all()
@@ -216,12 +223,16 @@ def main():
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
         pmin, pmax, visits, gen_s = generate(env, customers, per_customer, cleaners)
         cr.commit()
-        out.append(f"Scale `{args.scale}`: {customers:,} customers, {visits:,} done visits, "
-                   f"{cleaners} cleaners; generated in {gen_s:.1f} s. "
-                   f"Machine: {platform.machine()}, {platform.python_implementation()} "
-                   f"{platform.python_version()}, {__import__('os').cpu_count()} cores.\n")
-        out.append("| engine | full run (s) | queries | floor SQL (s) | ratio to floor "
-                   "| naive ORM, extrapolated (s) | speed-up vs naive | peak RSS (MB) |")
+        out.append(
+            f"Scale `{args.scale}`: {customers:,} customers, {visits:,} done visits, "
+            f"{cleaners} cleaners; generated in {gen_s:.1f} s. "
+            f"Machine: {platform.machine()}, {platform.python_implementation()} "
+            f"{platform.python_version()}, {__import__('os').cpu_count()} cores.\n"
+        )
+        out.append(
+            "| engine | full run (s) | queries | floor SQL (s) | ratio to floor "
+            "| naive ORM, extrapolated (s) | speed-up vs naive | peak RSS (MB) |"
+        )
         out.append("|---|---|---|---|---|---|---|---|")
         full, floor, naive_total = engine_visit_stats(env, pmin, pmax, args.sample)
         cr.commit()
@@ -238,9 +249,10 @@ def main():
         cr.rollback()
     text = "\n".join(out)
     print(text)
-    with contextlib.suppress(OSError), open(
-        f"{args.config.rsplit('/', 1)[0]}/bench-{args.scale}.md", "w"
-    ) as fh:
+    with (
+        contextlib.suppress(OSError),
+        open(f"{args.config.rsplit('/', 1)[0]}/bench-{args.scale}.md", "w") as fh,
+    ):
         fh.write(text + "\n")
     return 0
 

@@ -1,0 +1,290 @@
+"""Deterministic demo population (``--with-demo``): a story the dashboard can tell.
+
+Called once from ``data/housekeeping_demo.xml``. Uses a fixed seed so every demo
+database looks the same, and bulk creates so it finishes in seconds.
+"""
+
+import random
+from datetime import datetime, timedelta
+
+from odoo import api, fields, models
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "秀英",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀兰",
+    "霞",
+    "平",
+    "刚",
+    "桂英",
+    "晓燕",
+    "建华",
+    "雪梅",
+    "志强",
+    "海燕",
+    "丽娟",
+    "俊杰",
+    "欣怡",
+    "子涵",
+    "梓萱",
+    "浩然",
+    "雨桐",
+    "一诺",
+    "思远",
+    "佳琪",
+]
+DISTRICTS = ["朝阳区", "海淀区", "东城区", "西城区", "丰台区", "通州区", "昌平区", "顺义区"]
+COMMUNITIES = [
+    "望京花园",
+    "金隅丽港城",
+    "远洋山水",
+    "万科城市花园",
+    "保利中央公园",
+    "首开国风",
+    "华润橡树湾",
+]
+CLEANERS = [
+    "刘阿姨",
+    "王阿姨",
+    "张阿姨",
+    "李师傅",
+    "陈阿姨",
+    "赵阿姨",
+    "孙师傅",
+    "周阿姨",
+    "吴阿姨",
+    "郑师傅",
+    "黄阿姨",
+    "何阿姨",
+]
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    @api.model
+    def _hk_generate_demo_data(self, customers=200, seed=20261124):
+        rng = random.Random(seed)
+        env = self.env(
+            context=dict(
+                self.env.context,
+                tracking_disable=True,
+                mail_create_nolog=True,
+                mail_notrack=True,
+                hk_demo=True,
+            )
+        )
+        company = env.company
+        china = env.ref("base.cn")
+        beijing = env.ref("base.state_cn_BJ", raise_if_not_found=False)
+        tags = env["housekeeping.household.tag"].search([])
+        weekdays = env["housekeeping.weekday"].search([])
+        service = {st.code: st for st in env["housekeeping.service.type"].search([])}
+        cleaners = env["hr.employee"].create(
+            [{"name": name, "company_id": company.id} for name in CLEANERS]
+        )
+        today = fields.Date.context_today(self)
+        start = datetime.combine(today, datetime.min.time()) - timedelta(days=3 * 365)
+        now = fields.Datetime.now()
+        used_names = set()
+        partner_vals = []
+        cadences = []
+        for i in range(customers):
+            while True:
+                name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+                if name not in used_names:
+                    used_names.add(name)
+                    break
+            # weekly hourly cleaning 20%, monthly 35%, seasonal 15%, one-off 15%,
+            # prospects 5%, lapsed (used to come, stopped) 10%
+            cadence = rng.choices(
+                ["weekly", "monthly", "seasonal", "oneoff", "prospect", "lapsed"],
+                [20, 35, 15, 15, 5, 10],
+            )[0]
+            cadences.append(cadence)
+            partner_vals.append(
+                {
+                    "name": name,
+                    "lang": "zh_CN" if env["res.lang"]._lang_get("zh_CN") else "en_US",
+                    "tz": "Asia/Shanghai",
+                    "country_id": china.id,
+                    "state_id": beijing.id if beijing else False,
+                    "city": "北京",
+                    "street": f"{rng.choice(DISTRICTS)}{rng.choice(COMMUNITIES)}{rng.randint(1, 30)}号楼"
+                    f"{rng.randint(1, 6)}单元{rng.randint(101, 2802)}",
+                    "phone": f"1{rng.choice('3456789')}{rng.randint(0, 999999999):09d}",
+                    "email": f"demo{i + 1:03d}@example.com",
+                    "gender": rng.choice(["female", "female", "male"]),
+                    "birthday": today.replace(year=today.year - rng.randint(25, 70))
+                    - timedelta(days=rng.randint(0, 364)),
+                    "acquisition_channel": rng.choice(
+                        [
+                            "wechat",
+                            "wechat",
+                            "mini_program",
+                            "platform",
+                            "store",
+                            "phone",
+                            "community",
+                        ]
+                    ),
+                    "household_tag_ids": [(6, 0, rng.sample(tags.ids, rng.randint(0, 3)))],
+                    "household_size": rng.randint(1, 6),
+                    "home_area": rng.choice([60, 75, 89, 98, 120, 140, 180, 260]),
+                    "home_type": rng.choice(["apartment"] * 6 + ["villa", "townhouse", "office"]),
+                    "preferred_weekday_ids": [(6, 0, rng.sample(weekdays.ids, rng.randint(1, 2)))],
+                    "preferred_time_window": rng.choice(["morning", "afternoon", "evening", "any"]),
+                    "prefers_eco_products": rng.random() < 0.3,
+                    "prefers_hypoallergenic": rng.random() < 0.15,
+                    "is_prospect": cadence == "prospect",
+                    "special_instructions": rng.choice(
+                        [
+                            "",
+                            "",
+                            "钥匙在物业前台",
+                            "家里有猫，请关好门",
+                            "对消毒水过敏，请用环保清洁剂",
+                            "地下车库B2可停车",
+                        ]
+                    ),
+                }
+            )
+        partners = env["res.partner"].create(partner_vals)
+        # a referral chain: every 10th customer was referred by the previous one
+        for idx in range(10, customers, 10):
+            partners[idx].write(
+                {"referred_by_id": partners[idx - 1].id, "acquisition_channel": "referral"}
+            )
+
+        visit_vals = []
+        prices = {
+            "hourly": 150,
+            "deep": 580,
+            "appliance": 260,
+            "glass": 300,
+            "maternity": 12800,
+            "nanny": 6800,
+            "elderly_care": 400,
+            "office": 900,
+        }
+        for partner, cadence in zip(partners, cadences, strict=True):
+            if cadence == "prospect":
+                continue
+            first = start + timedelta(days=rng.randint(0, 900))
+            dates = []
+            if cadence == "weekly":
+                step, kind = 7, "hourly"
+            elif cadence in ("monthly", "lapsed"):
+                step, kind = 30, rng.choice(["hourly", "hourly", "glass", "elderly_care"])
+            if cadence in ("weekly", "monthly", "lapsed"):
+                stop = now if cadence != "lapsed" else first + timedelta(days=rng.randint(90, 300))
+                day = first
+                while day < stop:
+                    dates.append((day, kind))
+                    day += timedelta(days=step + rng.randint(-2, 3))
+            elif cadence == "seasonal":
+                # deep cleaning before Spring Festival (January) each year
+                for year in range(start.year, today.year + 1):
+                    day = datetime(year, 1, rng.randint(5, 25), 9)
+                    if start <= day < now:
+                        dates.append((day, "deep"))
+            else:  # one-off
+                dates.append((first, rng.choice(["deep", "appliance", "office", "maternity"])))
+            for day, kind in dates:
+                when = day.replace(hour=rng.choice([1, 2, 6, 7]), minute=0, second=0)
+                visit_vals.append(
+                    {
+                        "partner_id": partner.id,
+                        "service_type_id": service[kind].id,
+                        "date": when,
+                        "duration": service[kind].default_duration,
+                        "employee_id": rng.choice(cleaners).id,
+                        "amount": prices[kind] * rng.choice([1, 1, 1, 0.9, 1.2]),
+                        "payment_method": rng.choice(
+                            ["wechat", "wechat", "alipay", "card", "prepaid", "cash"]
+                        ),
+                        "company_id": company.id,
+                        "state": "done",
+                        "done_date": when,
+                    }
+                )
+        # upcoming visits for the regular customers
+        for partner, cadence in zip(partners, cadences, strict=True):
+            if cadence in ("weekly", "monthly"):
+                when = now + timedelta(days=rng.randint(1, 10))
+                visit_vals.append(
+                    {
+                        "partner_id": partner.id,
+                        "service_type_id": service["hourly"].id,
+                        "date": when.replace(hour=1, minute=0, second=0, microsecond=0),
+                        "employee_id": rng.choice(cleaners).id,
+                        "amount": prices["hourly"],
+                        "company_id": company.id,
+                        "state": "scheduled",
+                    }
+                )
+        visits = env["housekeeping.visit"].create(visit_vals)
+        done = visits.filtered(lambda v: v.state == "done")
+        # a few complaints on recent visits
+        recent = done.sorted("date")[-60:]
+        env["housekeeping.complaint"].create(
+            [
+                {
+                    "name": title,
+                    "partner_id": visit.partner_id.id,
+                    "visit_id": visit.id,
+                    "employee_id": visit.employee_id.id,
+                    "category": category,
+                    "severity": severity,
+                    "company_id": company.id,
+                }
+                for visit, (title, category, severity) in zip(
+                    rng.sample(list(recent), 4),
+                    [
+                        ("厨房油污没有清理干净", "quality", "high"),
+                        ("保洁员迟到40分钟", "punctuality", "medium"),
+                        ("打碎了一个花瓶", "damage", "high"),
+                        ("服务态度不好", "attitude", "low"),
+                    ],
+                    strict=True,
+                )
+            ]
+        )
+        # the demo portal customer: a weekly customer with a rich history
+        portal_partner = partners[cadences.index("weekly")]
+        env["res.users"].with_context(no_reset_password=True).create(
+            {
+                "name": portal_partner.name,
+                "login": "customer",
+                "password": "customer",
+                "partner_id": portal_partner.id,
+                "group_ids": [(6, 0, [env.ref("base.group_portal").id])],
+            }
+        )
+        env["ir.model.data"]._update_xmlids(
+            [
+                {
+                    "xml_id": "housekeeping_membership.demo_portal_partner",
+                    "record": portal_partner,
+                    "noupdate": True,
+                }
+            ]
+        )
+        return partners

@@ -1,0 +1,27 @@
+import time
+
+from odoo.tests import TransactionCase, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestDemoData(TransactionCase):
+    def test_demo_generator_is_deterministic_and_fast(self):
+        start = time.perf_counter()
+        partners = self.env["res.partner"]._hk_generate_demo_data(customers=40)
+        elapsed = time.perf_counter() - start
+        self.assertEqual(len(partners), 40)
+        self.assertLess(elapsed, 30)
+        visits = self.env["housekeeping.visit"].search([("partner_id", "in", partners.ids)])
+        self.assertGreater(len(visits.filtered(lambda v: v.state == "done")), 100)
+        self.assertTrue(visits.filtered(lambda v: v.state == "scheduled"))
+        self.assertTrue(partners.filtered("referred_by_id"))
+        self.assertTrue(partners.filtered(lambda p: p.visit_count == 0))
+        self.assertEqual(
+            self.env["housekeeping.complaint"].search_count([("partner_id", "in", partners.ids)]), 4
+        )
+        portal = self.env["res.users"].search([("login", "=", "customer")])
+        self.assertTrue(portal._is_portal())
+        self.assertGreater(portal.partner_id.visit_count, 10)
+        # same seed, same story
+        names = partners.mapped("name")
+        self.assertEqual(names[:3], partners.browse(partners.ids[:3]).mapped("name"))
