@@ -1,1 +1,6 @@
-from . import test_customer_database, test_harness, test_sale_visits, test_ui, test_visit
+from . import test_customer_database
+from . import test_visit
+from . import test_sale_visits
+from . import test_harness
+from . import test_ui
+from . import test_demo
