@@ -267,6 +267,11 @@ class ResPartner(models.Model):
         if was_done:
             self._hk_refresh_visit_stats()
 
+    def _hk_after_merge(self, src_partners):
+        """``self`` absorbed ``src_partners`` (Odoo's merge wizard): recompute the
+        stored aggregates once. Capabilities extend this (balance, tier, stage)."""
+        self._hk_refresh_visit_stats()
+
     # Cross-capability contracts, overridden by the capability that owns them.
     def _hk_points_multiplier(self):
         """{partner_id: multiplier} applied when points are earned (tiers override)."""

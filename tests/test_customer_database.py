@@ -162,3 +162,22 @@ class TestCustomerDatabase(HousekeepingCase):
         self.customer.invalidate_recordset(["open_complaint_count", "complaint_count"])
         self.assertEqual(self.customer.open_complaint_count, 0)
         self.assertEqual(self.customer.complaint_count, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestPartnerMerge(HousekeepingCase):
+    def test_merge_moves_visits_and_recomputes_statistics(self):
+        duplicate = self.env["res.partner"].create(
+            {"name": "Customer Wu (dup)", "email": "wu@example.com"}
+        )
+        self._visit(partner=self.customer, date="2026-01-01 09:00:00", amount=100)
+        self._visit(partner=duplicate, date="2026-01-15 09:00:00", amount=300)
+        self.env["housekeeping.complaint"].create({"name": "Late", "partner_id": duplicate.id})
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        wizard._merge((self.customer | duplicate).ids, self.customer)
+        self.assertFalse(duplicate.exists())
+        self.assertEqual(self.customer.visit_count, 2)
+        self.assertEqual(self.customer.total_spent, 400)
+        self.assertEqual(str(self.customer.last_visit_date), "2026-01-15")
+        self.assertEqual(self.customer.visit_interval_days, 14)
+        self.assertEqual(self.customer.complaint_count, 1)
