@@ -4,3 +4,4 @@ from . import test_sale_visits
 from . import test_harness
 from . import test_ui
 from . import test_demo
+from . import test_access
