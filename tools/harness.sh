@@ -99,7 +99,12 @@ pg_start() {
     if [[ ! -f $PGDATA/PG_VERSION ]]; then
         log "initialising a PostgreSQL cluster in $PGDATA"
         mkdir -p "$PGDATA" "$PGSOCK"
-        [[ $(id -u) -eq 0 ]] && chown -R postgres: "$PGDATA" "$PGSOCK" && chmod o+x "$CACHE" "$ROOT"
+        if [[ $(id -u) -eq 0 ]]; then
+            chown -R postgres: "$PGDATA" "$PGSOCK"
+            # the postgres user must reach .cache/pgdata: let it traverse the path
+            local d=$CACHE
+            until runuser -u postgres -- test -x "$CACHE" || [[ $d == / ]]; do chmod o+x "$d"; d=$(dirname "$d"); done
+        fi
         run_pg "$bin/initdb" -D "$PGDATA" -U "$PG_OWNER" -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
         cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = ''
