@@ -194,7 +194,11 @@ class ResPartner(models.Model):
             elif cadence in ("monthly", "lapsed"):
                 step, kind = 30, rng.choice(["hourly", "hourly", "glass", "elderly_care"])
             if cadence in ("weekly", "monthly", "lapsed"):
-                stop = now if cadence != "lapsed" else first + timedelta(days=rng.randint(90, 300))
+                stop = (
+                    now
+                    if cadence != "lapsed"
+                    else min(now, first + timedelta(days=rng.randint(90, 300)))
+                )
                 day = first
                 while day < stop:
                     dates.append((day, kind))
@@ -209,6 +213,8 @@ class ResPartner(models.Model):
                 dates.append((first, rng.choice(["deep", "appliance", "office", "maternity"])))
             for day, kind in dates:
                 when = day.replace(hour=rng.choice([1, 2, 6, 7]), minute=0, second=0)
+                if when >= now:
+                    continue
                 visit_vals.append(
                     {
                         "partner_id": partner.id,
