@@ -91,8 +91,22 @@ class ResPartner(models.Model):
                 hk_demo=True,
             )
         )
-        company = env.company
         china = env.ref("base.cn")
+        # A Beijing housekeeping company working in CNY; admin works in it.
+        cny = env.ref("base.CNY")
+        cny.active = True
+        company = env["res.company"].create(
+            {
+                "name": "洁家家政服务（北京）有限公司",
+                "currency_id": cny.id,
+                "country_id": china.id,
+                "city": "北京",
+                "phone": "400-800-1234",
+            }
+        )
+        admin = env.ref("base.user_admin")
+        admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
+        env = env(context=dict(env.context, allowed_company_ids=[company.id]))
         beijing = env.ref("base.state_cn_BJ", raise_if_not_found=False)
         tags = env["housekeeping.household.tag"].search([])
         weekdays = env["housekeeping.weekday"].search([])

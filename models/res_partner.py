@@ -159,11 +159,13 @@ class ResPartner(models.Model):
             partner.open_complaint_count = open_.get(partner.id, 0)
 
     # ------------------------------------------------------------------ constraints
-    @api.constrains("phone", "country_id")
+    @api.constrains("phone", "country_id", "is_company")
     def _check_cn_mobile(self):
+        """Individuals in China are reached on their mobile phone; companies keep
+        their landline or 400 number."""
         china = self.env.ref("base.cn", raise_if_not_found=False)
         for partner in self:
-            if not partner.phone or not china or partner.country_id != china:
+            if not partner.phone or not china or partner.country_id != china or partner.is_company:
                 continue
             if not CN_MOBILE_RE.match(PHONE_NOISE_RE.sub("", partner.phone)):
                 raise ValidationError(

@@ -61,6 +61,17 @@ class TestCustomerDatabase(HousekeepingCase):
             {"name": "FR", "country_id": france.id, "phone": "+33 1 23 45 67 89"}
         )
 
+    def test_company_landline_accepted(self):
+        company = self.env["res.partner"].create(
+            {
+                "name": "洁家家政",
+                "is_company": True,
+                "country_id": self.env.ref("base.cn").id,
+                "phone": "400-800-1234",
+            }
+        )
+        self.assertEqual(company.phone, "400-800-1234")
+
     def test_birthday_in_future_refused(self):
         with freeze_time("2026-03-01"):
             with self.assertRaisesRegex(ValidationError, "future"):

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Screenshots of the demo database for the README, taken in headless Chromium.
+
+    make run                      # in another terminal: serves housekeeping_demo on :8069
+    python3 tools/screenshots.py  # writes docs/screenshots/*.png
+
+Drives Chromium through the DevTools protocol (websocket-client), logs in as
+admin/admin (back office) and customer/customer (portal, phone size).
+"""
+
+import argparse
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import websocket
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BACK_OFFICE = [
+    ("customers", "/odoo/action-housekeeping_membership.res_partner_action_customers"),
+    ("visits", "/odoo/action-housekeeping_membership.housekeeping_visit_action"),
+    (
+        "visit_calendar",
+        "/odoo/action-housekeeping_membership.housekeeping_visit_action?view_type=calendar",
+    ),
+    ("complaints", "/odoo/action-housekeeping_membership.housekeeping_complaint_action"),
+]
+PORTAL = [
+    ("portal_home", "/my"),
+    ("portal_membership", "/my/membership"),
+    ("portal_visits", "/my/visits"),
+]
+
+
+class Browser:
+    def __init__(self, port=9333):
+        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        self.profile = tempfile.mkdtemp()
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(50):
+            try:
+                tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1))
+                break
+            except OSError:
+                time.sleep(0.2)
+        page = next(t for t in tabs if t["type"] == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+        self.seq = 0
+
+    def call(self, method, **params):
+        self.seq += 1
+        self.ws.send(json.dumps({"id": self.seq, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.seq:
+                return msg.get("result", {})
+
+    def size(self, width, height, mobile=False):
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
+
+    def goto(self, url, wait=4.0):
+        self.call("Page.navigate", url=url)
+        time.sleep(wait)
+
+    def js(self, expression):
+        return self.call("Runtime.evaluate", expression=expression, awaitPromise=True)
+
+    def shot(self, path):
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        print("wrote", path.relative_to(ROOT))
+
+    def login(self, base, login, password):
+        self.call("Network.clearBrowserCookies")
+        self.goto(f"{base}/web/login", wait=2)
+        self.js(
+            f"document.querySelector('#login').value={json.dumps(login)};"
+            f"document.querySelector('#password').value={json.dumps(password)};"
+            "document.querySelector('form.oe_login_form').submit();"
+        )
+        time.sleep(3)
+
+    def close(self):
+        self.ws.close()
+        self.proc.terminate()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://localhost:8069")
+    parser.add_argument("--lang", default="zh_CN")
+    args = parser.parse_args()
+    out = ROOT / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    browser = Browser()
+    try:
+        browser.call("Page.enable")
+        browser.call("Network.enable")
+        browser.size(1440, 900)
+        browser.login(args.url, "admin", "admin")
+        for name, path in BACK_OFFICE:
+            browser.goto(args.url + path)
+            browser.shot(out / f"{name}.png")
+        browser.size(390, 844, mobile=True)
+        browser.login(args.url, "customer", "customer")
+        for name, path in PORTAL:
+            browser.goto(args.url + path)
+            browser.shot(out / f"{name}.png")
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
