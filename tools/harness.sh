@@ -262,6 +262,12 @@ cmd_bench() {
 
 cmd_pot() {  # regenerate i18n/housekeeping_membership.pot from a fresh install
     find_odoo; ensure_python_deps; pg_start
+    # Odoo's term extraction walks the module folder following links; the link
+    # .cache/addons/$MODULE -> checkout would loop, so export from a clean copy.
+    local src=$CACHE/pot-src
+    rm -rf "$src"; mkdir -p "$src/$MODULE"
+    tar -C "$ROOT" --exclude=./.cache --exclude=./.git -cf - . | tar -C "$src/$MODULE" -xf -
+    ADDONS_PATH=$src,${ADDONS_PATH#*,}
     fresh_db hk_pot
     local conf; conf=$(write_conf hk_pot)
     odoo_bin i18n export -c "$conf" -d hk_pot "$MODULE" -o "$ROOT/i18n/$MODULE.pot" 2>&1 | grep -v INFO || true
