@@ -238,19 +238,37 @@ class ResPartner(models.Model):
                        mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type
                   FROM done GROUP BY partner_id
             )
+            , new AS (
+                SELECT t.id,
+                       COALESCE(a.cnt, 0) AS visit_count,
+                       COALESCE(a.total, 0) AS total_spent,
+                       CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END AS average_ticket,
+                       a.first_day, a.last_day,
+                       COALESCE(round(a.interval_days::numeric, 1), 0) AS interval_days,
+                       a.pref_type,
+                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate
+                  FROM target t LEFT JOIN agg a ON a.partner_id = t.id
+            )
             UPDATE res_partner p
-               SET visit_count = COALESCE(a.cnt, 0),
-                   total_spent = COALESCE(a.total, 0),
-                   average_ticket = CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END,
-                   first_visit_date = a.first_day,
-                   last_visit_date = a.last_day,
-                   visit_interval_days = COALESCE(round(a.interval_days::numeric, 1), 0),
-                   preferred_service_type_id = a.pref_type,
-                   coupon_usage_rate = COALESCE(round(a.coupon_rate::numeric, 1), 0),
-                   customer_since = COALESCE(p.customer_since, a.first_day)
-              FROM target t
-              LEFT JOIN agg a ON a.partner_id = t.id
-             WHERE p.id = t.id
+               SET visit_count = n.visit_count,
+                   total_spent = n.total_spent,
+                   average_ticket = n.average_ticket,
+                   first_visit_date = n.first_day,
+                   last_visit_date = n.last_day,
+                   visit_interval_days = n.interval_days,
+                   preferred_service_type_id = n.pref_type,
+                   coupon_usage_rate = n.coupon_rate,
+                   customer_since = COALESCE(p.customer_since, n.first_day)
+              FROM new n
+             WHERE p.id = n.id
+               -- rows already right are not rewritten (no dead tuples on a rerun)
+               AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
+                    p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
+                    p.coupon_usage_rate, p.customer_since)
+                   IS DISTINCT FROM
+                   (n.visit_count, n.total_spent, n.average_ticket, n.first_day, n.last_day,
+                    n.interval_days, n.pref_type, n.coupon_rate,
+                    COALESCE(p.customer_since, n.first_day))
             """,
                 ids=ids,
                 tz=tz,

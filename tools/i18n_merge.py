@@ -21,19 +21,25 @@ def main():
     known = {(e.msgctxt, e.msgid): e.msgstr for e in old if e.msgstr}
     po = polib.POFile(wrapwidth=78)
     po.metadata = dict(pot.metadata)
-    po.metadata.update({
-        "Language": "zh_CN",
-        "Language-Team": "Chinese (Simplified)",
-        "Plural-Forms": "nplurals=1; plural=0;",
-        "Content-Type": "text/plain; charset=UTF-8",
-        "Content-Transfer-Encoding": "8bit",
-    })
+    po.metadata.update(
+        {
+            "Language": "zh_CN",
+            "Language-Team": "Chinese (Simplified)",
+            "Plural-Forms": "nplurals=1; plural=0;",
+            "Content-Type": "text/plain; charset=UTF-8",
+            "Content-Transfer-Encoding": "8bit",
+        }
+    )
     po.header = pot.header
     missing = 0
     for entry in pot:
         new = polib.POEntry(
-            msgid=entry.msgid, msgctxt=entry.msgctxt, occurrences=entry.occurrences,
-            comment=entry.comment, tcomment=entry.tcomment, flags=entry.flags,
+            msgid=entry.msgid,
+            msgctxt=entry.msgctxt,
+            occurrences=entry.occurrences,
+            comment=entry.comment,
+            tcomment=entry.tcomment,
+            flags=entry.flags,
             msgstr=known.get((entry.msgctxt, entry.msgid), ""),
         )
         missing += not new.msgstr
