@@ -32,6 +32,7 @@
         "data/housekeeping_household_tag_data.xml",
         "data/housekeeping_weekday_data.xml",
         "data/housekeeping_service_type_data.xml",
+        "data/ir_cron_data.xml",
         "views/housekeeping_service_type_views.xml",
         "views/housekeeping_household_tag_views.xml",
         "views/housekeeping_visit_views.xml",

@@ -11,3 +11,4 @@ from . import housekeeping_visit
 from . import housekeeping_complaint
 from . import sale_order
 from . import housekeeping_demo
+from . import res_partner_rfm

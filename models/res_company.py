@@ -11,3 +11,8 @@ class ResCompany(models.Model):
         default=True,
         help="Confirming a sale order of service products creates one visit per unit.",
     )
+    hk_rfm_window_months = fields.Integer(
+        string="RFM Window (months)",
+        default=12,
+        help="Frequency and monetary scores count the done visits of this many months.",
+    )

@@ -242,14 +242,24 @@ cmd_test_odoo() {
     ! grep -qiE 'odoo\.tests.*skip' "$logf" || die "test-odoo: skipped tests (see $logf)"
 }
 
-cmd_test_compat() {
+cmd_test_compat() {  # Odoo's own tests of the modules we extend, with the addon installed
     find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
     fresh_db hk_compat
-    local conf; conf=$(write_conf hk_compat) logf=$CACHE/test-compat.log
-    odoo_bin -c "$conf" -d hk_compat -u contacts,sale_loyalty,portal \
-        --test-tags "/base:TestPartner,/base:TestPartnerAddressCompany,/contacts,/sale_loyalty,/portal,/$MODULE" \
-        --stop-after-init --log-level=test --http-port=0 2>&1 | tee "$logf"
-    ! grep -qE ' (ERROR|CRITICAL) |FAIL:' "$logf" || die "test-compat failed (see $logf)"
+    local conf; conf=$(write_conf hk_compat) base=$ODOO_ROOT/odoo/addons/base/tests
+    # Run through pytest-odoo on the fully loaded registry (running them with `-u`
+    # would load low-level modules' at_install tests in a partial registry).
+    # Deselected: three base tests that fail the same way on this set of modules
+    # WITHOUT the addon (checked on the template database; upstream, not ours).
+    HK_STRICT_SKIP=1 PYTHONPATH=$ROOT/tools${PYTHONPATH:+:$PYTHONPATH} $PY -m pytest -p no:cacheprovider \
+        -p hk_pytest_strict --odoo-database=hk_compat --odoo-config="$conf" --odoo-http \
+        --odoo-log-level=warn -q \
+        "$base/test_res_partner.py" "$base/test_res_partner_merge.py" \
+        "$ODOO_ROOT/addons/contacts/tests" "$ODOO_ROOT/addons/sale_loyalty/tests" \
+        "$ODOO_ROOT/addons/portal/tests" \
+        --deselect "$base/test_res_partner.py::TestPartnerAddressCompany::test_commercial_field_sync_reset" \
+        --deselect "$base/test_res_partner.py::TestPartnerAddressCompany::test_address_parent_company_creation" \
+        --deselect "$base/test_res_partner_merge.py::TestMergePartner::test_merge_partners_with_peon_user" \
+        "$@"
 }
 
 cmd_bench() {
@@ -288,7 +298,7 @@ case ${1:-} in
     run) cmd_run ;;
     test) shift; cmd_test "$@" ;;
     test-odoo) cmd_test_odoo ;;
-    test-compat) cmd_test_compat ;;
+    test-compat) shift; cmd_test_compat "$@" ;;
     bench) cmd_bench ;;
     lint) cmd_lint ;;
     pot) cmd_pot ;;
