@@ -32,6 +32,7 @@
         "data/housekeeping_household_tag_data.xml",
         "data/housekeeping_weekday_data.xml",
         "data/housekeeping_service_type_data.xml",
+        "data/housekeeping_churn_reason_data.xml",
         "data/ir_cron_data.xml",
         "views/housekeeping_service_type_views.xml",
         "views/housekeeping_household_tag_views.xml",
@@ -39,6 +40,7 @@
         "views/housekeeping_complaint_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/lifecycle_views.xml",
         "views/housekeeping_membership_menus.xml",
     ],
     "demo": [

@@ -12,3 +12,8 @@ from . import housekeeping_complaint
 from . import sale_order
 from . import housekeeping_demo
 from . import res_partner_rfm
+from . import res_company_lifecycle
+from . import res_config_settings_lifecycle
+from . import res_partner_lifecycle
+from . import housekeeping_stage_log
+from . import housekeeping_churn_reason

@@ -18,6 +18,11 @@ MATRIX = {
     "housekeeping.service.type": {"user": "r", "manager": "rwcu", "portal": "r"},
     "housekeeping.household.tag": {"internal": "r", "user": "r", "manager": "rwcu", "portal": "r"},
     "housekeeping.weekday": {"internal": "r", "user": "r", "manager": "r", "portal": "r"},
+    # the stage history is written by the engine only: nobody edits or deletes it
+    "housekeeping.stage.log": {"user": "r", "manager": "r"},
+    "housekeeping.churn.reason": {"user": "r", "manager": "rwcu"},
+    "housekeeping.winback.playbook": {"user": "r", "manager": "rwcu"},
+    "housekeeping.winback.run": {"user": "r", "manager": "rwcu"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

@@ -1,1 +1,3 @@
 from . import base_partner_merge
+from . import housekeeping_lifecycle_preview
+from . import housekeeping_lifecycle_set_stage

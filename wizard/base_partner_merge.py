@@ -8,5 +8,6 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         """Visits, complaints (and, per capability, ledger rows and logs) move with
         Odoo's generic foreign-key update; the stored aggregates of the surviving
         partner are then recomputed once."""
-        super()._update_foreign_keys(src_partners, dst_partner)
+        result = super()._update_foreign_keys(src_partners, dst_partner)
         dst_partner._hk_after_merge(src_partners)
+        return result

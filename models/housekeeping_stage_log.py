@@ -1,0 +1,23 @@
+from odoo import fields, models
+
+from .res_partner_lifecycle import LIFECYCLE_STAGES
+
+
+class HousekeepingStageLog(models.Model):
+    _name = "housekeeping.stage.log"
+    _description = "Lifecycle Stage Change"
+    _order = "date desc, id desc"
+    _log_access = True
+
+    partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
+    from_stage = fields.Selection(LIFECYCLE_STAGES)
+    to_stage = fields.Selection(LIFECYCLE_STAGES, required=True)
+    date = fields.Date(required=True, index=True)
+    trigger = fields.Selection(
+        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
+        required=True,
+    )
+    reason = fields.Char()
+    churn_reason_id = fields.Many2one("housekeeping.churn.reason", ondelete="set null")
+    days_in_previous_stage = fields.Integer(help="Days the customer spent in the previous stage.")
+    company_id = fields.Many2one("res.company", index=True)

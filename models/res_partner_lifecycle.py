@@ -1,0 +1,552 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+from odoo.tools.mail import generate_tracking_message_id
+
+from .bulk import bulk_insert
+
+LIFECYCLE_STAGES = [
+    ("potential", "Potential"),
+    ("new", "New"),
+    ("loyal", "Loyal"),
+    ("at_risk", "At Risk"),
+    ("churned", "Churned"),
+]
+LOST_STAGES = ("at_risk", "churned")
+
+# res.company fields holding the thresholds (see res_company_lifecycle.py), with the
+# name of the SQL parameter the engine reads them under.
+LIFECYCLE_SETTINGS = (
+    "hk_new_min_visits",
+    "hk_new_max_days",
+    "hk_at_risk_factor",
+    "hk_at_risk_floor_days",
+    "hk_churn_factor",
+    "hk_churn_floor_days",
+    "hk_low_rating",
+    "hk_rated_visits_window",
+)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    lifecycle_stage = fields.Selection(
+        LIFECYCLE_STAGES,
+        string="Lifecycle Stage",
+        index=True,
+        tracking=True,
+        copy=False,
+        group_expand="_group_expand_lifecycle_stage",
+    )
+    lifecycle_stage_date = fields.Date(string="Stage Since", copy=False)
+    lifecycle_days_in_stage = fields.Integer(
+        string="Days in Stage", compute="_compute_lifecycle_days_in_stage"
+    )
+    won_back_date = fields.Date(copy=False, tracking=True)
+    churn_reason_id = fields.Many2one(
+        "housekeeping.churn.reason",
+        string="Churn Reason",
+        tracking=True,
+        copy=False,
+        ondelete="set null",
+    )
+    churn_reason_confirmed = fields.Boolean(
+        copy=False, help="Staff confirmed the suggested churn reason."
+    )
+    lifecycle_override_until = fields.Date(
+        string="Manual Stage Until",
+        copy=False,
+        help="A manually set stage holds until this date or until the next done visit.",
+    )
+    lifecycle_seasonal = fields.Boolean(
+        string="Seasonal Customer",
+        readonly=True,
+        copy=False,
+        help="Visits cluster in the same months every year (e.g. deep cleaning before the "
+        "Spring Festival): the customer is only at risk once the next season passes "
+        "without a visit.",
+    )
+    stage_log_ids = fields.One2many("housekeeping.stage.log", "partner_id", string="Stage History")
+
+    def _group_expand_lifecycle_stage(self, stages, domain):
+        return [key for key, _label in LIFECYCLE_STAGES]
+
+    @api.depends("lifecycle_stage_date")
+    def _compute_lifecycle_days_in_stage(self):
+        today = fields.Date.context_today(self)
+        for partner in self:
+            partner.lifecycle_days_in_stage = (
+                (today - partner.lifecycle_stage_date).days if partner.lifecycle_stage_date else 0
+            )
+
+    # ------------------------------------------------------------------ the rule engine
+    @api.model
+    def _hk_lifecycle_query(
+        self, today, partner_ids=None, overrides=None, only_changed=True, limit=None
+    ):
+        """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion)`` rows,
+        ``suggestion`` being the code of the suggested churn reason (or None).
+
+        One statement over the stored consumption statistics of the customers, their
+        open complaints and their recent ratings; thresholds come from the customer's
+        company (``COALESCE(partner.company_id, main company)``), or from ``overrides``
+        (the dry-run wizard). Customers are partners with a visit, a prospect flag or
+        a stage already.
+        """
+        overrides = overrides or {}
+        main_company = self.env["res.company"].search([], order="id", limit=1)
+        params = {f"o_{name}": overrides.get(name) for name in LIFECYCLE_SETTINGS}
+        scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
+        return SQL(
+            """
+            WITH cust AS (
+                SELECT p.id, p.lifecycle_stage AS old_stage, p.visit_count, p.first_visit_date,
+                       p.last_visit_date, p.visit_interval_days AS interval_days, p.is_prospect,
+                       p.lifecycle_override_until, p.lifecycle_seasonal AS old_seasonal,
+                       p.preferred_service_type_id,
+                       COALESCE(rc.hk_price_increase_pct, 10) AS price_pct,
+                       COALESCE(%(o_new_min)s, rc.hk_new_min_visits, 3) AS new_min,
+                       COALESCE(%(o_new_days)s, rc.hk_new_max_days, 90) AS new_days,
+                       COALESCE(%(o_risk_f)s, rc.hk_at_risk_factor, 2.0) AS risk_f,
+                       COALESCE(%(o_risk_floor)s, rc.hk_at_risk_floor_days, 45) AS risk_floor,
+                       COALESCE(%(o_churn_f)s, rc.hk_churn_factor, 4.0) AS churn_f,
+                       COALESCE(%(o_churn_floor)s, rc.hk_churn_floor_days, 180) AS churn_floor,
+                       COALESCE(%(o_low)s, rc.hk_low_rating, 2) AS low_rating,
+                       COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window
+                  FROM res_partner p
+                  JOIN res_company rc ON rc.id = COALESCE(p.company_id, %(main)s)
+                 WHERE p.active AND %(scope)s
+                   AND (p.visit_count > 0 OR p.is_prospect OR p.lifecycle_stage IS NOT NULL
+                        OR EXISTS (SELECT 1 FROM housekeeping_visit v0
+                                    WHERE v0.partner_id = p.id AND v0.state != 'cancelled'))
+            ), season AS (
+                -- done visits in at most 3 calendar months, over at least 2 years
+                SELECT v.partner_id
+                  FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                 WHERE v.state = 'done'
+                 GROUP BY v.partner_id
+                HAVING count(DISTINCT extract(year FROM v.date)) >= 2
+                   AND count(DISTINCT extract(month FROM v.date)) <= 3
+            ), complaint AS (
+                SELECT DISTINCT cp.partner_id
+                  FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
+                 WHERE cp.state IN ('new', 'in_progress')
+            ), recent AS (
+                SELECT v.id, v.partner_id,
+                       row_number() OVER (PARTITION BY v.partner_id ORDER BY v.date DESC) AS rn
+                  FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                 WHERE v.state = 'done'
+            ), low AS (
+                SELECT DISTINCT r.partner_id
+                  FROM recent r
+                  JOIN cust c ON c.id = r.partner_id AND r.rn <= c.rated_window
+                  JOIN rating_rating rr ON rr.res_model = 'housekeeping.visit'
+                                       AND rr.res_id = r.id AND rr.consumed AND rr.rating > 0
+                 WHERE rr.rating <= c.low_rating
+            ), eval AS (
+                SELECT c.*, (%(today)s::date - c.last_visit_date) AS idle,
+                       (s.partner_id IS NOT NULL) AS seasonal,
+                       (cp.partner_id IS NOT NULL OR l.partner_id IS NOT NULL) AS quality,
+                       -- a seasonal customer is due back a year after the last visit,
+                       -- with a month of grace
+                       (c.last_visit_date + interval '13 months')::date AS season_due
+                  FROM cust c
+                  LEFT JOIN season s ON s.partner_id = c.id
+                  LEFT JOIN complaint cp ON cp.partner_id = c.id
+                  LEFT JOIN low l ON l.partner_id = c.id
+            ), staged AS (
+                SELECT e.id, e.old_stage, e.old_seasonal, e.seasonal, e.quality,
+                       e.last_visit_date, e.preferred_service_type_id, e.price_pct,
+                       CASE
+                         WHEN e.lifecycle_override_until >= %(today)s::date
+                              AND e.old_stage IS NOT NULL THEN e.old_stage
+                         WHEN e.visit_count = 0 THEN 'potential'
+                         WHEN e.seasonal AND %(today)s::date > e.season_due + 365 THEN 'churned'
+                         WHEN NOT e.seasonal AND e.idle > GREATEST(
+                              COALESCE(NULLIF(e.interval_days, 0) * e.churn_f, 0),
+                              e.churn_floor) THEN 'churned'
+                         WHEN e.quality THEN 'at_risk'
+                         WHEN e.seasonal AND %(today)s::date > e.season_due THEN 'at_risk'
+                         WHEN NOT e.seasonal AND e.idle > COALESCE(
+                              NULLIF(e.interval_days, 0) * e.risk_f, e.risk_floor) THEN 'at_risk'
+                         WHEN e.visit_count >= e.new_min THEN 'loyal'
+                         WHEN e.visit_count >= 2
+                              AND %(today)s::date - e.first_visit_date >= e.new_days THEN 'loyal'
+                         ELSE 'new'
+                       END AS new_stage
+                  FROM eval e
+            )
+            -- The churn-reason signals are only looked for on the rows returned
+            -- (customers moving to at risk / churned), not over the population.
+            SELECT s.id, s.old_stage, s.new_stage, s.seasonal,
+                   CASE
+                     WHEN s.new_stage NOT IN ('at_risk', 'churned') THEN NULL
+                     WHEN s.quality THEN 'quality'
+                     -- a quotation declined (cancelled) since the last visit
+                     WHEN EXISTS (
+                          SELECT 1 FROM sale_order so
+                           WHERE so.partner_id = s.id AND so.state = 'cancel'
+                             AND so.date_order >= s.last_visit_date)
+                       -- or the last visit of the usual service cost more than the
+                       -- average of the earlier ones by the company's percentage
+                       OR EXISTS (
+                          SELECT 1 FROM (
+                              SELECT v.amount,
+                                     row_number() OVER (ORDER BY v.date DESC, v.id DESC) AS rn,
+                                     sum(v.amount) OVER () AS total, count(*) OVER () AS n
+                                FROM housekeeping_visit v
+                               WHERE v.partner_id = s.id AND v.state = 'done'
+                                 AND v.service_type_id = s.preferred_service_type_id
+                          ) h
+                           WHERE h.rn = 1 AND h.n >= 2
+                             AND h.amount > (1 + s.price_pct / 100.0)
+                                            * (h.total - h.amount) / (h.n - 1))
+                       THEN 'price'
+                     -- visits stopped right after a note mentioning a competitor
+                     WHEN EXISTS (
+                          SELECT 1 FROM mail_message m
+                           WHERE m.model = 'res.partner' AND m.res_id = s.id
+                             AND m.message_type = 'comment'
+                             AND m.date >= s.last_visit_date - 30
+                             AND m.body::text ILIKE ANY(%(keywords)s))
+                       THEN 'competitor'
+                   END AS suggestion
+              FROM staged s
+             WHERE %(changed)s
+             ORDER BY id
+             %(limit)s
+            """,
+            main=main_company.id,
+            scope=scope,
+            keywords=self._hk_competitor_patterns(),
+            today=today,
+            o_new_min=params["o_hk_new_min_visits"],
+            o_new_days=params["o_hk_new_max_days"],
+            o_risk_f=params["o_hk_at_risk_factor"],
+            o_risk_floor=params["o_hk_at_risk_floor_days"],
+            o_churn_f=params["o_hk_churn_factor"],
+            o_churn_floor=params["o_hk_churn_floor_days"],
+            o_low=params["o_hk_low_rating"],
+            o_rated=params["o_hk_rated_visits_window"],
+            changed=SQL(
+                "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal)"
+            )
+            if only_changed
+            else SQL("TRUE"),
+            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    @api.model
+    def _hk_competitor_patterns(self):
+        words = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(
+                "housekeeping_membership.competitor_keywords",
+                "competitor,竞争对手,别家,其他公司,其他家政",
+            )
+        )
+        words = [w.strip().replace("%", r"\%").replace("_", r"\_") for w in words.split(",")]
+        return [f"%{w}%" for w in words if w] or ["%competitor%"]
+
+    def _hk_lifecycle_flush(self):
+        self.env["housekeeping.visit"].flush_model()
+        self.env["housekeeping.complaint"].flush_model(["state", "partner_id"])
+        self.env["rating.rating"].flush_model()
+        self.env["res.company"].flush_model(list(LIFECYCLE_SETTINGS) + ["hk_price_increase_pct"])
+        self.env["sale.order"].flush_model(["state", "partner_id", "date_order"])
+        self.env["mail.message"].flush_model(["model", "res_id", "body", "date"])
+        self.flush_model()
+
+    @api.model
+    def _hk_lifecycle_evaluate(self, partner_ids=None, trigger="cron", limit=None):
+        """Evaluate (all or some) customers and apply the changes; returns
+        ``(changed_count, more)`` where ``more`` says a limit cut the batch."""
+        today = fields.Date.context_today(self)
+        self._hk_lifecycle_flush()
+        self.env.cr.execute(
+            self._hk_lifecycle_query(today, partner_ids=partner_ids, limit=limit and limit + 1)
+        )
+        rows = self.env.cr.fetchall()
+        more = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        if rows:
+            self._hk_lifecycle_apply(rows, today, trigger)
+        return len(rows), more
+
+    @api.model
+    def _hk_lifecycle_apply(self, rows, today, trigger, reason=None):
+        """Write the stage changes of ``rows`` set-based: one UPDATE, one INSERT of
+        logs, one batch of chatter messages, churn-reason suggestions, playbooks."""
+        ids = [r[0] for r in rows]
+        partners = self.browse(ids)
+        old_dates = {p.id: p.lifecycle_stage_date for p in partners}
+        companies = {p.id: p.company_id.id for p in partners}
+        stage_changes = [r for r in rows if r[1] != r[2]]
+        codes = {r[4] for r in rows if r[4]}
+        reason_by_code = {}
+        if codes:
+            for churn_reason in self.env["housekeeping.churn.reason"].search(
+                [("code", "in", list(codes))]
+            ):
+                reason_by_code[churn_reason.code] = churn_reason.id
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE res_partner p
+               SET lifecycle_stage = c.new_stage,
+                   lifecycle_seasonal = c.seasonal,
+                   lifecycle_stage_date = CASE WHEN p.lifecycle_stage IS DISTINCT FROM c.new_stage
+                                               THEN %(today)s::date ELSE p.lifecycle_stage_date END,
+                   won_back_date = CASE WHEN p.lifecycle_stage IN ('at_risk', 'churned')
+                                         AND c.new_stage IN ('new', 'loyal')
+                                        THEN %(today)s::date ELSE p.won_back_date END,
+                   churn_reason_id = CASE
+                        WHEN c.new_stage IN ('new', 'loyal', 'potential') THEN NULL
+                        WHEN p.churn_reason_confirmed THEN p.churn_reason_id
+                        WHEN c.reason IS NOT NULL THEN c.reason
+                        ELSE p.churn_reason_id END,
+                   churn_reason_confirmed = CASE WHEN c.new_stage IN ('new', 'loyal', 'potential')
+                                                 THEN false ELSE p.churn_reason_confirmed END,
+                   lifecycle_override_until = CASE
+                        WHEN p.lifecycle_override_until < %(today)s::date THEN NULL
+                        ELSE p.lifecycle_override_until END
+              FROM unnest(%(ids)s::int[], %(stages)s::varchar[], %(seasonal)s::bool[],
+                          %(reasons)s::int[]) AS c(id, new_stage, seasonal, reason)
+             WHERE p.id = c.id
+            """,
+                today=today,
+                ids=ids,
+                stages=[r[2] for r in rows],
+                seasonal=[bool(r[3]) for r in rows],
+                reasons=[reason_by_code.get(r[4]) for r in rows],
+            )
+        )
+        self.invalidate_model(
+            [
+                "lifecycle_stage",
+                "lifecycle_seasonal",
+                "lifecycle_stage_date",
+                "won_back_date",
+                "churn_reason_id",
+                "churn_reason_confirmed",
+                "lifecycle_override_until",
+            ]
+        )
+        if not stage_changes:
+            return
+        labels = dict(self._fields["lifecycle_stage"]._description_selection(self.env))
+        logs, messages = [], []
+        note = self.env.ref("mail.mt_note").id
+        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
+        reply_to = (
+            self.browse([r[0] for r in stage_changes])
+            .sudo()
+            ._notify_get_reply_to(default=email_from, author_id=author_id)
+        )
+        now = fields.Datetime.now()
+        for pid, old, new, _seasonal, suggestion in stage_changes:
+            won_back = old in LOST_STAGES and new in ("new", "loyal")
+            text = reason or (
+                self.env._("Won back: a visit was completed")
+                if won_back
+                else self.env._("Service quality signal (complaint or low rating)")
+                if suggestion == "quality" and new == "at_risk"
+                else self.env._("Lifecycle rules")
+            )
+            previous = old_dates.get(pid)
+            logs.append(
+                {
+                    "partner_id": pid,
+                    "from_stage": old or None,
+                    "to_stage": new,
+                    "date": today,
+                    "trigger": trigger,
+                    "reason": text,
+                    "days_in_previous_stage": (today - previous).days if previous else 0,
+                    "churn_reason_id": reason_by_code.get(suggestion),
+                    "company_id": companies.get(pid) or None,
+                }
+            )
+            messages.append(
+                {
+                    "model": "res.partner",
+                    "res_id": pid,
+                    "message_type": "notification",
+                    "subtype_id": note,
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "reply_to": reply_to[pid],
+                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
+                    "date": now,
+                    "body": Markup("<p>%s</p>")
+                    % self.env._(
+                        "Lifecycle stage: %(old)s → %(new)s (%(reason)s)",
+                        old=labels.get(old, self.env._("none")),
+                        new=labels[new],
+                        reason=text,
+                    ),
+                }
+            )
+        # one INSERT each, whatever the batch size (chatter notes: no notification)
+        bulk_insert(self.env["housekeeping.stage.log"], logs)
+        bulk_insert(self.env["mail.message"], messages)
+        lost = self.browse(
+            [r[0] for r in stage_changes if r[2] in LOST_STAGES and r[1] not in LOST_STAGES]
+        )
+        if lost:
+            lost._hk_start_winback_playbooks(today)
+        won = self.browse(
+            [r[0] for r in stage_changes if r[1] in LOST_STAGES and r[2] in ("new", "loyal")]
+        )
+        if won:
+            won._hk_close_winback_runs(today)
+
+    # ------------------------------------------------------------------ win-back
+    def _hk_start_winback_playbooks(self, today):
+        """Open the playbook of each customer's churn reason: an activity with the
+        script for a service agent and, when configured, a compensation coupon."""
+        partners = self.filtered("churn_reason_id")
+        if not partners:
+            return
+        playbooks = self.env["housekeeping.winback.playbook"].search(
+            [("reason_id", "in", partners.churn_reason_id.ids)], order="sequence, id"
+        )
+        by_reason = {}
+        for playbook in playbooks:
+            by_reason.setdefault(playbook.reason_id.id, playbook)
+        activities, runs = [], []
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        for partner in partners:
+            playbook = by_reason.get(partner.churn_reason_id.id)
+            if not playbook or (
+                playbook.company_id
+                and partner.company_id
+                and playbook.company_id != partner.company_id
+            ):
+                continue
+            activities.append(
+                {
+                    "res_model_id": model_id,
+                    "res_id": partner.id,
+                    "activity_type_id": playbook.activity_type_id.id,
+                    "summary": playbook.name,
+                    "note": playbook.script,
+                    "date_deadline": today + timedelta(days=playbook.activity_delay_days),
+                    "user_id": partner.user_id.id or self.env.user.id,
+                }
+            )
+            runs.append(
+                {
+                    "partner_id": partner.id,
+                    "playbook_id": playbook.id,
+                    "date": today,
+                    "deadline": today + timedelta(days=playbook.winback_days),
+                    "company_id": partner.company_id.id,
+                    "program": playbook.loyalty_program_id,
+                }
+            )
+        self.env["mail.activity"].sudo().create(activities)
+        with_coupon = [run for run in runs if run["program"]]
+        if with_coupon:
+            # Coupons are native loyalty cards (their rights are sales rights).
+            cards = (
+                self.env["loyalty.card"]
+                .sudo()
+                .create(
+                    [
+                        {
+                            "program_id": run["program"].id,
+                            "partner_id": run["partner_id"],
+                            "points": 1,
+                        }
+                        for run in with_coupon
+                    ]
+                )
+            )
+            for run, card in zip(with_coupon, cards, strict=True):
+                run["loyalty_card_id"] = card.id
+        for run in runs:
+            del run["program"]
+        self.env["housekeeping.winback.run"].sudo().create(runs)
+
+    def _hk_close_winback_runs(self, today):
+        runs = (
+            self.env["housekeeping.winback.run"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.ids),
+                    ("won_back", "=", False),
+                    ("deadline", ">=", today),
+                ]
+            )
+        )
+        runs.write({"won_back": True, "won_back_date": today})
+
+    # ------------------------------------------------------------------ hooks & actions
+    def _hk_visits_done(self, visits):
+        super()._hk_visits_done(visits)
+        # a new done visit ends a manual override
+        self.filtered("lifecycle_override_until").write({"lifecycle_override_until": False})
+        self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
+
+    def _hk_visits_cancelled(self, visits, was_done):
+        super()._hk_visits_cancelled(visits, was_done)
+        self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
+
+    def _hk_after_merge(self, src_partners):
+        super()._hk_after_merge(src_partners)
+        self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="manual")
+
+    def action_set_lifecycle_stage(self, stage, reason):
+        """Set the stage by hand, with a reason; it holds for the company's override
+        period or until the next done visit, then the rules apply again."""
+        if stage not in dict(LIFECYCLE_STAGES):
+            raise UserError(self.env._("Unknown lifecycle stage: %(stage)s", stage=stage))
+        if not (reason or "").strip():
+            raise UserError(self.env._("Give a reason for changing the lifecycle stage by hand."))
+        today = fields.Date.context_today(self)
+        for partner in self:
+            days = (partner.company_id or self.env.company).hk_lifecycle_override_days
+            partner.lifecycle_override_until = today + timedelta(days=days or 30)
+        rows = [(p.id, p.lifecycle_stage, stage, p.lifecycle_seasonal, None) for p in self]
+        self.flush_recordset()
+        self._hk_lifecycle_apply(rows, today, "manual", reason=reason.strip())
+        return True
+
+    def action_confirm_churn_reason(self):
+        self.filtered("churn_reason_id").write({"churn_reason_confirmed": True})
+        return True
+
+    @api.model
+    def _cron_evaluate_lifecycle(self):
+        """Daily: evaluate every customer of every company, batch by batch.
+
+        Each batch re-runs the rule query for the customers whose stage must
+        change (at most the batch size), applies it and commits: a crash loses at
+        most one uncommitted batch and the next run resumes where it stopped; a
+        second run finds nothing to change.
+        """
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.lifecycle_batch_size", 5000)
+        )
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        total = 0
+        while True:
+            done, more = self._hk_lifecycle_evaluate(trigger="cron", limit=batch)
+            total += done
+            if in_cron:
+                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
+                if not more or time_left <= 0:
+                    break
+            elif not more:
+                break
+        return total
