@@ -27,6 +27,7 @@
         "security/housekeeping_membership_groups.xml",
         "security/ir.model.access.csv",
         "security/housekeeping_membership_security.xml",
+        "security/points_security.xml",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
         "data/housekeeping_household_tag_data.xml",
@@ -34,6 +35,7 @@
         "data/housekeeping_service_type_data.xml",
         "data/housekeeping_churn_reason_data.xml",
         "data/ir_cron_data.xml",
+        "data/points_data.xml",
         "views/housekeeping_service_type_views.xml",
         "views/housekeeping_household_tag_views.xml",
         "views/housekeeping_visit_views.xml",
@@ -42,6 +44,7 @@
         "views/res_config_settings_views.xml",
         "views/lifecycle_views.xml",
         "views/housekeeping_membership_menus.xml",
+        "views/points_views.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",

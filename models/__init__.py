@@ -12,6 +12,11 @@ from . import housekeeping_complaint
 from . import sale_order
 from . import housekeeping_demo
 from . import res_partner_rfm
+from . import res_company_points
+from . import res_config_settings_points
+from . import housekeeping_points
+from . import housekeeping_reward
+from . import res_partner_points
 from . import res_company_lifecycle
 from . import res_config_settings_lifecycle
 from . import res_partner_lifecycle

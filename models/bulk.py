@@ -11,11 +11,12 @@ from odoo import fields
 from odoo.tools import SQL
 
 
-def bulk_insert(model, vals_list):
+def bulk_insert(model, vals_list, on_conflict_do_nothing=False):
     """Insert ``vals_list`` (plain column values, many2one as ids) into the table of
     ``model`` in one statement; return the new records. No compute, no constraint
     method, no default: callers give every value they need (access columns are set
-    here). The cache of the model is invalidated."""
+    here). With ``on_conflict_do_nothing``, rows violating a unique constraint are
+    skipped (and not returned). The cache of the model is invalidated."""
     if not vals_list:
         return model.browse()
     env = model.env
@@ -35,7 +36,7 @@ def bulk_insert(model, vals_list):
         rows.append(row)
     env.cr.execute(
         SQL(
-            "INSERT INTO %s (%s) SELECT %s FROM jsonb_to_recordset(%s::jsonb) AS x(%s) RETURNING id",
+            "INSERT INTO %s (%s) SELECT %s FROM jsonb_to_recordset(%s::jsonb) AS x(%s) %s RETURNING id",
             SQL.identifier(model._table),
             SQL(", ").join(SQL.identifier(name) for name, _type in columns),
             SQL(", ").join(SQL.identifier("x", name) for name, _type in columns),
@@ -43,6 +44,7 @@ def bulk_insert(model, vals_list):
             SQL(", ").join(
                 SQL("%s %s", SQL.identifier(name), SQL(ctype)) for name, ctype in columns
             ),
+            SQL("ON CONFLICT DO NOTHING") if on_conflict_do_nothing else SQL(),
         )
     )
     ids = [row[0] for row in env.cr.fetchall()]

@@ -6,3 +6,5 @@ from . import test_ui
 from . import test_demo
 from . import test_access
 from . import test_rfm
+from . import test_lifecycle
+from . import test_points

@@ -23,6 +23,11 @@ MATRIX = {
     "housekeeping.churn.reason": {"user": "r", "manager": "rwcu"},
     "housekeeping.winback.playbook": {"user": "r", "manager": "rwcu"},
     "housekeeping.winback.run": {"user": "r", "manager": "rwcu"},
+    # the ledger is append-only: rows come from the engine, never from a form
+    "housekeeping.points.entry": {"user": "r", "manager": "r", "portal": "r"},
+    "housekeeping.points.allocation": {"user": "r", "manager": "r"},
+    "housekeeping.reward": {"user": "r", "manager": "rwcu", "portal": "r"},
+    "housekeeping.points.adjustment": {"user": "rwc", "manager": "rwcu"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

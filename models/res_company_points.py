@@ -1,0 +1,75 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    hk_points_per_currency = fields.Float(
+        string="Points per Currency Unit",
+        default=1.0,
+        help="Points earned per unit of money spent on a done visit (before the tier "
+        "multiplier), rounded down.",
+    )
+    hk_points_validity_months = fields.Integer(
+        string="Points Validity (months)",
+        default=12,
+        help="Earned points expire after this many months; 0 = never.",
+    )
+    hk_points_allow_negative = fields.Boolean(
+        string="Allow Negative Balance on Cancellation",
+        help="Cancelling a done visit whose points were already spent leaves a negative "
+        "balance. Otherwise only a membership manager can cancel such a visit.",
+    )
+    hk_points_approval_threshold = fields.Integer(
+        string="Adjustment Approval Above",
+        default=500,
+        help="Manual adjustments of more points than this need a manager's approval.",
+    )
+    hk_points_reminder_days = fields.Integer(
+        string="Expiry Reminder (days)",
+        default=30,
+        help="Customers are reminded this many days before their points expire.",
+    )
+    hk_point_value = fields.Float(
+        string="Value of a Point",
+        default=0.01,
+        digits=(12, 4),
+        help="Money value of one point, for the outstanding liability report.",
+    )
+    hk_checkin_points = fields.Integer(string="Check-in Points", default=5)
+    hk_checkin_streak_days = fields.Integer(string="Streak Length (days)", default=7)
+    hk_checkin_streak_points = fields.Integer(string="Streak Bonus Points", default=20)
+    hk_checkin_streak_program_id = fields.Many2one(
+        "loyalty.program",
+        string="Streak Coupon",
+        help="A coupon of this program is given at the end of every streak.",
+    )
+
+    @api.constrains(
+        "hk_points_per_currency",
+        "hk_points_validity_months",
+        "hk_points_approval_threshold",
+        "hk_points_reminder_days",
+        "hk_point_value",
+        "hk_checkin_points",
+        "hk_checkin_streak_days",
+        "hk_checkin_streak_points",
+    )
+    def _check_points_settings(self):
+        for company in self:
+            if (
+                min(
+                    company.hk_points_per_currency,
+                    company.hk_points_validity_months,
+                    company.hk_points_approval_threshold,
+                    company.hk_points_reminder_days,
+                    company.hk_point_value,
+                    company.hk_checkin_points,
+                    company.hk_checkin_streak_points,
+                )
+                < 0
+            ):
+                raise ValidationError(self.env._("Points settings cannot be negative."))
+            if company.hk_checkin_streak_days < 2:
+                raise ValidationError(self.env._("A check-in streak lasts at least 2 days."))

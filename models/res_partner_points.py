@@ -1,0 +1,355 @@
+import math
+from datetime import datetime
+
+import pytz
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from .bulk import bulk_insert
+from .housekeeping_points import REASON_CODES
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    points_balance = fields.Integer(
+        string="Points",
+        readonly=True,
+        copy=False,
+        default=0,
+        help="Always the sum of the customer's ledger entries.",
+    )
+    points_entry_ids = fields.One2many(
+        "housekeeping.points.entry", "partner_id", string="Points Ledger"
+    )
+    last_check_in_date = fields.Date(compute="_compute_check_in")
+    check_in_streak = fields.Integer(string="Check-in Streak", compute="_compute_check_in")
+
+    # ------------------------------------------------------------------ helpers
+    def _hk_company(self):
+        return self.company_id or self.env.company
+
+    def _hk_expiry_date(self, day):
+        months = self._hk_company().hk_points_validity_months
+        return day + relativedelta(months=months) if months else None
+
+    def _hk_local_today(self):
+        tz = self.tz or self.env.user.tz or "Asia/Shanghai"
+        return datetime.now(pytz.timezone(tz)).date()
+
+    # ------------------------------------------------------------------ earning on visits
+    def _hk_visits_done(self, visits):
+        result = super()._hk_visits_done(visits)
+        self._hk_earn_visit_points(visits)
+        return result
+
+    def _hk_earn_visit_points(self, visits):
+        """One lot per done visit: floor(amount × rate × tier multiplier). A visit
+        credits once per completion (``visit:<id>:<n>``, n = earlier reversals)."""
+        visits = visits.filtered(lambda v: v.state == "done" and v.amount > 0 and v.partner_id)
+        if not visits:
+            return
+        Entry = self.env["housekeeping.points.entry"]
+        reversals = dict(
+            Entry._read_group(
+                [("visit_id", "in", visits.ids), ("entry_type", "=", "reversal")],
+                ["visit_id"],
+                ["__count"],
+            )
+        )
+        multipliers = visits.partner_id._hk_points_multiplier()
+        today = fields.Date.context_today(self)
+        vals_list = []
+        for visit in visits:
+            partner = visit.partner_id
+            company = visit.company_id or partner._hk_company()
+            points = math.floor(
+                visit.amount * company.hk_points_per_currency * multipliers.get(partner.id, 1.0)
+                + 1e-9
+            )
+            if points <= 0:
+                continue
+            months = company.hk_points_validity_months
+            vals_list.append(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "points": points,
+                    "entry_type": "earn",
+                    "reason_code": "visit",
+                    "visit_id": visit.id,
+                    "date": today,
+                    "expiry_date": today + relativedelta(months=months) if months else None,
+                    "source_key": f"visit:{visit.id}:{reversals.get(visit, 0)}",
+                }
+            )
+        Entry._post_credits(vals_list)
+
+    def _hk_visits_cancelled(self, visits, was_done):
+        result = super()._hk_visits_cancelled(visits, was_done)
+        if was_done:
+            self._hk_reverse_visit_points(visits)
+        return result
+
+    def _hk_reverse_visit_points(self, visits):
+        """Post a reversal of every credit of the cancelled visits. When the points
+        were already spent, the balance goes negative only if the company allows it
+        or a membership manager cancels; otherwise the cancellation is refused."""
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        earned = Entry.search([("visit_id", "in", visits.ids), ("entry_type", "=", "earn")])
+        reversed_ids = set(
+            Entry.search([("origin_entry_id", "in", earned.ids), ("entry_type", "=", "reversal")])
+            .mapped("origin_entry_id")
+            .ids
+        )
+        is_manager = self.env.user.has_group("housekeeping_membership.group_membership_manager")
+        for entry in earned.filtered(lambda e: e.id not in reversed_ids):
+            partner = entry.partner_id
+            allow = partner._hk_company().hk_points_allow_negative or is_manager
+            if not allow and Entry._lock_balance(partner) < entry.points:
+                raise UserError(
+                    self.env._(
+                        "%(customer)s already spent the %(points)s points of visit %(visit)s. "
+                        "Cancelling it would leave a negative balance: ask a membership "
+                        "manager to cancel it.",
+                        customer=partner.display_name,
+                        points=entry.points,
+                        visit=entry.visit_id.display_name,
+                    )
+                )
+            Entry._post_debit(
+                partner,
+                entry.points,
+                {
+                    "entry_type": "reversal",
+                    "reason_code": "visit_cancelled",
+                    "visit_id": entry.visit_id.id,
+                    "origin_entry_id": entry.id,
+                    "source_key": f"reversal:{entry.id}",
+                    "company_id": entry.company_id.id,
+                },
+                allow_negative=True,
+            )
+
+    # ------------------------------------------------------------------ contract for others
+    def _hk_grant_points(self, points, reason, origin=None):
+        """Credit ``points`` to each customer of ``self`` once per ``origin``.
+        ``reason`` is a reason code (see REASON_CODES) or a free text note."""
+        if points <= 0 or not self:
+            return self.env["housekeeping.points.entry"]
+        codes = dict(REASON_CODES)
+        code = reason if reason in codes else "other"
+        key = origin if isinstance(origin, str) else (origin and f"{origin._name}:{origin.id}")
+        today = fields.Date.context_today(self)
+        return self.env["housekeeping.points.entry"]._post_credits(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": partner._hk_company().id,
+                    "points": int(points),
+                    "entry_type": "earn",
+                    "reason_code": code,
+                    "note": None if code != "other" else reason,
+                    "date": today,
+                    "expiry_date": partner._hk_expiry_date(today),
+                    "source_key": f"grant:{key}" if key else None,
+                }
+                for partner in self
+            ]
+        )
+
+    def _hk_after_merge(self, src_partners):
+        result = super()._hk_after_merge(src_partners)
+        self.env["housekeeping.points.entry"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE res_partner p
+               SET points_balance = COALESCE((SELECT sum(points) FROM housekeeping_points_entry e
+                                               WHERE e.partner_id = p.id), 0)
+             WHERE p.id = ANY(%s)
+            """,
+                self.ids,
+            )
+        )
+        self.invalidate_recordset(["points_balance"])
+        return result
+
+    # ------------------------------------------------------------------ daily check-in
+    def _compute_check_in(self):
+        groups = dict(
+            self.env["housekeeping.points.entry"]._read_group(
+                [("partner_id", "in", self.ids), ("reason_code", "=", "check_in")],
+                ["partner_id"],
+                ["date:max"],
+            )
+        )
+        for partner in self:
+            partner.last_check_in_date = groups.get(partner, False)
+            partner.check_in_streak = partner._hk_streak_length() if partner in groups else 0
+
+    def _hk_streak_length(self):
+        """Consecutive check-in days ending at the last check-in."""
+        self.env["housekeeping.points.entry"].flush_model()
+        self.env.cr.execute(
+            """
+            WITH days AS (
+                SELECT date, date - (row_number() OVER (ORDER BY date))::int AS grp
+                  FROM housekeeping_points_entry
+                 WHERE partner_id = %s AND reason_code = 'check_in'
+            )
+            SELECT count(*) FROM days
+             WHERE grp = (SELECT grp FROM days ORDER BY date DESC LIMIT 1)
+            """,
+            [self.id],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def action_check_in(self):
+        """Daily check-in (签到): points once per day in the customer's timezone, and
+        a bonus (points and a coupon) at the end of every streak of N days."""
+        self.ensure_one()
+        company = self._hk_company()
+        today = self._hk_local_today()
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        entry = Entry._insert(
+            [
+                {
+                    "partner_id": self.id,
+                    "company_id": company.id,
+                    "points": company.hk_checkin_points,
+                    "entry_type": "earn",
+                    "reason_code": "check_in",
+                    "date": today,
+                    "expiry_date": self._hk_expiry_date(today),
+                    "source_key": f"checkin:{today.isoformat()}",
+                }
+            ]
+        )
+        if not entry:
+            raise UserError(self.env._("Already checked in today. Come back tomorrow!"))
+        Entry._add_to_balances(entry)
+        streak = self._hk_streak_length()
+        bonus = self.env["housekeeping.points.entry"]
+        if streak % company.hk_checkin_streak_days == 0:
+            card = self.env["loyalty.card"]
+            if company.hk_checkin_streak_program_id:
+                card = (
+                    self.env["loyalty.card"]
+                    .sudo()
+                    .create(
+                        {
+                            "program_id": company.hk_checkin_streak_program_id.id,
+                            "partner_id": self.id,
+                            "points": 1,
+                        }
+                    )
+                )
+            bonus = Entry._insert(
+                [
+                    {
+                        "partner_id": self.id,
+                        "company_id": company.id,
+                        "points": company.hk_checkin_streak_points,
+                        "entry_type": "earn",
+                        "reason_code": "streak",
+                        "date": today,
+                        "expiry_date": self._hk_expiry_date(today),
+                        "source_key": f"streak:{today.isoformat()}",
+                        "loyalty_card_id": card.id or None,
+                        "note": self.env._("%(days)s days in a row", days=streak),
+                    }
+                ]
+            )
+            Entry._add_to_balances(bonus)
+        self.invalidate_recordset(["points_balance", "last_check_in_date", "check_in_streak"])
+        return entry | bonus
+
+    # ------------------------------------------------------------------ actions
+    def action_view_points(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_points_entry_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    @api.model
+    def _cron_expire_points(self):
+        """Daily: expire what is left of lots past their expiry date, in batches
+        that commit; idempotent (an expired lot is never expired twice)."""
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.points_expire_batch_size", 5000)
+        )
+        today = fields.Date.context_today(self)
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        total = 0
+        while True:
+            done = Entry._expire_lots(today, batch)
+            total += done
+            more = done == batch
+            if in_cron:
+                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
+                if not more or time_left <= 0:
+                    break
+            elif not more:
+                break
+        self._hk_remind_expiring_points(today)
+        return total
+
+    @api.model
+    def _hk_remind_expiring_points(self, today):
+        """Note on the customers whose points enter the reminder window today
+        (lots expiring exactly ``reminder days`` from today): one query, one INSERT."""
+        Entry = self.env["housekeeping.points.entry"]
+        Entry.flush_model()
+        self.env.cr.execute(
+            """
+            SELECT e.partner_id, min(e.expiry_date),
+                   sum(e.points - COALESCE((SELECT sum(a.points)::int
+                                              FROM housekeeping_points_allocation a
+                                             WHERE a.lot_entry_id = e.id), 0))::int
+              FROM housekeeping_points_entry e
+              JOIN res_partner p ON p.id = e.partner_id
+              JOIN res_company c ON c.id = e.company_id
+             WHERE e.points > 0
+               AND e.expiry_date = %(today)s::date + c.hk_points_reminder_days
+               AND NOT EXISTS (
+                   SELECT 1 FROM mail_message m
+                    WHERE m.message_id = '<hk-points-reminder-' || e.partner_id || '-'
+                                         || e.expiry_date || '@housekeeping>')
+             GROUP BY e.partner_id
+            """,
+            {"today": today},
+        )
+        rows = [row for row in self.env.cr.fetchall() if row[2] > 0]
+        if not rows:
+            return 0
+        note = self.env.ref("mail.mt_note").id
+        bulk_insert(
+            self.env["mail.message"],
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": partner_id,
+                    "message_type": "notification",
+                    "subtype_id": note,
+                    "date": fields.Datetime.now(),
+                    "message_id": f"<hk-points-reminder-{partner_id}-{expiry}@housekeeping>",
+                    "body": self.env._(
+                        "%(points)s points expire on %(date)s: remind the customer to use them.",
+                        points=points,
+                        date=expiry,
+                    ),
+                }
+                for partner_id, expiry, points in rows
+            ],
+        )
+        return len(rows)

@@ -1,0 +1,477 @@
+import threading
+from datetime import date
+
+import psycopg2
+from freezegun import freeze_time
+
+import odoo
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import BaseCase, Form, tagged
+
+from .common import HousekeepingCase
+
+
+class PointsCase(HousekeepingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Entry = cls.env["housekeeping.points.entry"]
+        cls.program = (
+            cls.env["loyalty.program"]
+            .with_context(default_program_type="coupons")
+            .create({"name": "¥50 off (points)"})
+        )
+        cls.reward_coupon = cls.env["housekeeping.reward"].create(
+            {
+                "name": "¥50 coupon",
+                "points_cost": 300,
+                "reward_type": "coupon",
+                "loyalty_program_id": cls.program.id,
+            }
+        )
+        cls.reward_gift = cls.env["housekeeping.reward"].create(
+            {"name": "Eco cleaning kit", "points_cost": 100, "reward_type": "gift"}
+        )
+
+    def assertBalanceIsLedger(self, partner):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT COALESCE(sum(points), 0) FROM housekeeping_points_entry WHERE partner_id = %s",
+            [partner.id],
+        )
+        ledger_sum = self.env.cr.fetchone()[0]
+        partner.invalidate_recordset(["points_balance"])
+        self.assertEqual(partner.points_balance, ledger_sum)
+
+    def _entries(self, partner, **domain):
+        return self.Entry.search(
+            [("partner_id", "=", partner.id)] + [(k, "=", v) for k, v in domain.items()],
+            order="id",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestPointsLedger(PointsCase):
+    @freeze_time("2026-03-10 20:00:00")
+    def test_visit_earns_points_with_expiry(self):
+        self.company.hk_points_per_currency = 1.5
+        visit = self._visit(amount=199.9, date="2026-03-10 09:00:00")
+        entry = self._entries(self.customer)
+        self.assertEqual(len(entry), 1)
+        self.assertEqual(entry.points, 299, "floor(199.9 × 1.5)")
+        self.assertEqual(
+            (entry.entry_type, entry.reason_code, entry.visit_id), ("earn", "visit", visit)
+        )
+        self.assertEqual(entry.expiry_date, date(2027, 3, 10))
+        self.assertEqual(self.customer.points_balance, 299)
+        # retrying the earning (a retried job, a double click) credits nothing more
+        self.customer._hk_earn_visit_points(visit)
+        self.assertEqual(len(self._entries(self.customer)), 1)
+        self.assertBalanceIsLedger(self.customer)
+        # the database refuses a second credit for the same cause
+        with self.assertRaises(psycopg2.errors.UniqueViolation), self.cr.savepoint():
+            self.cr.execute(
+                """INSERT INTO housekeeping_points_entry
+                   (partner_id, company_id, points, entry_type, reason_code, date, source_key)
+                   VALUES (%s, %s, 10, 'earn', 'visit', '2026-03-10', %s)""",
+                [self.customer.id, self.company.id, entry.source_key],
+            )
+
+    def test_tier_multiplier_contract(self):
+        partner_cls = type(self.env["res.partner"])
+        original = partner_cls._hk_points_multiplier
+        try:
+            partner_cls._hk_points_multiplier = lambda self: dict.fromkeys(self.ids, 2.0)
+            self._visit(amount=100)
+        finally:
+            partner_cls._hk_points_multiplier = original
+        self.assertEqual(self.customer.points_balance, 200)
+
+    def test_ledger_rows_are_immutable(self):
+        self._visit(amount=100)
+        entry = self._entries(self.customer)
+        for env in (self.env, self.env(user=self.manager), self.env(su=True)):
+            with self.assertRaises(UserError):
+                entry.with_env(env).write({"points": 1000})
+            with self.assertRaises(UserError):
+                entry.with_env(env).unlink()
+            with self.assertRaises(UserError):
+                env["housekeeping.points.entry"].create(
+                    {
+                        "partner_id": self.customer.id,
+                        "company_id": self.company.id,
+                        "points": 1000,
+                        "entry_type": "earn",
+                        "reason_code": "other",
+                        "date": "2026-01-01",
+                    }
+                )
+        self.assertEqual(entry.points, 100)
+        self.assertBalanceIsLedger(self.customer)
+
+    def test_fifo_consumption_and_expiry(self):
+        with freeze_time("2025-01-15 20:00:00"):
+            self._visit(amount=200, date="2025-01-15 09:00:00")  # lot A, expires 2026-01-15
+        with freeze_time("2025-06-15 20:00:00"):
+            self._visit(amount=300, date="2025-06-15 09:00:00")  # lot B, expires 2026-06-15
+        lot_a, lot_b = self._entries(self.customer, entry_type="earn")
+        with freeze_time("2025-07-01 20:00:00"):
+            self.reward_gift.redeem(self.customer)  # 100 from lot A
+            self.reward_gift.redeem(self.customer)  # 100 more from lot A
+            self.reward_gift.redeem(self.customer)  # 100 from lot B
+        (lot_a | lot_b).invalidate_recordset(["remaining"])
+        self.assertEqual((lot_a.remaining, lot_b.remaining), (0, 200))
+        with freeze_time("2026-01-16 20:00:00"):
+            self.assertEqual(self.env["res.partner"]._cron_expire_points(), 0, "lot A was used up")
+        with freeze_time("2026-06-16 20:00:00"):
+            self.assertEqual(self.env["res.partner"]._cron_expire_points(), 1)
+            expired = self._entries(self.customer, entry_type="expire")
+            self.assertEqual((expired.points, expired.origin_entry_id), (-200, lot_b))
+            self.assertEqual(self.customer.points_balance, 0)
+            # idempotent: a second run expires nothing
+            self.assertEqual(self.env["res.partner"]._cron_expire_points(), 0)
+        self.assertEqual(len(self._entries(self.customer, entry_type="expire")), 1)
+        self.assertBalanceIsLedger(self.customer)
+
+    def test_expiry_batches_resume_and_constant_queries(self):
+        partners = self.env["res.partner"].create([{"name": f"Lot {i}"} for i in range(30)])
+        with freeze_time("2025-01-15 20:00:00"):
+            partners._hk_grant_points(50, "goodwill", origin="launch")
+        self.env["ir.config_parameter"].sudo().set_param(
+            "housekeeping_membership.points_expire_batch_size", 7
+        )
+        with freeze_time("2026-02-01 20:00:00"):
+            Entry = self.Entry.sudo()
+            # interrupted run: one batch committed, then a crash
+            self.assertEqual(Entry._expire_lots(date(2026, 2, 1), 7), 7)
+            self.assertEqual(self.env["res.partner"]._cron_expire_points(), 23)
+            self.assertEqual(self.env["res.partner"]._cron_expire_points(), 0)
+        self.assertEqual(set(partners.mapped("points_balance")), {0})
+        # one statement per batch whatever the number of lots
+        more = self.env["res.partner"].create([{"name": f"More {i}"} for i in range(300)])
+        with freeze_time("2025-01-15 20:00:00"):
+            more._hk_grant_points(50, "goodwill", origin="launch")
+        self.env.flush_all()
+        with freeze_time("2026-02-01 20:00:00"), self.assertQueryCount(4):
+            self.Entry.sudo()._expire_lots(date(2026, 2, 1), 1000)
+
+    def test_expiry_reminder_once(self):
+        with freeze_time("2025-02-01 20:00:00"):
+            self._visit(amount=80, date="2025-02-01 09:00:00")
+        with freeze_time("2026-01-02 20:00:00"):  # 30 days before 2026-02-01
+            self.env["res.partner"]._cron_expire_points()
+            self.env["res.partner"]._cron_expire_points()
+        reminders = self.customer.message_ids.filtered(lambda m: "expire on" in (m.body or ""))
+        self.assertEqual(len(reminders), 1)
+        self.assertIn("80 points", reminders.body)
+
+    def test_cancelled_visit_reverses_points(self):
+        visit = self._visit(amount=150)
+        visit.action_cancel()
+        reversal = self._entries(self.customer, entry_type="reversal")
+        self.assertEqual(reversal.points, -150)
+        self.assertEqual(reversal.origin_entry_id.visit_id, visit)
+        self.assertEqual(self.customer.points_balance, 0)
+        # done again after a reset: it earns again, once
+        visit.action_draft()
+        visit.action_done()
+        self.assertEqual(self.customer.points_balance, 150)
+        self.assertBalanceIsLedger(self.customer)
+
+    def test_cancel_after_points_spent_needs_a_manager(self):
+        visit = self._visit(amount=300)
+        self.reward_coupon.redeem(self.customer)
+        self.assertEqual(self.customer.points_balance, 0)
+        with self.assertRaises(UserError):
+            visit.with_user(self.user).action_cancel()
+        self.assertEqual(visit.state, "done", "nothing changed")
+        self.assertFalse(self._entries(self.customer, entry_type="reversal"))
+        visit.with_user(self.manager).action_cancel()
+        self.assertEqual(self.customer.points_balance, -300)
+        # the next credits repay the debt first
+        self._visit(amount=500, date="2026-01-11 09:00:00")
+        self.assertEqual(self.customer.points_balance, 200)
+        with self.assertRaises(UserError):
+            self.reward_coupon.redeem(self.customer)
+        self.reward_gift.redeem(self.customer)
+        self.reward_gift.redeem(self.customer)
+        self.assertBalanceIsLedger(self.customer)
+        self.assertEqual(self.customer.points_balance, 0)
+
+    def test_company_allows_negative_balance(self):
+        self.company.hk_points_allow_negative = True
+        visit = self._visit(amount=300)
+        self.reward_coupon.redeem(self.customer)
+        visit.with_user(self.user).action_cancel()
+        self.assertEqual(self.customer.points_balance, -300)
+
+
+@tagged("post_install", "-at_install")
+class TestCheckIn(PointsCase):
+    def test_once_a_day_in_customer_timezone(self):
+        self.customer.tz = "Asia/Shanghai"
+        with freeze_time("2026-05-01 15:30:00"):  # 23:30 in Shanghai
+            self.customer.action_check_in()
+            with self.assertRaises(UserError):
+                self.customer.action_check_in()
+        with freeze_time("2026-05-01 16:30:00"):  # 00:30 the next day in Shanghai
+            self.customer.action_check_in()
+        entries = self._entries(self.customer, reason_code="check_in")
+        self.assertEqual(entries.mapped("date"), [date(2026, 5, 1), date(2026, 5, 2)])
+        self.assertEqual(self.customer.points_balance, 10)
+        self.assertEqual(self.customer.check_in_streak, 2)
+
+    def test_streak_bonus_with_coupon(self):
+        self.company.write(
+            {
+                "hk_checkin_streak_days": 3,
+                "hk_checkin_streak_points": 20,
+                "hk_checkin_streak_program_id": self.program.id,
+            }
+        )
+        for day in ("2026-05-01", "2026-05-02", "2026-05-04", "2026-05-05", "2026-05-06"):
+            with freeze_time(f"{day} 04:00:00"):
+                self.customer.action_check_in()
+        bonus = self._entries(self.customer, reason_code="streak")
+        self.assertEqual(len(bonus), 1, "the gap on 05-03 restarted the streak")
+        self.assertEqual(bonus.date, date(2026, 5, 6))
+        self.assertEqual(bonus.loyalty_card_id.program_id, self.program)
+        self.assertEqual(bonus.loyalty_card_id.partner_id, self.customer)
+        self.assertEqual(self.customer.points_balance, 5 * 5 + 20)
+        self.assertBalanceIsLedger(self.customer)
+
+
+@tagged("post_install", "-at_install")
+class TestRedemption(PointsCase):
+    def test_coupon_reward_usable_on_sale_order(self):
+        self.customer._hk_grant_points(500, "goodwill", origin="welcome")
+        card = self.reward_coupon.redeem(self.customer)
+        self.assertEqual(card._name, "loyalty.card")
+        self.assertEqual(
+            (card.program_id, card.partner_id, card.points), (self.program, self.customer, 1)
+        )
+        entry = self._entries(self.customer, entry_type="redeem")
+        self.assertEqual(
+            (entry.points, entry.reward_id, entry.loyalty_card_id), (-300, self.reward_coupon, card)
+        )
+        self.assertEqual(self.customer.points_balance, 200)
+        product = self.service_hourly.product_id
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.customer.id,
+                "order_line": [
+                    (0, 0, {"product_id": product.id, "product_uom_qty": 2, "price_unit": 100})
+                ],
+            }
+        )
+        status = order._try_apply_code(card.code)
+        self.assertNotIn("error", status)
+        ((coupon, rewards),) = status.items()
+        order._apply_program_reward(rewards[:1], coupon)
+        self.assertEqual(order.amount_untaxed, 180.0, "the coupon's 10% discount applies")
+
+    def test_refusals_write_nothing(self):
+        self.customer._hk_grant_points(250, "goodwill", origin="welcome")
+        cards_before = self.env["loyalty.card"].search_count([])
+        with self.assertRaises(UserError):
+            self.reward_coupon.redeem(self.customer)  # 300 > 250
+        self.reward_coupon.stock_limit = 1
+        other = self.env["res.partner"].create({"name": "Other"})
+        other._hk_grant_points(1000, "goodwill", origin="welcome")
+        self.reward_coupon.redeem(other)
+        with self.assertRaises(UserError):
+            self.reward_coupon.redeem(other)  # out of stock
+        self.reward_gift.per_customer_limit = 1
+        self.reward_gift.redeem(self.customer)
+        with self.assertRaises(UserError):
+            self.reward_gift.redeem(self.customer)
+        self.reward_gift.write({"per_customer_limit": 0, "date_to": "2020-01-01"})
+        with self.assertRaises(UserError):
+            self.reward_gift.redeem(self.customer)
+        self.assertEqual(self.env["loyalty.card"].search_count([]), cards_before + 1)
+        self.assertEqual(self.customer.points_balance, 150)
+        self.assertEqual(len(self._entries(self.customer, entry_type="redeem")), 1)
+        self.assertBalanceIsLedger(self.customer)
+        self.assertBalanceIsLedger(other)
+        with self.assertRaises(ValidationError):
+            self.env["housekeeping.reward"].create(
+                {"name": "Broken", "points_cost": 10, "reward_type": "service"}
+            )
+
+    def test_gift_reward_creates_delivery_activity(self):
+        self.customer._hk_grant_points(150, "goodwill", origin="welcome")
+        activity = self.reward_gift.redeem(self.customer)
+        self.assertEqual(activity._name, "mail.activity")
+        self.assertIn("Eco cleaning kit", activity.summary)
+        self.assertEqual(self.reward_gift.redeemed_count, 1)
+
+    def test_redeem_wizard_as_agent(self):
+        self.customer._hk_grant_points(400, "goodwill", origin="welcome")
+        wizard = Form(
+            self.env["housekeeping.reward.redeem"]
+            .with_user(self.user)
+            .with_context(default_partner_id=self.customer.id)
+        )
+        wizard.reward_id = self.reward_coupon
+        action = wizard.save().action_redeem()
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertEqual(self.customer.points_balance, 100)
+
+
+@tagged("post_install", "-at_install")
+class TestAdjustments(PointsCase):
+    def test_small_adjustment_posts_at_once(self):
+        adjustment = (
+            self.env["housekeeping.points.adjustment"]
+            .with_user(self.user)
+            .create({"partner_id": self.customer.id, "points": 50, "note": "Late cleaner"})
+        )
+        adjustment.action_post()
+        self.assertEqual(adjustment.state, "posted")
+        self.assertEqual(adjustment.entry_id.entry_type, "adjust")
+        self.assertEqual(self.customer.points_balance, 50)
+
+    def test_large_adjustment_needs_approval(self):
+        self.company.hk_points_approval_threshold = 100
+        adjustment = (
+            self.env["housekeeping.points.adjustment"]
+            .with_user(self.user)
+            .create({"partner_id": self.customer.id, "points": 1000, "note": "Corporate deal"})
+        )
+        adjustment.action_post()
+        self.assertEqual(adjustment.state, "to_approve")
+        self.assertEqual(self.customer.points_balance, 0)
+        with self.assertRaises(UserError):
+            adjustment.with_user(self.user).action_approve()
+        adjustment.with_user(self.manager).action_approve()
+        self.assertEqual(adjustment.state, "posted")
+        self.assertEqual(adjustment.approved_by_id, self.manager)
+        self.assertEqual(self.customer.points_balance, 1000)
+        # a negative correction cannot take more than the balance
+        debit = self.env["housekeeping.points.adjustment"].create(
+            {"partner_id": self.customer.id, "points": -90, "note": "Typo"}
+        )
+        debit.action_post()
+        self.assertEqual(self.customer.points_balance, 910)
+        with self.assertRaises(UserError):
+            self.env["housekeeping.points.adjustment"].with_user(self.manager).create(
+                {"partner_id": self.customer.id, "points": -5000, "note": "Too much"}
+            ).action_post()
+        self.assertEqual(self.customer.points_balance, 910)
+        self.assertBalanceIsLedger(self.customer)
+
+    def test_access(self):
+        self._visit(amount=100)
+        portal = self.env["res.users"].create(
+            {
+                "name": "Portal Wu",
+                "login": "portal_wu",
+                "partner_id": self.customer.id,
+                "group_ids": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
+        stranger = self.env["res.partner"].create({"name": "Stranger"})
+        stranger._hk_grant_points(10, "goodwill", origin="x")
+        visible = self.Entry.with_user(portal).search([])
+        self.assertEqual(visible.partner_id, self.customer)
+        with self.assertRaises(AccessError):
+            self.env["housekeeping.reward"].with_user(portal).create(
+                {"name": "Hack", "points_cost": 1, "reward_type": "gift"}
+            )
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentRedemption(BaseCase):
+    """Two redemptions of one customer at the same moment, on two real database
+    cursors: one succeeds, the other waits and fails; the balance never goes
+    negative and equals the ledger."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = odoo.modules.registry.Registry(odoo.tools.config["db_name"][0])
+        with self.registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            program = (
+                env["loyalty.program"]
+                .with_context(default_program_type="coupons")
+                .create({"name": "Concurrency coupon"})
+            )
+            self.reward_id = (
+                env["housekeeping.reward"]
+                .create(
+                    {
+                        "name": "Concurrency reward",
+                        "points_cost": 300,
+                        "reward_type": "coupon",
+                        "loyalty_program_id": program.id,
+                    }
+                )
+                .id
+            )
+            partner = env["res.partner"].create({"name": "Concurrent customer"})
+            partner._hk_grant_points(500, "goodwill", origin="concurrency")
+            self.partner_id = partner.id
+            self.program_id = program.id
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "DELETE FROM housekeeping_points_allocation WHERE partner_id = %s",
+                [self.partner_id],
+            )
+            cr.execute(
+                "DELETE FROM housekeeping_points_entry WHERE partner_id = %s", [self.partner_id]
+            )
+            cr.execute("DELETE FROM loyalty_card WHERE program_id = %s", [self.program_id])
+            cr.execute("DELETE FROM housekeeping_reward WHERE id = %s", [self.reward_id])
+            cr.execute("DELETE FROM loyalty_reward WHERE program_id = %s", [self.program_id])
+            cr.execute("DELETE FROM loyalty_rule WHERE program_id = %s", [self.program_id])
+            cr.execute("DELETE FROM loyalty_program WHERE id = %s", [self.program_id])
+            cr.execute(
+                "DELETE FROM mail_message WHERE model = 'res.partner' AND res_id = %s",
+                [self.partner_id],
+            )
+            cr.execute("DELETE FROM res_partner WHERE id = %s", [self.partner_id])
+
+    def _redeem(self, results, hold=None, ready=None):
+        try:
+            with self.registry.cursor() as cr:
+                env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+                env["housekeeping.reward"].browse(self.reward_id).redeem(
+                    env["res.partner"].browse(self.partner_id)
+                )
+                if ready:
+                    ready.set()
+                if hold:
+                    hold.wait(10)
+            results.append("ok")
+        except (UserError, psycopg2.errors.SerializationFailure) as error:
+            results.append(type(error).__name__)
+
+    def test_two_cursors(self):
+        results = []
+        first_done, release = threading.Event(), threading.Event()
+        first = threading.Thread(target=self._redeem, args=(results, release, first_done))
+        first.start()
+        self.assertTrue(first_done.wait(10), "first redemption ran")
+        # the second one blocks on the customer's row lock until the first commits
+        second = threading.Thread(target=self._redeem, args=(results,))
+        second.start()
+        second.join(1)
+        self.assertTrue(second.is_alive(), "the second redemption waits for the first")
+        release.set()
+        first.join(10)
+        second.join(10)
+        self.assertEqual(results[0], "ok")
+        self.assertIn(results[1], ("UserError", "SerializationFailure"))
+        with self.registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            partner = env["res.partner"].browse(self.partner_id)
+            cr.execute(
+                "SELECT sum(points), count(*) FILTER (WHERE entry_type = 'redeem') "
+                "FROM housekeeping_points_entry WHERE partner_id = %s",
+                [self.partner_id],
+            )
+            total, redemptions = cr.fetchone()
+            self.assertEqual((partner.points_balance, total, redemptions), (200, 200, 1))
