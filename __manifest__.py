@@ -44,6 +44,7 @@
         "views/res_config_settings_views.xml",
         "views/lifecycle_views.xml",
         "views/housekeeping_membership_menus.xml",
+        "report/housekeeping_points_report.xml",
         "views/points_views.xml",
     ],
     "demo": [

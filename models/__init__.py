@@ -16,6 +16,8 @@ from . import res_company_points
 from . import res_config_settings_points
 from . import housekeeping_points
 from . import housekeeping_reward
+from . import housekeeping_points_campaign
+from . import housekeeping_visit_points
 from . import res_partner_points
 from . import res_company_lifecycle
 from . import res_config_settings_lifecycle

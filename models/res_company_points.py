@@ -37,6 +37,23 @@ class ResCompany(models.Model):
         digits=(12, 4),
         help="Money value of one point, for the outstanding liability report.",
     )
+    hk_points_when_paid = fields.Boolean(
+        string="Earn When Paid",
+        help="Points of a visit are credited once it is done and marked paid, instead of "
+        "as soon as it is done.",
+    )
+    hk_referral_points = fields.Integer(string="Referral Points", default=200)
+    hk_referral_new_points = fields.Integer(
+        string="Points for the Referred Customer",
+        default=0,
+    )
+    hk_referral_monthly_cap = fields.Integer(
+        string="Referrals Rewarded per Month",
+        default=5,
+        help="Referral points a customer can earn per month at most; 0 = no limit.",
+    )
+    hk_birthday_points = fields.Integer(string="Birthday Points", default=100)
+    hk_profile_points = fields.Integer(string="Profile Completion Points", default=50)
     hk_checkin_points = fields.Integer(string="Check-in Points", default=5)
     hk_checkin_streak_days = fields.Integer(string="Streak Length (days)", default=7)
     hk_checkin_streak_points = fields.Integer(string="Streak Bonus Points", default=20)
@@ -55,6 +72,11 @@ class ResCompany(models.Model):
         "hk_checkin_points",
         "hk_checkin_streak_days",
         "hk_checkin_streak_points",
+        "hk_referral_points",
+        "hk_referral_new_points",
+        "hk_referral_monthly_cap",
+        "hk_birthday_points",
+        "hk_profile_points",
     )
     def _check_points_settings(self):
         for company in self:

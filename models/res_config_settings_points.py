@@ -30,3 +30,13 @@ class ResConfigSettings(models.TransientModel):
     hk_checkin_streak_program_id = fields.Many2one(
         related="company_id.hk_checkin_streak_program_id", readonly=False
     )
+    hk_points_when_paid = fields.Boolean(related="company_id.hk_points_when_paid", readonly=False)
+    hk_referral_points = fields.Integer(related="company_id.hk_referral_points", readonly=False)
+    hk_referral_new_points = fields.Integer(
+        related="company_id.hk_referral_new_points", readonly=False
+    )
+    hk_referral_monthly_cap = fields.Integer(
+        related="company_id.hk_referral_monthly_cap", readonly=False
+    )
+    hk_birthday_points = fields.Integer(related="company_id.hk_birthday_points", readonly=False)
+    hk_profile_points = fields.Integer(related="company_id.hk_profile_points", readonly=False)

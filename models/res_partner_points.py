@@ -1,4 +1,6 @@
 import math
+import re
+import secrets
 from datetime import datetime
 
 import pytz
@@ -10,6 +12,14 @@ from odoo.tools import SQL
 
 from .bulk import bulk_insert
 from .housekeeping_points import REASON_CODES
+
+# Fields that make a complete profile (profile completion bonus, campaign task).
+PROFILE_FIELDS = ("phone", "birthday", "street", "household_size", "home_area")
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def _new_referral_code():
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _i in range(8))
 
 
 class ResPartner(models.Model):
@@ -25,8 +35,19 @@ class ResPartner(models.Model):
     points_entry_ids = fields.One2many(
         "housekeeping.points.entry", "partner_id", string="Points Ledger"
     )
+    referral_code = fields.Char(
+        copy=False,
+        readonly=True,
+        help="Given by the customer to friends: a friend who signs up with it and "
+        "completes a first paid visit earns the customer referral points.",
+    )
+    referral_count = fields.Integer(compute="_compute_referral_count")
     last_check_in_date = fields.Date(compute="_compute_check_in")
     check_in_streak = fields.Integer(string="Check-in Streak", compute="_compute_check_in")
+
+    _referral_code_unique = models.UniqueIndex(
+        "(referral_code) WHERE referral_code IS NOT NULL", "This referral code is already used."
+    )
 
     # ------------------------------------------------------------------ helpers
     def _hk_company(self):
@@ -44,12 +65,24 @@ class ResPartner(models.Model):
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
         self._hk_earn_visit_points(visits)
+        self._hk_reward_referrals()
+        today = fields.Date.context_today(self)
+        self.env["housekeeping.points.campaign"].sudo().search(
+            [("task", "=", "visits"), ("date_from", "<=", today), ("date_to", ">=", today)]
+        )._reward_qualified(today, partner_ids=self.ids)
         return result
 
     def _hk_earn_visit_points(self, visits):
         """One lot per done visit: floor(amount × rate × tier multiplier). A visit
         credits once per completion (``visit:<id>:<n>``, n = earlier reversals)."""
-        visits = visits.filtered(lambda v: v.state == "done" and v.amount > 0 and v.partner_id)
+        visits = visits.filtered(
+            lambda v: (
+                v.state == "done"
+                and v.amount > 0
+                and v.partner_id
+                and (v.is_paid or not v.company_id.hk_points_when_paid)
+            )
+        )
         if not visits:
             return
         Entry = self.env["housekeeping.points.entry"]
@@ -133,6 +166,259 @@ class ResPartner(models.Model):
                 },
                 allow_negative=True,
             )
+
+    # ------------------------------------------------------------------ referrals
+    def _compute_referral_count(self):
+        counts = dict(
+            self.env["res.partner"]._read_group(
+                [("referred_by_id", "in", self.ids)], ["referred_by_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.referral_count = counts.get(partner, 0)
+
+    def _hk_ensure_referral_code(self):
+        """Give each customer of ``self`` a referral code (generated on demand)."""
+        for partner in self.filtered(lambda p: not p.referral_code):
+            partner.sudo().referral_code = _new_referral_code()
+        return self.mapped("referral_code")
+
+    def action_generate_referral_code(self):
+        self._hk_ensure_referral_code()
+        return True
+
+    def action_apply_referral_code(self, code):
+        """Record who referred this customer, from the referrer's code."""
+        self.ensure_one()
+        code = (code or "").strip().upper()
+        referrer = self.search([("referral_code", "=", code)], limit=1) if code else self.browse()
+        if not referrer:
+            raise UserError(self.env._("The referral code %(code)s does not exist.", code=code))
+        if referrer == self or referrer == self.commercial_partner_id:
+            raise UserError(self.env._("A customer cannot use their own referral code."))
+        if self.visit_count:
+            raise UserError(
+                self.env._("Referral codes are for new customers, before their first visit.")
+            )
+        if self.referred_by_id:
+            raise UserError(
+                self.env._(
+                    "%(customer)s was already referred by %(referrer)s.",
+                    customer=self.display_name,
+                    referrer=self.referred_by_id.display_name,
+                )
+            )
+        self.write({"referred_by_id": referrer.id, "acquisition_channel": "referral"})
+        return referrer
+
+    @staticmethod
+    def _hk_same_person(a, b):
+        """Self-referral: the same phone number, e-mail or address."""
+
+        def digits(value):
+            return re.sub(r"\D", "", value or "")[-11:]
+
+        if digits(a.phone) and digits(a.phone) == digits(b.phone):
+            return True
+        if a.email and (a.email or "").strip().lower() == (b.email or "").strip().lower():
+            return True
+        address = (a.street or "").strip().lower(), (a.city or "").strip().lower()
+        return bool(address[0]) and address == (
+            (b.street or "").strip().lower(),
+            (b.city or "").strip().lower(),
+        )
+
+    def _hk_reward_referrals(self):
+        """Credit the referrer of each customer of ``self`` whose first paid visit
+        is done: once per referred customer (``referral:<id>``), never for a
+        self-referral, and at most the company's monthly cap per referrer."""
+        referees = self.filtered(lambda p: p.referred_by_id and p.visit_count and p.total_spent > 0)
+        if not referees:
+            return
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        today = fields.Date.context_today(self)
+        month_start = today.replace(day=1)
+        for referee in referees:
+            referrer = referee.referred_by_id
+            company = referrer._hk_company()
+            key = f"referral:{referee.id}"
+            if not company.hk_referral_points or Entry.search_count(
+                [("partner_id", "=", referrer.id), ("source_key", "=", key)]
+            ):
+                continue
+            if self._hk_same_person(referrer, referee):
+                referee.message_post(
+                    body=self.env._(
+                        "No referral points: %(referrer)s and this customer share a phone "
+                        "number, e-mail or address.",
+                        referrer=referrer.display_name,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                continue
+            this_month = Entry.search_count(
+                [
+                    ("partner_id", "=", referrer.id),
+                    ("reason_code", "=", "referral"),
+                    ("date", ">=", month_start),
+                ]
+            )
+            if company.hk_referral_monthly_cap and this_month >= company.hk_referral_monthly_cap:
+                referrer.message_post(
+                    body=self.env._(
+                        "No referral points for %(referee)s: the monthly limit of %(cap)s "
+                        "referrals is reached.",
+                        referee=referee.display_name,
+                        cap=company.hk_referral_monthly_cap,
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                continue
+            vals = {
+                "company_id": company.id,
+                "entry_type": "earn",
+                "reason_code": "referral",
+                "date": today,
+                "expiry_date": referrer._hk_expiry_date(today),
+            }
+            credits = [
+                {
+                    **vals,
+                    "partner_id": referrer.id,
+                    "points": company.hk_referral_points,
+                    "source_key": key,
+                    "note": referee.display_name,
+                }
+            ]
+            if company.hk_referral_new_points:
+                credits.append(
+                    {
+                        **vals,
+                        "partner_id": referee.id,
+                        "points": company.hk_referral_new_points,
+                        "source_key": f"referred:{referee.id}",
+                        "note": referrer.display_name,
+                    }
+                )
+            Entry._post_credits(credits)
+
+    # ------------------------------------------------------------------ profile & birthday
+    @api.model
+    def _hk_profile_complete_sql(self, alias="p"):
+        return SQL(
+            """(NULLIF(%(a)s.phone, '') IS NOT NULL AND %(a)s.birthday IS NOT NULL
+                AND NULLIF(%(a)s.street, '') IS NOT NULL AND %(a)s.household_size > 0
+                AND %(a)s.home_area > 0)""",
+            a=SQL.identifier(alias),
+        )
+
+    def write(self, vals):
+        result = super().write(vals)
+        if any(name in vals for name in PROFILE_FIELDS) and not self.env.context.get(
+            "hk_no_profile_bonus"
+        ):
+            self._hk_reward_complete_profiles()
+        return result
+
+    def _hk_reward_complete_profiles(self):
+        """Profile completion bonus: once per customer, when the profile is complete."""
+        customers = self.filtered(lambda p: p.id and p._hk_company().hk_profile_points)
+        if not customers:
+            return
+        self.flush_recordset(list(PROFILE_FIELDS))
+        self.env.cr.execute(
+            SQL(
+                "SELECT p.id FROM res_partner p WHERE p.id = ANY(%s) AND %s",
+                customers.ids,
+                self._hk_profile_complete_sql(),
+            )
+        )
+        complete = self.browse([row[0] for row in self.env.cr.fetchall()])
+        today = fields.Date.context_today(self)
+        self.env["housekeeping.points.entry"].sudo()._post_credits(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": partner._hk_company().id,
+                    "points": partner._hk_company().hk_profile_points,
+                    "entry_type": "earn",
+                    "reason_code": "profile",
+                    "date": today,
+                    "expiry_date": partner._hk_expiry_date(today),
+                    "source_key": "profile",
+                }
+                for partner in complete
+            ]
+        )
+
+    @api.model
+    def _cron_points_campaigns(self):
+        """Daily: reward every task met in the running campaigns (one query per
+        campaign, whatever the number of customers); idempotent."""
+        today = fields.Date.context_today(self)
+        campaigns = (
+            self.env["housekeeping.points.campaign"]
+            .sudo()
+            .search([("date_from", "<=", today), ("date_to", ">=", today)])
+        )
+        return campaigns._reward_qualified(today)
+
+    @api.model
+    def _cron_birthday(self):
+        """Daily: birthday bonus points to customers born on this day (29 February
+        counts on 28 February in other years), once a year; one query and one
+        INSERT for the population. The engagement journey extends it."""
+        today = fields.Date.context_today(self)
+        leap_day = today.month == 2 and today.day == 28 and not _is_leap(today.year)
+        self.flush_model(["birthday", "active", "visit_count", "company_id"])
+        self.env["res.company"].flush_model(["hk_birthday_points", "hk_points_validity_months"])
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT p.id, c.id, c.hk_birthday_points
+              FROM res_partner p
+              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+             WHERE p.active AND p.birthday IS NOT NULL AND p.visit_count > 0
+               AND c.hk_birthday_points > 0
+               AND ((extract(month FROM p.birthday) = %(month)s
+                     AND extract(day FROM p.birthday) = %(day)s)
+                    OR (%(leap)s AND extract(month FROM p.birthday) = 2
+                        AND extract(day FROM p.birthday) = 29))
+            """,
+                main=self.env["res.company"].search([], order="id", limit=1).id,
+                month=today.month,
+                day=today.day,
+                leap=leap_day,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        months = dict(
+            self.env["res.company"]
+            .browse({r[1] for r in rows})
+            .mapped(lambda c: (c.id, c.hk_points_validity_months))
+        )
+        entries = (
+            self.env["housekeeping.points.entry"]
+            .sudo()
+            ._post_credits(
+                [
+                    {
+                        "partner_id": pid,
+                        "company_id": cid,
+                        "points": points,
+                        "entry_type": "earn",
+                        "reason_code": "birthday",
+                        "date": today,
+                        "expiry_date": today + relativedelta(months=months[cid])
+                        if months[cid]
+                        else None,
+                        "source_key": f"birthday:{today.year}",
+                    }
+                    for pid, cid, points in rows
+                ]
+            )
+        )
+        return len(entries)
 
     # ------------------------------------------------------------------ contract for others
     def _hk_grant_points(self, points, reason, origin=None):
@@ -353,3 +639,7 @@ class ResPartner(models.Model):
             ],
         )
         return len(rows)
+
+
+def _is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

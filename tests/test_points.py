@@ -475,3 +475,181 @@ class TestConcurrentRedemption(BaseCase):
             )
             total, redemptions = cr.fetchone()
             self.assertEqual((partner.points_balance, total, redemptions), (200, 200, 1))
+
+
+@tagged("post_install", "-at_install")
+class TestEarningRules(PointsCase):
+    def _new_customer(self, name, **vals):
+        return self.env["res.partner"].create({"name": name, **vals})
+
+    def test_referral_credits_once_on_first_paid_visit(self):
+        self.company.write({"hk_referral_points": 200, "hk_referral_new_points": 30})
+        code = self.customer._hk_ensure_referral_code()[0]
+        self.assertEqual(len(code), 8)
+        friend = self._new_customer("Friend", email="friend@example.com")
+        with self.assertRaises(UserError):
+            friend.action_apply_referral_code("NOPE1234")
+        with self.assertRaises(UserError):
+            self.customer.action_apply_referral_code(code)  # own code
+        friend.action_apply_referral_code(code.lower())
+        self.assertEqual(friend.referred_by_id, self.customer)
+        self.assertEqual(friend.acquisition_channel, "referral")
+        self.assertEqual(self.customer.referral_count, 1)
+        self._visit(partner=friend, amount=0.0)  # free visit: no referral yet
+        self.assertFalse(self._entries(self.customer, reason_code="referral"))
+        self._visit(partner=friend, amount=120, date="2026-01-11 09:00:00")
+        self._visit(partner=friend, amount=120, date="2026-01-12 09:00:00")
+        referral = self._entries(self.customer, reason_code="referral")
+        self.assertEqual(referral.points, 200, "once per referred customer")
+        self.assertEqual(self._entries(friend, reason_code="referral").points, 30)
+        with self.assertRaises(UserError):
+            friend.action_apply_referral_code(code)  # already referred, already a customer
+        self.assertBalanceIsLedger(self.customer)
+
+    def test_referral_abuse_guards(self):
+        self.company.hk_referral_monthly_cap = 2
+        self.customer.write({"phone": "13800138000", "street": "1 Chaoyang Rd", "city": "Beijing"})
+        twin = self._new_customer(
+            "Twin", phone="+86 138 0013 8000", referred_by_id=self.customer.id
+        )
+        same_home = self._new_customer(
+            "Same home", street="1 chaoyang rd ", city="beijing", referred_by_id=self.customer.id
+        )
+        self._visit(partner=twin, amount=100)
+        self._visit(partner=same_home, amount=100)
+        self.assertFalse(self._entries(self.customer, reason_code="referral"), "self-referrals")
+        friends = [
+            self._new_customer(f"Friend {i}", referred_by_id=self.customer.id) for i in range(3)
+        ]
+        with freeze_time("2026-01-20 20:00:00"):
+            for friend in friends:
+                self._visit(partner=friend, amount=100, date="2026-01-20 09:00:00")
+        self.assertEqual(len(self._entries(self.customer, reason_code="referral")), 2, "cap")
+        self.assertTrue(
+            self.customer.message_ids.filtered(lambda m: "monthly limit" in (m.body or ""))
+        )
+
+    def test_campaign_task_once(self):
+        with freeze_time("2026-01-20 20:00:00"):
+            campaign = self.env["housekeeping.points.campaign"].create(
+                {
+                    "name": "Spring Festival deep cleaning",
+                    "date_from": "2026-01-15",
+                    "date_to": "2026-02-16",
+                    "task": "visits",
+                    "service_type_id": self.service_deep.id,
+                    "visit_count": 2,
+                    "points": 300,
+                }
+            )
+            self._visit(service_type=self.service_deep, date="2026-01-16 09:00:00", amount=0)
+            self.assertFalse(self._entries(self.customer, reason_code="task"))
+            self._visit(service_type=self.service_hourly, date="2026-01-17 09:00:00", amount=0)
+            self.assertFalse(self._entries(self.customer, reason_code="task"))
+            self._visit(service_type=self.service_deep, date="2026-01-18 09:00:00", amount=0)
+            self._visit(service_type=self.service_deep, date="2026-01-19 09:00:00", amount=0)
+            task = self._entries(self.customer, reason_code="task")
+            self.assertEqual((task.points, task.note), (300, campaign.name))
+            self.assertEqual(self.env["res.partner"]._cron_points_campaigns(), 0)
+            self.assertEqual(campaign.rewarded_count, 1)
+        with self.assertRaises(ValidationError):
+            campaign.date_to = "2026-01-01"
+
+    def test_review_and_profile_campaigns_by_cron(self):
+        visit = self._visit(amount=0)
+        with freeze_time("2026-03-01 20:00:00"):
+            review = self.env["housekeeping.points.campaign"].create(
+                {
+                    "name": "Rate us",
+                    "date_from": "2026-03-01",
+                    "date_to": "2026-03-31",
+                    "task": "review",
+                    "points": 20,
+                }
+            )
+            self.env["rating.rating"].create(
+                {
+                    "res_model_id": self.env["ir.model"]._get_id("housekeeping.visit"),
+                    "res_id": visit.id,
+                    "partner_id": self.customer.id,
+                    "rating": 5,
+                    "consumed": True,
+                }
+            )
+            # the review is dated in the campaign (the database clock is not frozen)
+            self.env.flush_all()
+            self.env.cr.execute(
+                "UPDATE rating_rating SET write_date = '2026-03-02 10:00' WHERE res_id = %s "
+                "AND res_model = 'housekeeping.visit'",
+                [visit.id],
+            )
+            self.assertEqual(self.env["res.partner"]._cron_points_campaigns(), 1)
+            self.assertEqual(self.env["res.partner"]._cron_points_campaigns(), 0)
+        self.assertEqual(review.rewarded_count, 1)
+
+    def test_profile_completion_bonus(self):
+        self.company.hk_profile_points = 50
+        self.customer.write({"phone": "13800138000", "birthday": "1985-05-05"})
+        self.assertEqual(self.customer.points_balance, 0, "not complete yet")
+        self.customer.write({"street": "1 Chaoyang Rd", "household_size": 3, "home_area": 90})
+        self.assertEqual(self.customer.points_balance, 50)
+        self.customer.write({"home_area": 95})
+        self.assertEqual(self.customer.points_balance, 50, "once")
+
+    def test_birthday_bonus_once_a_year(self):
+        self.company.hk_birthday_points = 88
+        self._visit(amount=0)
+        self.customer.birthday = "1992-02-29"
+        other = self._new_customer("Not a customer yet", birthday="1990-02-28")
+        with freeze_time("2027-02-28 20:00:00"):
+            self.assertEqual(self.env["res.partner"]._cron_birthday(), 1)
+            self.assertEqual(self.env["res.partner"]._cron_birthday(), 0)
+        self.assertEqual(self._entries(self.customer, reason_code="birthday").points, 88)
+        self.assertFalse(self._entries(other))
+
+    def test_earn_when_paid(self):
+        self.company.hk_points_when_paid = True
+        visit = self._visit(amount=100)
+        self.assertEqual(self.customer.points_balance, 0)
+        visit.action_mark_paid()
+        self.assertEqual(self.customer.points_balance, 100)
+        self.assertEqual(visit.points_earned, 100)
+        visit.action_mark_paid()
+        self.assertEqual(self.customer.points_balance, 100)
+
+
+@tagged("post_install", "-at_install")
+class TestPointsReports(PointsCase):
+    def test_statement_and_liability(self):
+        with freeze_time("2026-01-05 20:00:00"):
+            self._visit(amount=100, date="2026-01-05 09:00:00")
+        with freeze_time("2026-02-05 20:00:00"):
+            self._visit(amount=250, date="2026-02-05 09:00:00")
+            self.reward_gift.redeem(self.customer)
+        statement = self.env["housekeeping.points.statement"].create(
+            {"partner_id": self.customer.id, "date_from": "2026-02-01", "date_to": "2026-02-28"}
+        )
+        data = statement._statement_data()
+        self.assertEqual((data["opening"], data["closing"]), (100, 250))
+        self.assertEqual(data["entries"].mapped("points"), [250, -100])
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("housekeeping_membership.report_points_statement", statement.ids)[0]
+            .decode()
+        )
+        self.assertIn("Closing balance", html)
+        self.assertIn("Eco cleaning kit", html)
+        with self.assertRaises(UserError):
+            statement.date_to = "2026-01-01"
+        self.company.hk_point_value = 0.05
+        self.env.flush_all()
+        liability = self.env["housekeeping.points.liability"].search(
+            [("company_id", "=", self.company.id)]
+        )
+        self.env.cr.execute(
+            "SELECT sum(points) FROM housekeeping_points_entry WHERE company_id = %s",
+            [self.company.id],
+        )
+        total = self.env.cr.fetchone()[0]
+        self.assertEqual(liability.points, total)
+        self.assertAlmostEqual(liability.value, total * 0.05)

@@ -1,0 +1,1 @@
+from . import housekeeping_points_report
