@@ -192,6 +192,87 @@ def engine_visit_stats(env, pmin, pmax, sample):
     return full, rerun, incremental, floor, naive_total
 
 
+def engine_lifecycle(env):
+    """Lifecycle stages of every customer: the floor is the rule query alone."""
+    partner = env["res.partner"]
+    today = odoo.fields.Date.context_today(partner)
+    partner._hk_lifecycle_flush()
+    with QueryCounter(env.cr) as floor:
+        env.cr.execute(partner._hk_lifecycle_query(today, only_changed=False))
+        rows = env.cr.fetchall()
+    with QueryCounter(env.cr) as full:
+        changed = partner._cron_evaluate_lifecycle()
+    with QueryCounter(env.cr) as rerun:
+        partner._cron_evaluate_lifecycle()
+    return floor, full, rerun, len(rows), changed
+
+
+def engine_rfm(env):
+    partner = env["res.partner"]
+    with QueryCounter(env.cr) as full:
+        partner._cron_compute_rfm()
+    with QueryCounter(env.cr) as rerun:
+        partner._cron_compute_rfm()
+    return full, rerun
+
+
+def engine_points_expiry(env, pmin, pmax):
+    """One expired lot of 100 points per customer, 30 points of it already spent
+    (an allocation), then the expiry cron; the floor is the read-only lot query."""
+    cr = env.cr
+    company = env.company.id
+    cr.execute(
+        """
+        INSERT INTO housekeeping_points_entry
+               (partner_id, company_id, points, entry_type, reason_code, date, expiry_date,
+                source_key)
+        SELECT id, %s, 100, 'earn', 'other', DATE '2024-01-01', DATE '2025-01-01', 'bench'
+          FROM generate_series(%s, %s) AS id
+        """,
+        [company, pmin, pmax],
+    )
+    cr.execute(
+        """
+        INSERT INTO housekeeping_points_entry
+               (partner_id, company_id, points, entry_type, reason_code, date, source_key)
+        SELECT id, %s, -30, 'redeem', 'reward', DATE '2024-06-01', 'bench-redeem'
+          FROM generate_series(%s, %s) AS id
+        """,
+        [company, pmin, pmax],
+    )
+    cr.execute(
+        """
+        INSERT INTO housekeeping_points_allocation (debit_entry_id, lot_entry_id, points, partner_id)
+        SELECT d.id, l.id, 30, d.partner_id
+          FROM housekeeping_points_entry d
+          JOIN housekeeping_points_entry l ON l.partner_id = d.partner_id AND l.source_key = 'bench'
+         WHERE d.source_key = 'bench-redeem'
+        """
+    )
+    cr.execute(
+        "UPDATE res_partner SET points_balance = 70 WHERE id BETWEEN %s AND %s", [pmin, pmax]
+    )
+    cr.execute("ANALYZE housekeeping_points_entry")
+    cr.execute("ANALYZE housekeeping_points_allocation")
+    with QueryCounter(cr) as floor:
+        cr.execute(
+            """
+            SELECT e.id, e.points - COALESCE((SELECT sum(a.points)
+                                               FROM housekeeping_points_allocation a
+                                              WHERE a.lot_entry_id = e.id), 0)
+              FROM housekeeping_points_entry e
+             WHERE e.points > 0 AND e.expiry_date < now()::date
+            """
+        )
+        cr.fetchall()
+    partner = env["res.partner"]
+    with QueryCounter(cr) as full:
+        expired = partner._cron_expire_points()
+    with QueryCounter(cr) as rerun:
+        partner._cron_expire_points()
+    return floor, full, rerun, expired
+
+
 def bench_visit_done(env, pmin):
     """Completing one visit: queries for a customer with 1 vs many past visits."""
     results = {}
@@ -264,6 +345,26 @@ def main():
             f"| visit statistics, 1% of customers | {incremental.seconds:.2f} "
             f"| {incremental.queries} | | | | | |"
         )
+        lc_floor, lc_full, lc_rerun, lc_rows, lc_changed = engine_lifecycle(env)
+        cr.commit()
+        rfm_full, rfm_rerun = engine_rfm(env)
+        cr.commit()
+        px_floor, px_full, px_rerun, px_count = engine_points_expiry(env, pmin, pmax)
+        cr.commit()
+        for label, run, floor_run in (
+            (f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)", lc_full, lc_floor),
+            ("lifecycle, rerun (nothing changes)", lc_rerun, lc_floor),
+            ("RFM segments, first run", rfm_full, None),
+            ("RFM segments, rerun", rfm_rerun, None),
+            (f"points expiry ({px_count:,} lots)", px_full, px_floor),
+            ("points expiry, rerun (nothing to expire)", px_rerun, px_floor),
+        ):
+            ratio = f"{run.seconds / max(floor_run.seconds, 1e-6):.2f}×" if floor_run else ""
+            floor_s = f"{floor_run.seconds:.2f}" if floor_run else ""
+            out.append(
+                f"| {label} | {run.seconds:.2f} | {run.queries} | {floor_s} | {ratio} "
+                f"| | | {peak_rss_mb():.0f} |"
+            )
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
         out.append("|---|---|---|---|")
