@@ -46,6 +46,7 @@
         "views/housekeeping_membership_menus.xml",
         "report/housekeeping_points_report.xml",
         "views/points_views.xml",
+        "views/portal_templates.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",

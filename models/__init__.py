@@ -24,3 +24,4 @@ from . import res_config_settings_lifecycle
 from . import res_partner_lifecycle
 from . import housekeeping_stage_log
 from . import housekeeping_churn_reason
+from . import res_users
