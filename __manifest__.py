@@ -33,6 +33,8 @@
         "data/housekeeping_weekday_data.xml",
         "data/housekeeping_service_type_data.xml",
         "data/housekeeping_churn_reason_data.xml",
+        "data/housekeeping_tier_data.xml",
+        "data/mail_template_tier_data.xml",
         "data/ir_cron_data.xml",
         "views/housekeeping_service_type_views.xml",
         "views/housekeeping_household_tag_views.xml",
@@ -41,6 +43,7 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/lifecycle_views.xml",
+        "views/housekeeping_tier_views.xml",
         "views/housekeeping_membership_menus.xml",
     ],
     "demo": [

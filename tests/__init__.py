@@ -6,3 +6,4 @@ from . import test_ui
 from . import test_demo
 from . import test_access
 from . import test_rfm
+from . import test_tiers

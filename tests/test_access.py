@@ -23,6 +23,11 @@ MATRIX = {
     "housekeeping.churn.reason": {"user": "r", "manager": "rwcu"},
     "housekeeping.winback.playbook": {"user": "r", "manager": "rwcu"},
     "housekeeping.winback.run": {"user": "r", "manager": "rwcu"},
+    "housekeeping.tier": {"internal": "r", "user": "r", "manager": "rwcu"},
+    # tier changes are written by the engine only
+    "housekeeping.tier.log": {"user": "r", "manager": "r"},
+    "housekeeping.holiday": {"user": "r", "manager": "rwcu"},
+    "housekeeping.tier.set": {"manager": "rwcu"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
