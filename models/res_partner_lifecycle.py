@@ -37,7 +37,6 @@ class ResPartner(models.Model):
 
     lifecycle_stage = fields.Selection(
         LIFECYCLE_STAGES,
-        string="Lifecycle Stage",
         index=True,
         tracking=True,
         copy=False,
@@ -50,7 +49,6 @@ class ResPartner(models.Model):
     won_back_date = fields.Date(copy=False, tracking=True)
     churn_reason_id = fields.Many2one(
         "housekeeping.churn.reason",
-        string="Churn Reason",
         tracking=True,
         copy=False,
         ondelete="set null",
@@ -491,18 +489,21 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------------------ hooks & actions
     def _hk_visits_done(self, visits):
-        super()._hk_visits_done(visits)
+        res = super()._hk_visits_done(visits)
         # a new done visit ends a manual override
         self.filtered("lifecycle_override_until").write({"lifecycle_override_until": False})
         self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
+        return res
 
     def _hk_visits_cancelled(self, visits, was_done):
-        super()._hk_visits_cancelled(visits, was_done)
+        res = super()._hk_visits_cancelled(visits, was_done)
         self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
+        return res
 
     def _hk_after_merge(self, src_partners):
-        super()._hk_after_merge(src_partners)
+        res = super()._hk_after_merge(src_partners)
         self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="manual")
+        return res
 
     def action_set_lifecycle_stage(self, stage, reason):
         """Set the stage by hand, with a reason; it holds for the company's override
