@@ -23,9 +23,7 @@ class HousekeepingHoliday(models.Model):
         for holiday in self:
             if holiday.date_to < holiday.date_from:
                 raise ValidationError(
-                    self.env._(
-                        "The holiday %(name)s ends before it starts.", name=holiday.name
-                    )
+                    self.env._("The holiday %(name)s ends before it starts.", name=holiday.name)
                 )
 
     @api.model

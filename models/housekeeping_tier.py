@@ -26,8 +26,7 @@ class HousekeepingTier(models.Model):
     company_id = fields.Many2one(
         "res.company",
         index=True,
-        help="Leave empty to share the tier between the companies that have no tiers of "
-        "their own.",
+        help="Leave empty to share the tier between the companies that have no tiers of their own.",
     )
     currency_id = fields.Many2one("res.currency", compute="_compute_currency_id")
     # ------------------------------------------------------------------ qualification
@@ -90,7 +89,6 @@ class HousekeepingTier(models.Model):
     )
     holiday_pricelist_id = fields.Many2one(
         "product.pricelist",
-        string="Holiday Pricelist",
         ondelete="set null",
         help="Pricelist of quotations dated during a holiday.",
     )
@@ -143,12 +141,12 @@ class HousekeepingTier(models.Model):
             ladders[company.id] = (own or shared).sorted(lambda t: (t.sequence, t.id))
         return ladders
 
-    @api.constrains(
-        "sequence", "min_spend", "min_visits", "min_activity", "company_id", "active"
-    )
+    @api.constrains("sequence", "min_spend", "min_visits", "min_activity", "company_id", "active")
     def _check_monotonic_thresholds(self):
         """Within a ladder, a better tier never asks for less than a lower one."""
-        labels = {name: self._fields[name]._description_string(self.env) for name in TIER_THRESHOLDS}
+        labels = {
+            name: self._fields[name]._description_string(self.env) for name in TIER_THRESHOLDS
+        }
         for company_id in {tier.company_id.id for tier in self}:
             ladder = self.search(
                 [("company_id", "=", company_id or False), ("active", "=", True)],

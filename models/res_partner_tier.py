@@ -23,7 +23,6 @@ class ResPartner(models.Model):
 
     membership_tier_id = fields.Many2one(
         "housekeeping.tier",
-        string="Membership Tier",
         index=True,
         tracking=True,
         copy=False,
@@ -31,9 +30,8 @@ class ResPartner(models.Model):
         help="Reached at once when a done visit qualifies the customer; lowered only by the "
         "scheduled evaluation, after a grace period.",
     )
-    tier_color = fields.Integer(related="membership_tier_id.color", string="Tier Color")
+    tier_color = fields.Integer(related="membership_tier_id.color")
     tier_grace_until = fields.Date(
-        string="Tier Grace Until",
         copy=False,
         tracking=True,
         help="The customer no longer qualifies for the tier: it is kept until this date, "
@@ -112,7 +110,9 @@ class ResPartner(models.Model):
         if real_ids:
             self._hk_tier_flush()
             self.env.cr.execute(
-                self._hk_tier_query(today, partner_ids=real_ids, downgrade=False, only_changed=False)
+                self._hk_tier_query(
+                    today, partner_ids=real_ids, downgrade=False, only_changed=False
+                )
             )
             stats = {row["id"]: row for row in self.env.cr.dictfetchall()}
         ladders = self.env["housekeeping.tier"]._hk_ladders(self.company_id | main)
@@ -136,7 +136,9 @@ class ResPartner(models.Model):
             )
             if text:
                 text = self.env._(
-                    "%(needed)s to reach %(tier)s", needed=text[:1].upper() + text[1:], tier=target.name
+                    "%(needed)s to reach %(tier)s",
+                    needed=text[:1].upper() + text[1:],
+                    tier=target.name,
                 )
             else:
                 text = self.env._("Qualifies for %(tier)s", tier=target.name)
@@ -393,7 +395,8 @@ class ResPartner(models.Model):
             for r in moved
             if r["new_tier"]
             and (
-                not r["old_tier"] or tier_of[r["new_tier"]].sequence > tier_of[r["old_tier"]].sequence
+                not r["old_tier"]
+                or tier_of[r["new_tier"]].sequence > tier_of[r["old_tier"]].sequence
             )
         ]
         gifts = self._hk_tier_gifts(upgrades, tier_of, today) if trigger != "manual" else {}
@@ -592,8 +595,7 @@ class ResPartner(models.Model):
         ids = [
             r["id"]
             for r in upgrades
-            if tier_of[r["new_tier"]]._hk_has_threshold()
-            and (r["old_tier"] or trigger != "cron")
+            if tier_of[r["new_tier"]]._hk_has_threshold() and (r["old_tier"] or trigger != "cron")
         ]
         partners = self.browse(ids).filtered("email")
         if partners:
@@ -638,12 +640,14 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------------------ hooks
     def _hk_visits_done(self, visits):
-        super()._hk_visits_done(visits)
+        res = super()._hk_visits_done(visits)
         self._hk_tier_evaluate(partner_ids=self.ids, trigger="visit")
+        return res
 
     def _hk_after_merge(self, src_partners):
-        super()._hk_after_merge(src_partners)
+        res = super()._hk_after_merge(src_partners)
         self._hk_tier_evaluate(partner_ids=self.ids, trigger="manual", downgrade=False)
+        return res
 
     def _hk_points_multiplier(self):
         multipliers = super()._hk_points_multiplier()

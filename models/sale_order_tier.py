@@ -30,7 +30,5 @@ class SaleOrder(models.Model):
                 for start, end in holidays.get(key, ())
             )
             pricelist = (in_holiday and tier.holiday_pricelist_id) or tier.default_pricelist_id
-            if pricelist and (
-                not pricelist.company_id or pricelist.company_id == order.company_id
-            ):
+            if pricelist and (not pricelist.company_id or pricelist.company_id == order.company_id):
                 order.pricelist_id = pricelist.id

@@ -111,13 +111,17 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(partner.membership_tier_id, self.silver, "downgrades only at evaluation")
         # as a service agent (no loyalty rights), completing a visit that qualifies works
         other = self.Partner.create({"name": "Ms Zhou", "company_id": self.company.id})
-        visit = self.env["housekeeping.visit"].with_user(self.user).create(
-            {
-                "partner_id": other.id,
-                "service_type_id": self.service_deep.id,
-                "date": "2026-03-05 09:00:00",
-                "amount": 3500,
-            }
+        visit = (
+            self.env["housekeeping.visit"]
+            .with_user(self.user)
+            .create(
+                {
+                    "partner_id": other.id,
+                    "service_type_id": self.service_deep.id,
+                    "date": "2026-03-05 09:00:00",
+                    "amount": 3500,
+                }
+            )
         )
         visit.action_done()
         self.assertEqual(other.membership_tier_id, self.gold)
@@ -268,9 +272,7 @@ class TestTiers(HousekeepingCase):
     def test_points_multiplier(self):
         gold = self._member("Gold", ["2026-03-01"], amount=3000)
         nobody = self.Partner.create({"name": "No tier"})
-        self.assertEqual(
-            (gold | nobody)._hk_points_multiplier(), {gold.id: 1.5, nobody.id: 1.0}
-        )
+        self.assertEqual((gold | nobody)._hk_points_multiplier(), {gold.id: 1.5, nobody.id: 1.0})
 
     @freeze_time("2026-03-05 20:00:00")
     def test_activity_score_counts_ratings_and_referrals(self):
@@ -402,8 +404,11 @@ class TestTiers(HousekeepingCase):
             self.assertEqual(set(members.mapped("tier_grace_until")), {date(2026, 6, 5)})
             self.assertEqual(self._cron(), 0)
             notes = self.env["mail.message"].search_count(
-                [("model", "=", "res.partner"), ("res_id", "in", members.ids),
-                 ("body", "ilike", "at risk")]
+                [
+                    ("model", "=", "res.partner"),
+                    ("res_id", "in", members.ids),
+                    ("body", "ilike", "at risk"),
+                ]
             )
             self.assertEqual(notes, 5, "one warning per member, nothing twice")
         with freeze_time("2026-06-05 20:00:00"):

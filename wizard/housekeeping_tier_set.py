@@ -6,7 +6,7 @@ class HousekeepingTierSet(models.TransientModel):
     _description = "Set Membership Tier"
 
     partner_ids = fields.Many2many("res.partner", string="Customers", required=True)
-    tier_id = fields.Many2one("housekeeping.tier", string="Tier", required=True)
+    tier_id = fields.Many2one("housekeeping.tier", required=True)
     reason = fields.Char(required=True)
     date_until = fields.Date(
         string="Until",
