@@ -292,6 +292,57 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(self._cron(), 1)
         self.assertEqual(partner.membership_tier_id, self.silver)
 
+    def test_cron_upgrades_after_threshold_change(self):
+        with freeze_time("2026-03-01 20:00:00"):
+            partner = self._member("Ms Xu", ["2026-03-01"], amount=800, email="xu@ex.com")
+            self.assertEqual(partner.membership_tier_id, self.standard)
+            self.silver.min_spend = 500
+            self.assertEqual(self._cron(), 1)
+            self.assertEqual(partner.membership_tier_id, self.silver)
+            log = self._logs(partner)[-1]
+            self.assertEqual((log.trigger, log.gift_given), ("cron", True))
+            self.assertEqual(
+                self.env["mail.mail"].search_count(
+                    [("model", "=", "res.partner"), ("res_id", "=", partner.id)]
+                ),
+                1,
+            )
+            # a first tier given by the evaluation (installation) is not mailed
+            imported = self.Partner.create({"name": "Imported", "email": "imp@ex.com"})
+            self.env.cr.execute(
+                "UPDATE res_partner SET visit_count = 1 WHERE id = %s", [imported.id]
+            )
+            self.Partner.invalidate_model(["visit_count"])
+            self._cron()
+            self.assertEqual(imported.membership_tier_id, self.standard)
+            self.assertFalse(
+                self.env["mail.mail"].search_count(
+                    [("model", "=", "res.partner"), ("res_id", "=", imported.id)]
+                )
+            )
+
+    @freeze_time("2026-03-05 20:00:00")
+    def test_merge_keeps_the_best_tier(self):
+        keep = self._member("Ms He", ["2026-03-01", "2026-03-02", "2026-03-03"], amount=100)
+        dup = self._member("Ms He (dup)", ["2026-03-04", "2026-03-05"], amount=100)
+        self.assertEqual((keep | dup).membership_tier_id, self.standard)
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        wizard._merge((keep | dup).ids, keep)
+        self.assertEqual(keep.visit_count, 5)
+        self.assertEqual(keep.membership_tier_id, self.silver)
+
+    @freeze_time("2026-03-05 20:00:00")
+    def test_partner_form_as_service_agent(self):
+        partner = self._member("Ms Tang", ["2026-03-01"], amount=1200)
+        form = Form(partner.with_user(self.user))
+        self.assertEqual(form.membership_tier_id, self.silver)
+        self.assertIn("Gold", form.tier_progress)
+        action = partner.with_user(self.user).action_view_tier_logs()
+        logs = self.env[action["res_model"]].with_user(self.user).search(action["domain"])
+        self.assertEqual(logs.to_tier_id, self.silver)
+        members = self.silver.with_user(self.manager).action_view_members()
+        self.assertIn(partner, self.Partner.search(members["domain"]))
+
     # ------------------------------------------------------------ benefits
     @freeze_time("2026-03-05 20:00:00")
     def test_dedicated_agents_round_robin(self):
