@@ -180,6 +180,19 @@ class HousekeepingTier(models.Model):
                                 )
                             )
 
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_members(self):
+        partners = self.env["res.partner"].with_context(active_test=False).sudo()
+        for tier in self:
+            if partners.search_count([("membership_tier_id", "=", tier.id)], limit=1):
+                raise ValidationError(
+                    self.env._(
+                        "The tier %(tier)s still has members: archive it instead, or move "
+                        "its members to another tier first.",
+                        tier=tier.name,
+                    )
+                )
+
     def action_view_members(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -115,13 +115,21 @@ class ResPartner(models.Model):
                 )
             )
             stats = {row["id"]: row for row in self.env.cr.dictfetchall()}
-        ladders = self.env["housekeeping.tier"]._hk_ladders(self.company_id | main)
+        companies = self.env["res.company"].sudo().browse({row["cid"] for row in stats.values()})
+        ladders = self.env["housekeeping.tier"]._hk_ladders(self.company_id | main | companies)
         for partner in self:
-            company = partner.company_id or main
+            row = stats.get(partner._origin.id, {})
+            company = companies.browse(row.get("cid")) or partner.company_id or main
             ladder = ladders.get(company.id) or self.env["housekeeping.tier"]
             current = partner.membership_tier_id
-            upper = ladder.filtered(lambda t, c=current: not c or t.sequence > c.sequence)
-            row = stats.get(partner._origin.id, {})
+            if current:
+                upper = ladder.filtered(lambda t, c=current: t.sequence > c.sequence)
+            elif partner.visit_count:
+                upper = ladder.filtered(lambda t: t._hk_has_threshold())
+            else:  # not a customer (yet): nothing to tell
+                partner.tier_progress = False
+                partner.tier_progress_pct = 0.0
+                continue
             if not upper:
                 partner.tier_progress = self.env._("Highest tier reached") if current else False
                 partner.tier_progress_pct = 100.0 if current else 0.0
@@ -167,19 +175,28 @@ class ResPartner(models.Model):
         changed = SQL("(d.action != 'none' OR d.clear_manual)") if only_changed else SQL("TRUE")
         return SQL(
             """
-            WITH cust AS (
+            WITH member AS (
+                -- the company whose ladder and settings apply: the customer's, else
+                -- the one of their latest done visit (customers shared between
+                -- companies), else the main company
                 SELECT p.id, p.membership_tier_id AS old_tier, ot.sequence AS old_seq,
-                       p.company_id, COALESCE(p.company_id, %(main)s) AS cid,
+                       p.company_id,
+                       COALESCE(p.company_id, (
+                           SELECT v.company_id FROM housekeeping_visit v
+                            WHERE v.partner_id = p.id AND v.state = 'done'
+                            ORDER BY v.date DESC LIMIT 1), %(main)s) AS cid,
                        p.tier_grace_until AS grace_until, p.tier_manual_until AS manual_until,
-                       p.tier_agent_id AS agent_id,
-                       (%(today)s::date - make_interval(
-                            months => COALESCE(rc.hk_tier_window_months, 12)))::date AS win_start,
-                       COALESCE(rc.hk_tier_grace_months, 3) AS grace_months
+                       p.tier_agent_id AS agent_id
                   FROM res_partner p
-                  JOIN res_company rc ON rc.id = COALESCE(p.company_id, %(main)s)
                   LEFT JOIN housekeeping_tier ot ON ot.id = p.membership_tier_id
                  WHERE p.active AND %(scope)s
                    AND (p.membership_tier_id IS NOT NULL OR p.visit_count > 0)
+            ), cust AS (
+                SELECT m.*,
+                       (%(today)s::date - make_interval(
+                            months => COALESCE(rc.hk_tier_window_months, 12)))::date AS win_start,
+                       COALESCE(rc.hk_tier_grace_months, 3) AS grace_months
+                  FROM member m JOIN res_company rc ON rc.id = m.cid
             ), spend AS (
                 SELECT v.partner_id AS id, count(*) AS visits, COALESCE(sum(v.amount), 0) AS spend,
                        count(*) FILTER (WHERE EXISTS (
@@ -597,9 +614,12 @@ class ResPartner(models.Model):
             for r in upgrades
             if tier_of[r["new_tier"]]._hk_has_threshold() and (r["old_tier"] or trigger != "cron")
         ]
-        partners = self.browse(ids).filtered("email")
-        if partners:
-            template.sudo().send_mail_batch(partners.ids)
+        company_of = {r["id"]: r["cid"] for r in upgrades}
+        by_company = {}
+        for partner in self.browse(ids).filtered("email"):
+            by_company.setdefault(company_of[partner.id], []).append(partner.id)
+        for company_id, partner_ids in by_company.items():
+            template.sudo().with_company(company_id).send_mail_batch(partner_ids)
 
     def _hk_tier_assign_agents(self, upgrades, tier_of):
         """Give members of a tier with a team of dedicated agents the least loaded

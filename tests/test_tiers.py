@@ -24,9 +24,9 @@ class TestTiers(HousekeepingCase):
         cls.gold = cls.env.ref("housekeeping_membership.tier_gold")
         cls.black = cls.env.ref("housekeeping_membership.tier_black")
         # a known ladder: any of spend / visits over 12 months
-        cls.black.write({"min_spend": 8000, "min_visits": 20, "upgrade_points": 1000})
-        cls.gold.write({"min_spend": 3000, "min_visits": 10, "upgrade_points": 500})
         cls.silver.write({"min_spend": 1000, "min_visits": 5, "upgrade_points": 200})
+        cls.gold.write({"min_spend": 3000, "min_visits": 10, "upgrade_points": 500})
+        cls.black.write({"min_spend": 8000, "min_visits": 20, "upgrade_points": 1000})
         cls.coupon_program = (
             cls.env["loyalty.program"]
             .with_context(default_program_type="coupons")
@@ -93,6 +93,7 @@ class TestTiers(HousekeepingCase):
         )
         self.assertEqual(len(mails), 1, "the customer is told about Silver, not Standard")
         self.assertIn("Silver", mails.subject)
+        self.assertIn(self.company.name, str(mails.body_html))
         # one big visit crosses Gold (3000): the Gold coupon is issued
         self._visit(partner=partner, date="2026-03-05 10:00:00", amount=2500)
         self.assertEqual(partner.membership_tier_id, self.gold)
@@ -252,6 +253,11 @@ class TestTiers(HousekeepingCase):
         with self.assertRaises(ValidationError):
             self.Tier.create({"name": "Platinum", "sequence": 20, "min_spend": 5000})
         self.env.invalidate_all()  # drop the refused values from the cache
+        # a tier with members cannot be deleted
+        with freeze_time("2026-03-05 20:00:00"):
+            self._member("Member", ["2026-03-01"], amount=1500)
+        with self.assertRaises(ValidationError):
+            self.silver.unlink()
         # an unused threshold (0) is not compared
         self.gold.min_visits = 0
         self.Tier.create({"name": "Diamond", "sequence": 40, "min_spend": 20000})
@@ -529,6 +535,18 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(there.membership_tier_id, sh_vip)
         self.assertEqual(self._logs(there)[-1].company_id, other)
         self.assertEqual(there._hk_points_multiplier(), {there.id: 3.0})
+        # a customer shared between companies follows the company of the latest visit
+        with freeze_time("2026-01-10 20:00:00"):
+            shared = self.Partner.create({"name": "Shared", "company_id": False})
+            for day in ("2026-01-09", "2026-01-10"):
+                self._visit(
+                    partner=shared,
+                    date=f"{day} 09:00:00",
+                    company_id=other.id,
+                    employee=there.visit_ids[0].employee_id,
+                )
+        self.assertEqual(shared.membership_tier_id, sh_vip)
+        self.assertEqual(shared.with_company(other).tier_progress, "Highest tier reached")
         with freeze_time("2027-02-01 20:00:00"):
             # no grace in Shanghai: straight down to the tier still qualified for
             self._cron()
