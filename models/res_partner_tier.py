@@ -471,10 +471,12 @@ class ResPartner(models.Model):
         with_coupon = [r for r in todo if tier_of[r["new_tier"]].upgrade_program_id]
         cards = self.env["loyalty.card"]
         if with_coupon:
-            # coupons are native loyalty cards (their access rights are sales rights)
+            # coupons are native loyalty cards (their access rights are sales rights);
+            # the upgrade e-mail gives the code, instead of one e-mail per coupon
             cards = (
                 self.env["loyalty.card"]
                 .sudo()
+                .with_context(loyalty_no_mail=True)
                 .create(
                     [
                         {

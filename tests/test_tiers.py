@@ -101,6 +101,10 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(card.program_id, self.coupon_program)
         self.assertEqual(card.points, 1)
         self.assertEqual(self._logs(partner)[-1].loyalty_card_id, card)
+        gold_mail = self.env["mail.mail"].search(
+            [("model", "=", "res.partner"), ("res_id", "=", partner.id)], order="id desc", limit=1
+        )
+        self.assertIn(card.code, str(gold_mail.body_html), "the e-mail gives the coupon code")
         self.assertIn("Black", partner.tier_progress)
 
     @freeze_time("2026-03-05 20:00:00")
@@ -513,6 +517,48 @@ class TestTiers(HousekeepingCase):
             self.assertLessEqual(
                 abs(q_large - q_small), 5, f"{label}: 50 members {q_small} queries, 500: {q_large}"
             )
+
+    def test_visit_hook_query_count_does_not_grow(self):
+        """Completing many qualifying visits at once (e.g. a day's schedule) upgrades
+        their customers set-based: logs, notes and coupons in a constant number of
+        queries; only the e-mails cost about one query each (rendering)."""
+
+        def counted(prefix, count, email):
+            with freeze_time("2026-03-05 20:00:00"):
+                partners = self.Partner.create(
+                    [
+                        {"name": f"{prefix}{i}", "email": email and f"{prefix}{i}@ex.com"}
+                        for i in range(count)
+                    ]
+                )
+                visits = self.env["housekeeping.visit"].create(
+                    [
+                        {
+                            "partner_id": p.id,
+                            "service_type_id": self.service_deep.id,
+                            "date": "2026-03-05 09:00:00",
+                            "amount": 3500,
+                            "employee_id": self.cleaner.id,
+                        }
+                        for p in partners
+                    ]
+                )
+                self.env.flush_all()
+                self.env.invalidate_all()
+                before = self.cr.sql_log_count
+                visits.action_done()
+                self.env.flush_all()
+                queries = self.cr.sql_log_count - before
+            self.assertEqual(partners.membership_tier_id, self.gold)
+            self.assertEqual(
+                self.env["loyalty.card"].search_count([("partner_id", "in", partners.ids)]), count
+            )
+            return queries
+
+        small, large = counted("Few", 5, False), counted("Many", 50, False)
+        self.assertLessEqual(large - small, 5, f"5 customers: {small} queries, 50: {large}")
+        small, large = counted("FewMail", 5, True), counted("ManyMail", 50, True)
+        self.assertLessEqual(large - small, 45, f"5 e-mails: {small} queries, 50: {large}")
 
     # ------------------------------------------------------------ multi-company
     def test_ladder_and_settings_per_company(self):
