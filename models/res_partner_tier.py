@@ -416,7 +416,13 @@ class ResPartner(models.Model):
                 or tier_of[r["new_tier"]].sequence > tier_of[r["old_tier"]].sequence
             )
         ]
-        gifts = self._hk_tier_gifts(upgrades, tier_of, today) if trigger != "manual" else {}
+        # no gift pack for tiers set by hand, nor for the first tier the scheduled
+        # evaluation gives (backfill after installation or an import)
+        gifts = self._hk_tier_gifts(
+            [r for r in upgrades if trigger == "visit" or (trigger == "cron" and r["old_tier"])],
+            tier_of,
+            today,
+        )
         manual_kept = [r for r in rows if r["action"] == "manual" and r not in moved]
         self._hk_tier_log(moved + manual_kept, tier_of, today, trigger, reason, gifts)
         self._hk_tier_notes(rows, tier_of, company_of, trigger, reason)

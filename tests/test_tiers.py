@@ -317,14 +317,22 @@ class TestTiers(HousekeepingCase):
                 ),
                 1,
             )
-            # a first tier given by the evaluation (installation) is not mailed
+            # a first tier given by the evaluation (backfill after installation or an
+            # import) comes without e-mail nor gift pack
             imported = self.Partner.create({"name": "Imported", "email": "imp@ex.com"})
+            visit = self._visit(partner=imported, date="2026-02-01 09:00:00", state="draft")
+            visit.amount = 800
+            self.env.flush_all()
+            self.env.cr.execute(
+                "UPDATE housekeeping_visit SET state = 'done' WHERE id = %s", [visit.id]
+            )
             self.env.cr.execute(
                 "UPDATE res_partner SET visit_count = 1 WHERE id = %s", [imported.id]
             )
-            self.Partner.invalidate_model(["visit_count"])
-            self._cron()
-            self.assertEqual(imported.membership_tier_id, self.standard)
+            self.env.invalidate_all()
+            self.assertEqual(self._cron(), 1)
+            self.assertEqual(imported.membership_tier_id, self.silver)
+            self.assertFalse(self._logs(imported).gift_given)
             self.assertFalse(
                 self.env["mail.mail"].search_count(
                     [("model", "=", "res.partner"), ("res_id", "=", imported.id)]
