@@ -12,6 +12,14 @@ from . import housekeeping_complaint
 from . import sale_order
 from . import housekeeping_demo
 from . import res_partner_rfm
+from . import housekeeping_tier
+from . import housekeeping_tier_log
+from . import housekeeping_holiday
+from . import res_company_tier
+from . import res_config_settings_tier
+from . import res_partner_tier
+from . import housekeeping_visit_tier
+from . import sale_order_tier
 from . import res_company_points
 from . import res_config_settings_points
 from . import housekeeping_points

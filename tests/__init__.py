@@ -10,3 +10,4 @@ from . import test_lifecycle
 from . import test_points
 from . import test_portal
 from . import test_portal_ui
+from . import test_tiers
