@@ -298,6 +298,17 @@ class TestRedemption(PointsCase):
                 {"name": "Broken", "points_cost": 10, "reward_type": "service"}
             )
 
+    def test_tier_restriction(self):
+        self.customer._hk_grant_points(1000, "goodwill", origin="welcome")
+        gold = self.env.ref("housekeeping_membership.tier_gold")
+        self.reward_gift.tier_ids = gold
+        with self.assertRaises(UserError):
+            self.reward_gift.redeem(self.customer)
+        self.assertEqual(self.customer.points_balance, 1000)
+        self.customer.action_set_tier(gold, "VIP account")
+        self.reward_gift.redeem(self.customer)
+        self.assertEqual(self.customer.points_balance, 900)
+
     def test_gift_reward_creates_delivery_activity(self):
         self.customer._hk_grant_points(150, "goodwill", origin="welcome")
         activity = self.reward_gift.redeem(self.customer)

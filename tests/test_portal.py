@@ -71,6 +71,8 @@ class TestPortalRoutes(HttpCase):
         page = self.url_open("/my/membership").text
         self.assertIn("Customer Wu", page)
         self.assertIn(">120<", page, "balance shown")
+        self.assertIn(self.customer.membership_tier_id.name, page, "tier badge shown")
+        self.assertIn(self.customer.tier_progress, page, "progress to the next tier")
         # 25 more movements: the history paginates by 20
         self.customer._hk_grant_points(5, "goodwill", origin="a")
         for i in range(24):

@@ -63,10 +63,9 @@ class TestPortalTours(HttpCase):
         original = ChromeBrowser._wait_code_ok
 
         def wait_then_capture(browser, *args, **kwargs):
-            result = original(browser, *args, **kwargs)
+            original(browser, *args, **kwargs)
             data = browser._websocket_request("Page.captureScreenshot", params={})
             captured["png"] = base64.b64decode(data["data"]) if data else b""
-            return result
 
         with patch.object(ChromeBrowser, "_wait_code_ok", wait_then_capture):
             self.start_tour(url, tour, login=self.user.login)
