@@ -38,6 +38,7 @@
         "data/mail_template_tier_data.xml",
         "data/ir_cron_data.xml",
         "data/points_data.xml",
+        "data/mail_template_points_data.xml",
         "views/housekeeping_service_type_views.xml",
         "views/housekeeping_household_tag_views.xml",
         "views/housekeeping_visit_views.xml",

@@ -161,9 +161,16 @@ class TestPointsLedger(PointsCase):
         with freeze_time("2026-01-02 20:00:00"):  # 30 days before 2026-02-01
             self.env["res.partner"]._cron_expire_points()
             self.env["res.partner"]._cron_expire_points()
-        reminders = self.customer.message_ids.filtered(lambda m: "expire on" in (m.body or ""))
+        reminders = self.customer.message_ids.filtered(
+            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
+        )
         self.assertEqual(len(reminders), 1)
         self.assertIn("80 points", reminders.body)
+        mails = self.env["mail.mail"].search(
+            [("recipient_ids", "=", self.customer.id), ("subject", "=", "Your points expire soon")]
+        )
+        self.assertEqual(len(mails), 1, "one e-mail to the customer, not two")
+        self.assertIn("2026-02-01", mails.body_html)
 
     def test_cancelled_visit_reverses_points(self):
         visit = self._visit(amount=150)
