@@ -20,6 +20,7 @@ from . import res_config_settings_tier
 from . import res_partner_tier
 from . import housekeeping_visit_tier
 from . import sale_order_tier
+from . import housekeeping_visit_booking
 from . import res_company_points
 from . import res_config_settings_points
 from . import housekeeping_points

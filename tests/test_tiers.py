@@ -415,6 +415,74 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(vip.visit_ids.mapped("tier_sequence"), [20, 20])
         self.assertEqual(regular.visit_ids.mapped("tier_sequence"), [0, 0])
 
+    def test_priority_member_wins_the_cleaner(self):
+        regular = self._member("Regular", ["2026-03-01"])
+        vip = self._member("VIP", ["2026-03-01"], amount=3000)  # Gold: priority booking
+        Visit = self.env["housekeeping.visit"]
+
+        def booking(partner, date, duration=2.0):
+            return Visit.create(
+                {
+                    "partner_id": partner.id,
+                    "service_type_id": self.service_hourly.id,
+                    "employee_id": self.cleaner.id,
+                    "date": date,
+                    "duration": duration,
+                }
+            )
+
+        first = booking(regular, "2026-04-10 02:00:00")
+        first.action_schedule()
+        # the Gold member wants the same cleaner an hour later: overlap, Gold wins
+        gold = booking(vip, "2026-04-10 03:00:00")
+        gold.action_schedule()
+        self.assertEqual(gold.state, "scheduled")
+        self.assertEqual((first.state, first.employee_id.id), ("draft", False))
+        self.assertIn("Reschedule", first.activity_ids.summary)
+        # a regular customer cannot take the Gold member's cleaner
+        other = booking(regular, "2026-04-10 04:30:00")
+        with self.assertRaises(UserError):
+            other.action_schedule()
+        self.assertEqual(other.state, "draft")
+        # not overlapping: fine
+        booking(regular, "2026-04-10 06:00:00").action_schedule()
+
+    def test_reserved_slots(self):
+        regular = self._member("Regular", ["2026-03-01"])
+        vip = self._member("VIP", ["2026-03-01"], amount=3000)
+        (regular | vip).write({"tz": "Asia/Shanghai"})
+        self.company.write(
+            {
+                "hk_reserved_weekday_ids": [
+                    (6, 0, self.env.ref("housekeeping_membership.weekday_6").ids)
+                ],
+                "hk_reserved_time_window": "morning",
+            }
+        )
+        Visit = self.env["housekeeping.visit"]
+        # Saturday 2026-04-11 09:00 in Shanghai = 01:00 UTC
+        values = {"service_type_id": self.service_hourly.id, "date": "2026-04-11 01:00:00"}
+        refused = Visit.create({**values, "partner_id": regular.id})
+        with self.assertRaises(UserError):
+            refused.action_schedule()
+        Visit.create({**values, "partner_id": vip.id}).action_schedule()
+        # Saturday afternoon is open to everyone
+        Visit.create(
+            {**values, "partner_id": regular.id, "date": "2026-04-11 07:00:00"}
+        ).action_schedule()
+
+    def test_complaints_go_to_the_dedicated_agent(self):
+        agent = new_test_user(
+            self.env, login="hk_agent_gold", groups="housekeeping_membership.group_membership_user"
+        )
+        self.gold.agent_team_ids = agent
+        vip = self._member("VIP", ["2026-03-01"], amount=3000)
+        self.assertEqual(vip.tier_agent_id, agent)
+        complaint = self.env["housekeeping.complaint"].create(
+            {"name": "Late", "partner_id": vip.id}
+        )
+        self.assertEqual(complaint.user_id, agent)
+
     def test_holiday_pricelist_on_sale_order(self):
         member_list = self.env["product.pricelist"].create({"name": "Gold members"})
         holiday_list = self.env["product.pricelist"].create({"name": "Gold holidays"})
