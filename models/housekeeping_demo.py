@@ -89,6 +89,7 @@ class ResPartner(models.Model):
                 mail_create_nolog=True,
                 mail_notrack=True,
                 hk_demo=True,
+                hk_points_date_from_visit=True,
             )
         )
         china = env.ref("base.cn")
@@ -287,6 +288,7 @@ class ResPartner(models.Model):
                 )
             ]
         )
+        self._hk_demo_story(env, partners, done, company, rng)
         # the demo portal customer: a weekly customer with a rich history
         portal_partner = partners[cadences.index("weekly")]
         env["res.users"].with_context(no_reset_password=True).create(
@@ -308,3 +310,78 @@ class ResPartner(models.Model):
             ]
         )
         return partners
+
+    @api.model
+    def _hk_demo_story(self, env, partners, done, company, rng):
+        """Ratings, rewards and redemptions, a campaign, expired points, then the
+        engines (RFM, tiers, lifecycle) so every stage and tier is populated."""
+        visit_model = env["ir.model"]._get_id("housekeeping.visit")
+        ratings = []
+        for visit in done:
+            if rng.random() < 0.6:
+                score = rng.choices([5, 4, 3, 2, 1], [55, 30, 9, 4, 2])[0]
+                ratings.append(
+                    {
+                        "res_model_id": visit_model,
+                        "res_id": visit.id,
+                        "partner_id": visit.partner_id.id,
+                        "rated_partner_id": env.user.partner_id.id,
+                        "rating": score,
+                        "consumed": True,
+                        "feedback": rng.choice(
+                            ["", "", "很干净，谢谢！", "准时，专业", "有些角落没擦到"]
+                        )
+                        if score >= 3
+                        else "不满意",
+                    }
+                )
+        env["rating.rating"].sudo().create(ratings)
+        coupons = env["loyalty.program"].with_context(default_program_type="coupons")
+        free_hourly = coupons.create({"name": "免费钟点保洁2小时", "company_id": company.id})
+        fifty_off = coupons.create({"name": "满500减50", "company_id": company.id})
+        rewards = env["housekeeping.reward"].create(
+            [
+                {
+                    "name": "Free 2-hour cleaning",
+                    "points_cost": 800,
+                    "reward_type": "service",
+                    "loyalty_program_id": free_hourly.id,
+                    "company_id": company.id,
+                },
+                {
+                    "name": "¥50 coupon",
+                    "points_cost": 500,
+                    "reward_type": "coupon",
+                    "loyalty_program_id": fifty_off.id,
+                    "company_id": company.id,
+                },
+                {
+                    "name": "Eco cleaning kit",
+                    "points_cost": 300,
+                    "reward_type": "gift",
+                    "stock_limit": 50,
+                    "company_id": company.id,
+                },
+            ]
+        )
+        today = fields.Date.context_today(self)
+        env["housekeeping.points.campaign"].create(
+            {
+                "name": "Spring Festival deep cleaning",
+                "date_from": today.replace(month=1, day=5),
+                "date_to": today.replace(month=2, day=10),
+                "task": "visits",
+                "service_type_id": env.ref("housekeeping_membership.service_type_deep").id,
+                "visit_count": 1,
+                "points": 300,
+                "company_id": company.id,
+            }
+        )
+        # points past their validity expire; a few customers redeem
+        env["res.partner"]._cron_expire_points()
+        rich = partners.filtered(lambda p: p.points_balance >= 800)
+        for partner in rng.sample(list(rich), min(len(rich), 12)):
+            rng.choice(rewards).redeem(partner)
+        env["res.partner"]._cron_compute_rfm()
+        env["res.partner"]._cron_evaluate_tiers()
+        env["res.partner"]._cron_evaluate_lifecycle()

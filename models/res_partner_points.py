@@ -95,8 +95,10 @@ class ResPartner(models.Model):
         )
         multipliers = visits.partner_id._hk_points_multiplier()
         today = fields.Date.context_today(self)
+        backdate = self.env.context.get("hk_points_date_from_visit")  # demo history
         vals_list = []
         for visit in visits:
+            day = visit.date.date() if backdate else today
             partner = visit.partner_id
             company = visit.company_id or partner._hk_company()
             points = math.floor(
@@ -114,8 +116,8 @@ class ResPartner(models.Model):
                     "entry_type": "earn",
                     "reason_code": "visit",
                     "visit_id": visit.id,
-                    "date": today,
-                    "expiry_date": today + relativedelta(months=months) if months else None,
+                    "date": day,
+                    "expiry_date": day + relativedelta(months=months) if months else None,
                     "source_key": f"visit:{visit.id}:{reversals.get(visit, 0)}",
                 }
             )

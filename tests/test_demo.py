@@ -22,6 +22,22 @@ class TestDemoData(TransactionCase):
         portal = self.env["res.users"].search([("login", "=", "customer")])
         self.assertTrue(portal._is_portal())
         self.assertGreater(portal.partner_id.visit_count, 10)
+        # a story: every lifecycle stage but potential-only cases, tiers, a ledger
+        stages = set(partners.mapped("lifecycle_stage"))
+        self.assertTrue({"potential", "loyal", "churned"} <= stages, stages)
+        self.assertGreaterEqual(len(stages), 4)
+        self.assertGreater(len(set(partners.mapped("membership_tier_id"))), 1)
+        ledger = self.env["housekeeping.points.entry"].search([("partner_id", "in", partners.ids)])
+        self.assertTrue({"earn", "expire"} <= set(ledger.mapped("entry_type")))
+        for partner in partners:
+            self.assertEqual(
+                partner.points_balance,
+                sum(ledger.filtered(lambda e, p=partner: e.partner_id == p).mapped("points")),
+            )
+        ratings = self.env["rating.rating"].search_count(
+            [("res_model", "=", "housekeeping.visit"), ("partner_id", "in", partners.ids)]
+        )
+        self.assertGreater(ratings, 50)
         # same seed, same story
         names = partners.mapped("name")
         self.assertEqual(names[:3], partners.browse(partners.ids[:3]).mapped("name"))
