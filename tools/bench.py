@@ -207,6 +207,66 @@ def engine_lifecycle(env):
     return floor, full, rerun, len(rows), changed
 
 
+def naive_lifecycle(env, pmin, sample):
+    """Per customer through the ORM: read the visits, decide the stage, write it."""
+    partner = env["res.partner"]
+    today = odoo.fields.Date.context_today(partner)
+    ids = list(range(pmin, pmin + sample))
+    with QueryCounter(env.cr) as naive:
+        for p in partner.browse(ids):
+            visits = env["housekeeping.visit"].search(
+                [("partner_id", "=", p.id), ("state", "=", "done")], order="date"
+            )
+            if not visits:
+                stage = "potential"
+            else:
+                idle = (today - visits[-1].date.date()).days
+                gaps = [(b.date - a.date).days for a, b in zip(visits, visits[1:], strict=False)]
+                interval = sorted(gaps)[len(gaps) // 2] if gaps else 0
+                stage = (
+                    "churned"
+                    if idle > max(interval * 4, 180)
+                    else "at_risk"
+                    if idle > (interval * 2 if interval else 45)
+                    else "loyal"
+                    if len(visits) >= 3
+                    else "new"
+                )
+            p.write({"lifecycle_stage": stage})
+        env.flush_all()
+    env.cr.rollback()
+    return naive
+
+
+def incremental_lifecycle(env, pmin, pmax):
+    """1% of the customers get a new done visit (bulk SQL + their statistics), then
+    the daily evaluation runs."""
+    ids = list(range(pmin, pmax + 1, 100))
+    env.cr.execute(
+        """
+        INSERT INTO housekeeping_visit (name, partner_id, service_type_id, date, amount, state,
+                                        company_id, duration)
+        SELECT 'BENCH-' || p, p, (SELECT min(id) FROM housekeeping_service_type),
+               now() at time zone 'UTC' - interval '1 hour', 100, 'done', %s, 2
+          FROM unnest(%s::int[]) AS p
+        """,
+        [env.company.id, ids],
+    )
+    env["res.partner"].browse(ids)._hk_refresh_visit_stats()
+    with QueryCounter(env.cr) as inc:
+        changed = env["res.partner"]._cron_evaluate_lifecycle()
+    return inc, changed
+
+
+def engine_tiers(env):
+    partner = env["res.partner"]
+    with QueryCounter(env.cr) as full:
+        partner._cron_evaluate_tiers()
+    with QueryCounter(env.cr) as rerun:
+        partner._cron_evaluate_tiers()
+    return full, rerun
+
+
 def engine_rfm(env):
     partner = env["res.partner"]
     with QueryCounter(env.cr) as full:
@@ -350,23 +410,45 @@ def main():
         cr.execute("ANALYZE res_partner")
         lc_floor, lc_full, lc_rerun, lc_rows, lc_changed = engine_lifecycle(env)
         cr.commit()
+        lc_naive = naive_lifecycle(env, pmin, args.sample)
+        lc_naive_total = lc_naive.seconds * (pmax - pmin + 1) / args.sample
+        lc_inc, lc_inc_changed = incremental_lifecycle(env, pmin, pmax)
+        cr.commit()
         rfm_full, rfm_rerun = engine_rfm(env)
+        cr.commit()
+        tier_full, tier_rerun = engine_tiers(env)
         cr.commit()
         px_floor, px_full, px_rerun, px_count = engine_points_expiry(env, pmin, pmax)
         cr.commit()
-        for label, run, floor_run in (
-            (f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)", lc_full, lc_floor),
-            ("lifecycle, rerun (nothing changes)", lc_rerun, lc_floor),
-            ("RFM segments, first run", rfm_full, None),
-            ("RFM segments, rerun", rfm_rerun, None),
-            (f"points expiry ({px_count:,} lots)", px_full, px_floor),
-            ("points expiry, rerun (nothing to expire)", px_rerun, px_floor),
+        for label, run, floor_run, naive_s in (
+            (
+                f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)",
+                lc_full,
+                lc_floor,
+                lc_naive_total,
+            ),
+            ("lifecycle, rerun (nothing changes)", lc_rerun, lc_floor, lc_naive_total),
+            (
+                f"lifecycle, 1% of customers visited ({lc_inc_changed:,} change)",
+                lc_inc,
+                None,
+                None,
+            ),
+            ("tiers, first run", tier_full, None, None),
+            ("tiers, rerun (nothing changes)", tier_rerun, None, None),
+            ("RFM segments, first run", rfm_full, None, None),
+            ("RFM segments, rerun", rfm_rerun, None, None),
+            (f"points expiry ({px_count:,} lots)", px_full, px_floor, None),
+            ("points expiry, rerun (nothing to expire)", px_rerun, px_floor, None),
         ):
             ratio = f"{run.seconds / max(floor_run.seconds, 1e-6):.2f}×" if floor_run else ""
             floor_s = f"{floor_run.seconds:.2f}" if floor_run else ""
+            naive_cells = (
+                f"{naive_s:.1f} | {naive_s / max(run.seconds, 1e-6):.0f}×" if naive_s else " | "
+            )
             out.append(
                 f"| {label} | {run.seconds:.2f} | {run.queries} | {floor_s} | {ratio} "
-                f"| | | {peak_rss_mb():.0f} |"
+                f"| {naive_cells} | {peak_rss_mb():.0f} |"
             )
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
