@@ -351,6 +351,7 @@ class HousekeepingPortal(CustomerPortal):
                     "service_type_id": service.id,
                     "date": local.astimezone(pytz.utc).replace(tzinfo=None),
                     "company_id": (partner.company_id or request.env.company).id,
+                    "user_id": (partner.user_id or partner._hk_fallback_agent()).id,
                     "notes": request.env._(
                         "Requested on the portal (%(window)s).", window=time_window
                     ),
@@ -360,7 +361,7 @@ class HousekeepingPortal(CustomerPortal):
         visit.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=request.env._("Confirm the visit requested on the portal"),
-            user_id=(partner.user_id or visit.user_id or request.env.ref("base.user_admin")).id,
+            user_id=visit.user_id.id,
         )
         return self._hk_redirect(
             "/my/visits", message=request.env._("Request received: we will confirm it soon.")
@@ -468,7 +469,7 @@ class HousekeepingPortal(CustomerPortal):
             "mail.mail_activity_data_todo",
             summary=labels[kind],
             date_deadline=fields.Date.context_today(partner) + timedelta(days=15),
-            user_id=(partner.user_id or request.env.ref("base.user_admin")).id,
+            user_id=(partner.user_id or partner._hk_fallback_agent()).id,
         )
         return self._hk_redirect(
             "/my/preferences",

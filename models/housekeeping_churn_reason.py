@@ -41,6 +41,12 @@ class HousekeepingWinbackPlaybook(models.Model):
         string="Compensation Coupon",
         help="A coupon of this program is issued to the customer with the activity.",
     )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Responsible",
+        help="Gets the activity when the customer has no service agent (default: the "
+        "administrator).",
+    )
     winback_days = fields.Integer(
         string="Success Window (days)",
         default=60,

@@ -167,7 +167,7 @@ class HousekeepingReward(models.Model):
                         "res_id": partner.id,
                         "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
                         "summary": self.env._("Deliver the gift: %(name)s", name=self.name),
-                        "user_id": partner.user_id.id or self.env.user.id,
+                        "user_id": (partner.user_id or partner._hk_fallback_agent()).id,
                     }
                 )
             )

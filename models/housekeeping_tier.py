@@ -66,7 +66,8 @@ class HousekeepingTier(models.Model):
         "customer reaches the tier.",
     )
     priority_booking = fields.Boolean(
-        help="Visits of these customers come first in the visit lists and calendar."
+        help="Visits of these customers come first in the visit lists, take a cleaner's "
+        "overlapping slot from lower tiers and can use the reserved slots."
     )
     agent_team_ids = fields.Many2many(
         "res.users",

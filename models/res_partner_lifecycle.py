@@ -38,6 +38,7 @@ class ResPartner(models.Model):
     lifecycle_stage = fields.Selection(
         LIFECYCLE_STAGES,
         index=True,
+        readonly=True,
         tracking=True,
         copy=False,
         group_expand="_group_expand_lifecycle_stage",
@@ -436,7 +437,9 @@ class ResPartner(models.Model):
                     "summary": playbook.name,
                     "note": playbook.script,
                     "date_deadline": today + timedelta(days=playbook.activity_delay_days),
-                    "user_id": partner.user_id.id or self.env.user.id,
+                    "user_id": (
+                        partner.user_id or playbook.user_id or partner._hk_fallback_agent()
+                    ).id,
                 }
             )
             runs.append(
@@ -487,6 +490,14 @@ class ResPartner(models.Model):
         )
         runs.write({"won_back": True, "won_back_date": today})
 
+    def _hk_fallback_agent(self):
+        """Who gets a customer's activity when the customer has no service agent:
+        the current user if internal, else the administrator."""
+        user = self.env.user
+        if user._is_internal() and not user._is_superuser():
+            return user
+        return self.env.ref("base.user_admin", raise_if_not_found=False) or user
+
     # ------------------------------------------------------------------ hooks & actions
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
@@ -524,6 +535,33 @@ class ResPartner(models.Model):
     def action_confirm_churn_reason(self):
         self.filtered("churn_reason_id").write({"churn_reason_confirmed": True})
         return True
+
+    def write(self, vals):
+        """A reason chosen by staff for a lost customer opens its playbook (once per
+        open attempt) and counts as confirmed."""
+        if "churn_reason_id" not in vals or self.env.context.get("hk_lifecycle_engine"):
+            return super().write(vals)
+        before = {p.id: p.churn_reason_id for p in self}
+        vals = {**vals, "churn_reason_confirmed": bool(vals["churn_reason_id"])}
+        result = super().write(vals)
+        changed = self.filtered(
+            lambda p: (
+                p.churn_reason_id
+                and p.churn_reason_id != before.get(p.id)
+                and p.lifecycle_stage in LOST_STAGES
+            )
+        )
+        if changed:
+            open_runs = (
+                self.env["housekeeping.winback.run"]
+                .sudo()
+                .search([("partner_id", "in", changed.ids), ("won_back", "=", False)])
+            )
+            running = {(r.partner_id.id, r.reason_id.id) for r in open_runs}
+            todo = changed.filtered(lambda p: (p.id, p.churn_reason_id.id) not in running)
+            if todo:
+                todo._hk_start_winback_playbooks(fields.Date.context_today(self))
+        return result
 
     @api.model
     def _cron_evaluate_lifecycle(self):

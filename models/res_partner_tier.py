@@ -24,6 +24,7 @@ class ResPartner(models.Model):
     membership_tier_id = fields.Many2one(
         "housekeeping.tier",
         index=True,
+        readonly=True,
         tracking=True,
         copy=False,
         ondelete="restrict",

@@ -21,11 +21,13 @@ class HousekeepingPointsLiability(models.Model):
     def _table_query(self):
         return SQL(
             """
-            SELECT e.company_id AS id, e.company_id, count(DISTINCT e.partner_id) AS customer_count,
-                   sum(e.points)::int AS points, sum(e.points) * c.hk_point_value AS value
-              FROM housekeeping_points_entry e
-              JOIN res_company c ON c.id = e.company_id
-             GROUP BY e.company_id, c.hk_point_value
+            SELECT b.company_id AS id, b.company_id,
+                   count(*) FILTER (WHERE b.balance > 0) AS customer_count,
+                   sum(b.balance)::int AS points, sum(b.balance) * c.hk_point_value AS value
+              FROM (SELECT company_id, partner_id, sum(points) AS balance
+                      FROM housekeeping_points_entry GROUP BY company_id, partner_id) b
+              JOIN res_company c ON c.id = b.company_id
+             GROUP BY b.company_id, c.hk_point_value
             """
         )
 

@@ -204,10 +204,14 @@ class TestLifecycle(HousekeepingCase):
         self.assertEqual(rival.churn_reason_id.code, "competitor")
         self.assertFalse(silent.churn_reason_id, "no signal: unknown until staff decide")
         self.assertEqual(self._logs(rival)[-1].churn_reason_id.code, "competitor")
-        # staff change and confirm the reason: the engine keeps it
+        # staff choose the reason: it counts as confirmed, opens its playbook (if any)
+        # and the engine keeps it
         moved = self.env.ref("housekeeping_membership.churn_reason_moved")
+        price_playbook = self.env.ref("housekeeping_membership.winback_playbook_price")
         silent.write({"churn_reason_id": moved.id})
-        silent.action_confirm_churn_reason()
+        self.assertTrue(silent.churn_reason_confirmed)
+        rival.write({"churn_reason_id": price_playbook.reason_id.id})
+        self.assertIn("Offer a targeted package", rival.activity_ids.mapped("summary"))
         with freeze_time("2026-09-01 20:00:00"):
             self._cron()
         self.assertEqual(silent.lifecycle_stage, "churned")
