@@ -8,3 +8,4 @@ from . import test_access
 from . import test_rfm
 from . import test_lifecycle
 from . import test_points
+from . import test_engagement

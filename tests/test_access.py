@@ -28,6 +28,11 @@ MATRIX = {
     "housekeeping.points.allocation": {"user": "r", "manager": "r"},
     "housekeeping.reward": {"user": "r", "manager": "rwcu", "portal": "r"},
     "housekeeping.points.adjustment": {"user": "rwc", "manager": "rwcu"},
+    "housekeeping.journey": {"user": "r", "manager": "rwcu"},
+    # the journey log is written by the engine only
+    "housekeeping.journey.send": {"user": "r", "manager": "r"},
+    "housekeeping.cleaner.quality.report": {"manager": "r"},
+    "housekeeping.visit.rate": {"user": "rwcu", "manager": "rwcu"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

@@ -2,3 +2,4 @@ from . import base_partner_merge
 from . import housekeeping_lifecycle_preview
 from . import housekeeping_lifecycle_set_stage
 from . import housekeeping_reward_redeem
+from . import housekeeping_visit_rate
