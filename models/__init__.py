@@ -29,3 +29,4 @@ from . import res_config_settings_engagement
 from . import housekeeping_journey
 from . import res_partner_engagement
 from . import housekeeping_visit_engagement
+from . import housekeeping_recommendation

@@ -436,9 +436,11 @@ class HousekeepingJourney(models.Model):
         if "membership_tier_id" not in self.env["res.partner"]._fields:
             return
         todo = sends.filtered(
-            lambda s: not s.offer_card_id
-            and "birthday_program_id" in s.partner_id.membership_tier_id._fields
-            and s.partner_id.membership_tier_id.birthday_program_id
+            lambda s: (
+                not s.offer_card_id
+                and "birthday_program_id" in s.partner_id.membership_tier_id._fields
+                and s.partner_id.membership_tier_id.birthday_program_id
+            )
         )
         if not todo:
             return

@@ -53,11 +53,16 @@ class ResCompany(models.Model):
                 )
             if not 1 <= company.hk_vip_min_average <= 5:
                 raise ValidationError(self.env._("The VIP average score is between 1 and 5."))
-            if min(
-                company.hk_vip_rated_visits,
-                company.hk_vip_callback_days,
-                company.hk_conversion_days,
-            ) < 1:
+            if (
+                min(
+                    company.hk_vip_rated_visits,
+                    company.hk_vip_callback_days,
+                    company.hk_conversion_days,
+                )
+                < 1
+            ):
                 raise ValidationError(
-                    self.env._("VIP rated visits, callback days and conversion days must be at least 1.")
+                    self.env._(
+                        "VIP rated visits, callback days and conversion days must be at least 1."
+                    )
                 )

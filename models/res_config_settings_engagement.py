@@ -8,7 +8,5 @@ class ResConfigSettings(models.TransientModel):
     hk_complaint_score = fields.Integer(related="company_id.hk_complaint_score", readonly=False)
     hk_vip_min_average = fields.Float(related="company_id.hk_vip_min_average", readonly=False)
     hk_vip_rated_visits = fields.Integer(related="company_id.hk_vip_rated_visits", readonly=False)
-    hk_vip_callback_days = fields.Integer(
-        related="company_id.hk_vip_callback_days", readonly=False
-    )
+    hk_vip_callback_days = fields.Integer(related="company_id.hk_vip_callback_days", readonly=False)
     hk_conversion_days = fields.Integer(related="company_id.hk_conversion_days", readonly=False)

@@ -15,7 +15,7 @@ class HousekeepingPointsLiability(models.Model):
     currency_id = fields.Many2one(related="company_id.currency_id")
     customer_count = fields.Integer(string="Customers", readonly=True)
     points = fields.Integer(string="Outstanding Points", readonly=True)
-    value = fields.Monetary(string="Value", readonly=True)
+    value = fields.Monetary(readonly=True)
 
     @property
     def _table_query(self):

@@ -33,6 +33,7 @@ MATRIX = {
     "housekeeping.journey.send": {"user": "r", "manager": "r"},
     "housekeeping.cleaner.quality.report": {"manager": "r"},
     "housekeeping.visit.rate": {"user": "rwcu", "manager": "rwcu"},
+    "housekeeping.recommendation": {"user": "r", "manager": "r"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

@@ -1,8 +1,8 @@
-from datetime import date, timedelta
+from datetime import date
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
 from .common import HousekeepingCase
@@ -152,7 +152,9 @@ class TestSatisfaction(EngagementCase):
             self.Partner._cron_evaluate_vip()
             self.assertNotIn(self.vip, self.fan.category_id)
             self.assertFalse(self.fan.hk_vip_since)
-            notes = self.fan.message_ids.filtered(lambda m: "VIP" in (m.body or ""))
+            notes = self.fan.message_ids.filtered(
+                lambda m: "satisfaction threshold" in (m.body or "")
+            )
             self.assertEqual(len(notes), 2, "tag added and removed, both in the chatter")
             self.company.hk_vip_min_average = 4.5
             self.Partner._cron_evaluate_vip()
@@ -349,10 +351,11 @@ class TestJourneys(EngagementCase):
         self.assertEqual(len(self._sends(journey)), 1)
 
     def test_journey_validation(self):
-        with self.assertRaises(Exception):
-            self.env["housekeeping.journey"].create(
-                {"name": "Broken", "trigger": "wake_up", "channel": "email"}
-            )
+        journey = self.env["housekeeping.journey"]
+        with self.assertRaises(ValidationError):
+            journey.create({"name": "No template", "trigger": "wake_up", "channel": "email"})
+        with self.assertRaises(ValidationError):
+            self.wake_up.audience_domain = "[('no_such_field', '=', 1)]"
 
     def test_unsubscribe_token(self):
         token = self.fan._hk_unsubscribe_token()
@@ -360,6 +363,56 @@ class TestJourneys(EngagementCase):
         self.assertFalse(self.fan._hk_check_unsubscribe_token(token[:-1] + "x"))
         self.assertFalse(self.customer._hk_check_unsubscribe_token(token))
         self.assertTrue(self.fan.consent_date)
+
+
+@tagged("post_install", "-at_install")
+class TestRecommendations(EngagementCase):
+    @freeze_time("2026-03-05 20:00:00")
+    def test_co_occurrence_top_services(self):
+        hourly, deep, appliance = self.service_hourly, self.service_deep, self.service_appliance
+        history = {
+            "A1": (hourly, deep),
+            "A2": (hourly, deep),
+            "A3": (hourly, appliance),
+            "A4": (hourly, deep, appliance),
+            "T": (hourly,),
+            "U": (deep,),
+            "Full": (hourly, deep, appliance),
+        }
+        partners = {}
+        for name, types in history.items():
+            partners[name] = self.Partner.create({"name": name})
+            for i, service in enumerate(types):
+                self._visit(
+                    partner=partners[name], date=f"2026-03-0{i + 1} 09:00:00", service_type=service
+                )
+        # a cancelled visit does not count
+        self._visit(partner=partners["U"], service_type=appliance, state="cancelled")
+        model = self.env["housekeeping.recommendation"]
+        model._cron_recommend_services()
+        count = model._cron_recommend_services()  # idempotent rebuild
+        t = partners["T"].hk_recommendation_ids
+        self.assertEqual(t.mapped("service_type_id"), deep | appliance)
+        self.assertEqual(t.mapped("rank"), [1, 2])
+        self.assertEqual(t[0].service_type_id, deep, "4 customers pair hourly with deep")
+        self.assertEqual(t[0].support, 4)
+        self.assertEqual(
+            t[0].explanation, "4 customers who book Hourly Cleaning also book Deep Cleaning."
+        )
+        self.assertEqual((t[1].service_type_id, t[1].support), (appliance, 3))
+        u = partners["U"].hk_recommendation_ids
+        self.assertEqual(u.mapped("service_type_id"), hourly | appliance)
+        self.assertEqual(u[1].source_service_type_id, deep)
+        self.assertFalse(partners["Full"].hk_recommendation_ids, "nothing left to suggest")
+        self.assertEqual(
+            count, model.search_count([("partner_id", "in", [p.id for p in partners.values()])])
+        )
+        # deep and appliance were booked together by 2 customers only
+        self.env["ir.config_parameter"].set_param(
+            "housekeeping_membership.recommendation_min_customers", 3
+        )
+        model._cron_recommend_services()
+        self.assertEqual(partners["U"].hk_recommendation_ids.service_type_id, hourly)
 
 
 @tagged("post_install", "-at_install")
@@ -435,9 +488,7 @@ class TestEngagementQueryCount(EngagementCase):
 
     def test_journey_query_count_does_not_grow(self):
         journey = self.wake_up
-        journey.write(
-            {"channel": "both", "offer_type": "points", "bonus_points": 10}
-        )
+        journey.write({"channel": "both", "offer_type": "points", "bonus_points": 10})
         self.next_visit.active = False
         small = self._population("Small", 50)
         queries_small = self._counted(
