@@ -475,15 +475,22 @@ class HousekeepingJourney(models.Model):
         return self.search([("trigger", "!=", "birthday")])._hk_run_batches(today, batch)
 
     def _hk_run_batches(self, today, batch):
+        """Run the journeys of ``self`` batch by batch; in the cron each batch
+        commits, and when time runs out the cron is called again and resumes (the
+        customers already messaged are no longer in the audience)."""
         in_cron = bool(self.env.context.get("ir_cron_progress_id"))
         total = 0
-        for journey in self:
+        journeys = list(self)
+        for index, journey in enumerate(journeys):
             while True:
                 sent, more = journey._hk_run(today, limit=batch)
                 total += sent
                 if in_cron:
-                    time_left = self.env["ir.cron"]._commit_progress(sent)
-                    if time_left <= 0:
+                    pending = more or index < len(journeys) - 1
+                    time_left = self.env["ir.cron"]._commit_progress(
+                        sent, remaining=int(pending)
+                    )
+                    if pending and time_left <= 0:
                         return total
                 if not more:
                     break

@@ -324,14 +324,14 @@ class ResPartner(models.Model):
             total += done
             if not more:
                 break
-            if in_cron:
-                self.env["ir.cron"]._commit_progress(done, remaining=1)
+            if in_cron and self.env["ir.cron"]._commit_progress(done, remaining=1) <= 0:
+                return total
         while True:
             planned = self._hk_vip_schedule_callbacks(today, limit=batch)
             more = planned == batch
             if in_cron:
                 time_left = self.env["ir.cron"]._commit_progress(planned, remaining=int(more))
-                if time_left <= 0:
+                if more and time_left <= 0:
                     break
             if not more:
                 break

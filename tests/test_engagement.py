@@ -30,6 +30,52 @@ class EngagementCase(HousekeepingCase):
             }
         )
 
+    def _population(self, prefix, count):
+        partners = self.Partner.create(
+            [
+                {
+                    "name": f"{prefix}{i}",
+                    "email": f"{prefix.lower()}{i}@example.com",
+                    "phone": "13800138000",
+                    "consent_email": True,
+                    "consent_sms": True,
+                    "company_id": self.company.id,
+                }
+                for i in range(count)
+            ]
+        )
+        with freeze_time("2026-01-29 20:00:00"):
+            visits = self.env["housekeeping.visit"].create(
+                [
+                    {
+                        "partner_id": p.id,
+                        "service_type_id": self.service_hourly.id,
+                        "date": f"2026-01-{day:02d} 09:00:00",
+                        "amount": 100,
+                        "employee_id": self.cleaner.id,
+                        "state": "draft",
+                    }
+                    for p in partners
+                    for day in (1, 15, 29)
+                ]
+            )
+            self.company.hk_survey_enabled = False
+            visits.action_done()
+        model_id = self.env["ir.model"]._get_id("housekeeping.visit")
+        self.env["rating.rating"].create(
+            [
+                {
+                    "res_model_id": model_id,
+                    "res_id": v.id,
+                    "partner_id": v.partner_id.id,
+                    "rating": 5,
+                    "consumed": True,
+                }
+                for v in visits
+            ]
+        )
+        return partners
+
     def _rate(self, visit, score, feedback=None):
         return visit.action_record_rating(score, feedback)
 
@@ -417,52 +463,6 @@ class TestRecommendations(EngagementCase):
 
 @tagged("post_install", "-at_install")
 class TestEngagementQueryCount(EngagementCase):
-    def _population(self, prefix, count):
-        partners = self.Partner.create(
-            [
-                {
-                    "name": f"{prefix}{i}",
-                    "email": f"{prefix.lower()}{i}@example.com",
-                    "phone": "13800138000",
-                    "consent_email": True,
-                    "consent_sms": True,
-                    "company_id": self.company.id,
-                }
-                for i in range(count)
-            ]
-        )
-        with freeze_time("2026-01-29 20:00:00"):
-            visits = self.env["housekeeping.visit"].create(
-                [
-                    {
-                        "partner_id": p.id,
-                        "service_type_id": self.service_hourly.id,
-                        "date": f"2026-01-{day:02d} 09:00:00",
-                        "amount": 100,
-                        "employee_id": self.cleaner.id,
-                        "state": "draft",
-                    }
-                    for p in partners
-                    for day in (1, 15, 29)
-                ]
-            )
-            self.company.hk_survey_enabled = False
-            visits.action_done()
-        model_id = self.env["ir.model"]._get_id("housekeeping.visit")
-        self.env["rating.rating"].create(
-            [
-                {
-                    "res_model_id": model_id,
-                    "res_id": v.id,
-                    "partner_id": v.partner_id.id,
-                    "rating": 5,
-                    "consumed": True,
-                }
-                for v in visits
-            ]
-        )
-        return partners
-
     def _counted(self, method, when):
         self.env.flush_all()
         self.env.invalidate_all()
@@ -544,3 +544,25 @@ class TestUnsubscribeRoute(HttpCase):
             data={"List-Unsubscribe": "One-Click"},
         )
         self.assertEqual(response.status_code, 200)
+
+
+@tagged("post_install", "-at_install")
+class TestEngagementScheduledActions(EngagementCase):
+    def test_scheduled_actions_run_in_batches(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("housekeeping_membership.vip_batch_size", 2)
+        params.set_param("housekeeping_membership.journey_batch_size", 2)
+        self.next_visit.active = False
+        partners = self._population("Batch", 5)
+        with freeze_time("2026-04-05 20:00:00"), self.enter_registry_test_mode():
+            self.env.ref("housekeeping_membership.ir_cron_vip_evaluate").method_direct_trigger()
+            self.env.ref("housekeeping_membership.ir_cron_journeys").method_direct_trigger()
+        self.env.invalidate_all()
+        self.assertTrue(all(self.vip in p.category_id for p in partners))
+        self.assertEqual(len(partners.activity_ids), 5, "one VIP callback each")
+        self.assertEqual(len(self._sends(self.wake_up)), 5)
+        with freeze_time("2026-04-05 20:00:00"):
+            # a second run changes nothing
+            self.assertEqual(self.Partner._cron_evaluate_vip(), 0)
+            self.assertEqual(self.env["housekeeping.journey"]._cron_run_journeys(), 0)
+        self.assertEqual(len(partners.activity_ids), 5)
