@@ -546,8 +546,10 @@ class HousekeepingJourneySend(models.Model):
     )
     company_id = fields.Many2one("res.company", index=True)
 
-    _once_per_occasion = models.UniqueIndex(
-        "(journey_id, partner_id, period_key)",
+    # A constraint (not a bare unique index) so that Odoo's partner merge sees it
+    # and moves the log rows inside a savepoint.
+    _once_per_occasion = models.Constraint(
+        "UNIQUE(journey_id, partner_id, period_key)",
         "A customer receives a journey once per occasion.",
     )
 

@@ -276,6 +276,30 @@ class TestJourneys(EngagementCase):
             self.env["housekeeping.journey"]._cron_run_journeys()
             self.assertEqual(len(self._sends(self.wake_up)), 2)
 
+    def test_merge_keeps_once_only_log(self):
+        twin = self.Partner.create(
+            {"name": "Fan (duplicate)", "email": "fan2@example.com", "consent_email": True}
+        )
+        with freeze_time("2026-01-01 20:00:00"):
+            self._visit(partner=self.fan, date="2026-01-01 09:00:00")
+            self._visit(partner=twin, date="2026-01-01 09:00:00")
+        with freeze_time("2026-03-02 20:00:00"):
+            self.env["housekeeping.journey"]._cron_run_journeys()
+        self.assertEqual(len(self._sends(self.wake_up)), 2)
+        other = self.Send.create(
+            {
+                "journey_id": self.next_visit.id,
+                "partner_id": twin.id,
+                "channel": "email",
+                "period_key": "due:2026-01-01",
+            }
+        )
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        wizard._merge((self.fan | twin).ids, self.fan)
+        self.assertEqual(self._sends(self.wake_up).partner_id, self.fan)
+        self.assertEqual(len(self._sends(self.wake_up)), 1, "the duplicate occasion is dropped")
+        self.assertEqual(other.partner_id, self.fan, "other messages move")
+
     def test_conversion_window(self):
         with freeze_time("2026-01-01 20:00:00"):
             self._visit(partner=self.fan, date="2026-01-01 09:00:00")
