@@ -1,7 +1,8 @@
-from datetime import date
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 
+from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
@@ -540,7 +541,36 @@ class TestEngagementQueryCount(EngagementCase):
 
 
 @tagged("post_install", "-at_install")
-class TestUnsubscribeRoute(HttpCase):
+class TestEngagementRoutes(HttpCase):
+    def test_customer_rates_from_the_survey_link(self):
+        partner = self.env["res.partner"].create(
+            {"name": "Rater", "email": "rater@example.com", "consent_email": True}
+        )
+        visit = self.env["housekeeping.visit"].create(
+            {
+                "partner_id": partner.id,
+                "service_type_id": self.env.ref("housekeeping_membership.service_type_hourly").id,
+                "date": fields.Datetime.now() - timedelta(hours=3),
+                "amount": 100,
+            }
+        )
+        visit.action_done()
+        token = visit.rating_ids.access_token
+        self.assertTrue(token, "the survey e-mail created the pending rating")
+        self.authenticate(None, None)
+        page = self.url_open(f"/rate/{token}/1")
+        self.assertEqual(page.status_code, 200)
+        self.assertFalse(visit.complaint_ids, "opening the link alone rates nothing")
+        response = self.url_open(
+            f"/rate/{token}/submit_feedback",
+            data={"rate": 1, "csrf_token": http.Request.csrf_token(self), "feedback": "Late"},
+        )
+        response.raise_for_status()
+        visit.invalidate_recordset()
+        self.assertEqual(visit.rating_last_value, 1)
+        self.assertEqual(visit.complaint_ids.severity, "high")
+        self.assertEqual(visit.complaint_ids.activity_ids.activity_type_id.name, "Service Recovery")
+
     def test_unsubscribe_link(self):
         partner = self.env["res.partner"].create(
             {
