@@ -487,9 +487,7 @@ class HousekeepingJourney(models.Model):
                 total += sent
                 if in_cron:
                     pending = more or index < len(journeys) - 1
-                    time_left = self.env["ir.cron"]._commit_progress(
-                        sent, remaining=int(pending)
-                    )
+                    time_left = self.env["ir.cron"]._commit_progress(sent, remaining=int(pending))
                     if pending and time_left <= 0:
                         return total
                 if not more:

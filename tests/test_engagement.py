@@ -421,6 +421,15 @@ class TestJourneys(EngagementCase):
         self.assertEqual(self.fan.points_balance, 50, "points granted once")
         self.assertEqual(len(self._sends(journey)), 1)
 
+    def test_run_now(self):
+        with freeze_time("2026-01-01 20:00:00"):
+            self._visit(partner=self.fan, date="2026-01-01 09:00:00")
+        with freeze_time("2026-03-05 20:00:00"):
+            action = self.wake_up.with_user(self.manager).action_run_now()
+            self.assertEqual(action["tag"], "display_notification")
+            self.assertEqual(self._sends(self.wake_up).partner_id, self.fan)
+            self.assertEqual(self.wake_up.action_view_sends()["domain"][0][2], self.wake_up.id)
+
     def test_journey_validation(self):
         journey = self.env["housekeeping.journey"]
         with self.assertRaises(ValidationError):
