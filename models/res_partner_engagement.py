@@ -64,9 +64,19 @@ class ResPartner(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if ("consent_email" in vals or "consent_sms" in vals) and "consent_date" not in vals:
-            vals = dict(vals, consent_date=fields.Datetime.now())
-        return super().write(vals)
+        """The consent date follows actual changes of consent (a form saving the
+        same answers again keeps the date of the decision)."""
+        changed = self.browse()
+        if "consent_date" not in vals:
+            consents = [name for name in ("consent_email", "consent_sms") if name in vals]
+            if consents:
+                changed = self.filtered(
+                    lambda p: any(bool(vals[name]) != p[name] for name in consents)
+                )
+        result = super().write(vals)
+        if changed:
+            super(ResPartner, changed).write({"consent_date": fields.Datetime.now()})
+        return result
 
     # ------------------------------------------------------------------ unsubscribe
     def _hk_unsubscribe_token(self):

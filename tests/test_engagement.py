@@ -437,6 +437,18 @@ class TestJourneys(EngagementCase):
         with self.assertRaises(ValidationError):
             self.wake_up.audience_domain = "[('no_such_field', '=', 1)]"
 
+    def test_consent_date_follows_changes(self):
+        with freeze_time("2026-03-01 10:00:00"):
+            partner = self.Partner.create({"name": "Consenting", "consent_email": True})
+            self.assertEqual(
+                partner.consent_date, fields.Datetime.to_datetime("2026-03-01 10:00:00")
+            )
+        with freeze_time("2026-03-02 10:00:00"):
+            partner.write({"consent_email": True, "consent_sms": False})
+            self.assertEqual(partner.consent_date.day, 1, "same answers: same date")
+            partner.write({"consent_sms": True, "consent_source": "phone"})
+            self.assertEqual(partner.consent_date.day, 2)
+
     def test_unsubscribe_token(self):
         token = self.fan._hk_unsubscribe_token()
         self.assertTrue(self.fan._hk_check_unsubscribe_token(token))
