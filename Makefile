@@ -1,7 +1,7 @@
 # housekeeping_membership: the two commands are `make run` and `make test`.
 # Odoo 19.0 must be importable, or ODOO_SRC must point at its source tree.
 H := tools/harness.sh
-.PHONY: run test test-odoo test-compat lint bench shell pg-stop clean pot
+.PHONY: run test test-odoo test-compat lint bench shell pg-stop clean pot screenshots
 run:         ; @bash $(H) run
 test:        ; @bash $(H) test $(TESTS)
 test-odoo:   ; @bash $(H) test-odoo
@@ -12,3 +12,4 @@ shell:       ; @bash $(H) shell
 pg-stop:     ; @bash $(H) pg-stop
 clean: pg-stop ; rm -rf .cache
 pot:         ; @bash $(H) pot
+screenshots: ; @HK_SCREENSHOTS=1 bash $(H) test tests/test_portal_ui.py

@@ -12,6 +12,15 @@ from . import housekeeping_complaint
 from . import sale_order
 from . import housekeeping_demo
 from . import res_partner_rfm
+from . import housekeeping_tier
+from . import housekeeping_tier_log
+from . import housekeeping_holiday
+from . import res_company_tier
+from . import res_config_settings_tier
+from . import res_partner_tier
+from . import housekeeping_visit_tier
+from . import sale_order_tier
+from . import housekeeping_visit_booking
 from . import res_company_points
 from . import res_config_settings_points
 from . import housekeeping_points
@@ -24,6 +33,7 @@ from . import res_config_settings_lifecycle
 from . import res_partner_lifecycle
 from . import housekeeping_stage_log
 from . import housekeeping_churn_reason
+from . import res_users
 from . import res_company_engagement
 from . import res_config_settings_engagement
 from . import housekeeping_journey

@@ -34,6 +34,11 @@ class HousekeepingReward(models.Model):
     per_customer_limit = fields.Integer(
         string="Per Customer", help="How many times one customer may redeem it; 0 = no limit."
     )
+    tier_ids = fields.Many2many(
+        "housekeeping.tier",
+        string="Reserved for Tiers",
+        help="Only members of these tiers may redeem it (any customer if empty).",
+    )
     redeemed_count = fields.Integer(compute="_compute_redeemed_count", string="Redeemed")
     image_128 = fields.Image(max_width=128, max_height=128)
 
@@ -86,6 +91,14 @@ class HousekeepingReward(models.Model):
         if self.company_id and partner.company_id and partner.company_id != self.company_id:
             raise UserError(
                 self.env._("The reward %(name)s belongs to another company.", name=self.name)
+            )
+        if self.tier_ids and partner.membership_tier_id not in self.tier_ids:
+            raise UserError(
+                self.env._(
+                    "The reward %(name)s is reserved for %(tiers)s members.",
+                    name=self.name,
+                    tiers=", ".join(self.tier_ids.mapped("name")),
+                )
             )
         Entry = self.env["housekeeping.points.entry"].sudo()
         if self.stock_limit:

@@ -590,10 +590,34 @@ class ResPartner(models.Model):
         self._hk_remind_expiring_points(today)
         return total
 
+    def _hk_points_expiring_soon(self):
+        """``{'points', 'date'}``: points of the customer's lots expiring within the
+        company's reminder window (for the reminder e-mail and the portal)."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        until = today + relativedelta(days=self._hk_company().hk_points_reminder_days)
+        lots = (
+            self.env["housekeeping.points.entry"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", self.id),
+                    ("points", ">", 0),
+                    ("expiry_date", ">=", today),
+                    ("expiry_date", "<=", until),
+                ],
+                order="expiry_date",
+            )
+        )
+        lots = lots.filtered(lambda lot: lot.remaining > 0)
+        return {"points": sum(lots.mapped("remaining")), "date": lots[:1].expiry_date}
+
     @api.model
     def _hk_remind_expiring_points(self, today):
-        """Note on the customers whose points enter the reminder window today
-        (lots expiring exactly ``reminder days`` from today): one query, one INSERT."""
+        """Remind the customers whose points enter the reminder window today (lots
+        expiring exactly ``reminder days`` from today): a chatter note for staff
+        (one INSERT) and an e-mail to those with an address, once per customer and
+        expiry day (the note's message id is the key)."""
         Entry = self.env["housekeeping.points.entry"]
         Entry.flush_model()
         self.env.cr.execute(
@@ -638,6 +662,12 @@ class ResPartner(models.Model):
                 for partner_id, expiry, points in rows
             ],
         )
+        template = self.env.ref(
+            "housekeeping_membership.mail_template_points_expiring", raise_if_not_found=False
+        )
+        with_email = self.browse([row[0] for row in rows]).filtered("email")
+        if template and with_email:
+            template.sudo().send_mail_batch(with_email.ids)
         return len(rows)
 
 

@@ -28,6 +28,11 @@ MATRIX = {
     "housekeeping.points.allocation": {"user": "r", "manager": "r"},
     "housekeeping.reward": {"user": "r", "manager": "rwcu", "portal": "r"},
     "housekeeping.points.adjustment": {"user": "rwc", "manager": "rwcu"},
+    "housekeeping.tier": {"internal": "r", "user": "r", "manager": "rwcu"},
+    # tier changes are written by the engine only
+    "housekeeping.tier.log": {"user": "r", "manager": "r"},
+    "housekeeping.holiday": {"user": "r", "manager": "rwcu"},
+    "housekeeping.tier.set": {"manager": "rwcu"},
     "housekeeping.journey": {"user": "r", "manager": "rwcu"},
     # the journey log is written by the engine only
     "housekeeping.journey.send": {"user": "r", "manager": "r"},

@@ -73,6 +73,19 @@ class TestLifecycle(HousekeepingCase):
         messages = booked.message_ids.filtered(lambda m: "Lifecycle stage" in (m.body or ""))
         self.assertEqual(len(messages), 3)
 
+    @freeze_time("2026-03-01 20:00:00")
+    def test_cancelling_a_visit_re_evaluates_at_once(self):
+        partner = self._customer("Cancelled", ["2026-02-27", "2026-02-28", "2026-03-01"])
+        self.assertEqual(partner.lifecycle_stage, "loyal")
+        partner.visit_ids.sorted("date")[-1].action_cancel()
+        self.assertEqual(partner.lifecycle_stage, "new", "2 done visits left")
+        partner.visit_ids.filtered(lambda v: v.state == "done").action_cancel()
+        self.assertEqual(partner.lifecycle_stage, "potential", "no done visit left")
+        last = self._logs(partner)[-1]
+        self.assertEqual(
+            (last.from_stage, last.to_stage, last.trigger), ("new", "potential", "visit")
+        )
+
     def test_second_visit_after_days_makes_loyal(self):
         with freeze_time("2026-01-20 20:00:00"):
             partner = self._customer("Two visits", ["2026-01-01", "2026-01-15"])

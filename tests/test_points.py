@@ -161,9 +161,16 @@ class TestPointsLedger(PointsCase):
         with freeze_time("2026-01-02 20:00:00"):  # 30 days before 2026-02-01
             self.env["res.partner"]._cron_expire_points()
             self.env["res.partner"]._cron_expire_points()
-        reminders = self.customer.message_ids.filtered(lambda m: "expire on" in (m.body or ""))
+        reminders = self.customer.message_ids.filtered(
+            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
+        )
         self.assertEqual(len(reminders), 1)
         self.assertIn("80 points", reminders.body)
+        mails = self.env["mail.mail"].search(
+            [("recipient_ids", "=", self.customer.id), ("subject", "=", "Your points expire soon")]
+        )
+        self.assertEqual(len(mails), 1, "one e-mail to the customer, not two")
+        self.assertIn("2026-02-01", mails.body_html)
 
     def test_cancelled_visit_reverses_points(self):
         visit = self._visit(amount=150)
@@ -297,6 +304,17 @@ class TestRedemption(PointsCase):
             self.env["housekeeping.reward"].create(
                 {"name": "Broken", "points_cost": 10, "reward_type": "service"}
             )
+
+    def test_tier_restriction(self):
+        self.customer._hk_grant_points(1000, "goodwill", origin="welcome")
+        gold = self.env.ref("housekeeping_membership.tier_gold")
+        self.reward_gift.tier_ids = gold
+        with self.assertRaises(UserError):
+            self.reward_gift.redeem(self.customer)
+        self.assertEqual(self.customer.points_balance, 1000)
+        self.customer.action_set_tier(gold, "VIP account")
+        self.reward_gift.redeem(self.customer)
+        self.assertEqual(self.customer.points_balance, 900)
 
     def test_gift_reward_creates_delivery_activity(self):
         self.customer._hk_grant_points(150, "goodwill", origin="welcome")

@@ -1,0 +1,476 @@
+"""Customer portal (会员中心): membership, points, check-in, referral, rewards, visits
+and preferences, for the logged-in customer only.
+
+Every route works on ``request.env.user.partner_id``; records reached by id are
+checked to belong to that customer (else 404) before anything is read or written
+with ``sudo()``. Forms are POST with Odoo's CSRF token.
+"""
+
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import pytz
+from werkzeug.exceptions import NotFound
+
+from odoo import fields, http
+from odoo.addons.portal.controllers.portal import CustomerPortal
+from odoo.addons.portal.controllers.portal import pager as portal_pager
+from odoo.exceptions import UserError, ValidationError
+from odoo.http import request
+
+POINTS_PER_PAGE = 20
+REDEEM_RATE_LIMIT = 3  # redemptions per customer per minute
+TIME_WINDOWS = ("morning", "afternoon", "evening")
+
+
+class HousekeepingPortal(CustomerPortal):
+    # ------------------------------------------------------------------ helpers
+    def _hk_partner(self):
+        return request.env.user.partner_id
+
+    def _hk_values(self, page_name, **values):
+        partner = self._hk_partner().sudo()
+        return self._prepare_portal_layout_values() | {
+            "page_name": page_name,
+            "hk_partner": partner,
+            "hk_message": request.params.get("message"),
+            "hk_error": request.params.get("error"),
+            **values,
+        }
+
+    def _hk_redirect(self, url, message=None, error=None):
+        query = []
+        if message:
+            query.append(("message", message))
+        if error:
+            query.append(("error", error))
+        return request.redirect(url + ("?" + urlencode(query) if query else ""))
+
+    def _prepare_home_portal_values(self, counters):
+        values = super()._prepare_home_portal_values(counters)
+        partner = self._hk_partner().sudo()
+        if "hk_points" in counters:
+            values["hk_points"] = partner.points_balance
+        if "hk_visit_count" in counters:
+            values["hk_visit_count"] = (
+                request.env["housekeeping.visit"]
+                .sudo()
+                .search_count([("partner_id", "=", partner.id), ("state", "!=", "cancelled")])
+            )
+        return values
+
+    def _hk_expiring(self, partner, days=30):
+        """(points, first date) of the customer's points expiring within ``days``."""
+        today = fields.Date.context_today(partner)
+        lots = (
+            request.env["housekeeping.points.entry"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("points", ">", 0),
+                    ("expiry_date", ">=", today),
+                    ("expiry_date", "<=", today + timedelta(days=days)),
+                ],
+                order="expiry_date",
+            )
+        )
+        lots = lots.filtered(lambda lot: lot.remaining > 0)
+        return sum(lots.mapped("remaining")), lots[:1].expiry_date
+
+    # ------------------------------------------------------------------ membership
+    @http.route("/my/membership", type="http", auth="user", website=True)
+    def portal_membership(self, **kw):
+        partner = self._hk_partner().sudo()
+        expiring, expiring_date = self._hk_expiring(partner)
+        values = self._hk_values(
+            "hk_membership",
+            expiring_points=expiring,
+            expiring_date=expiring_date,
+            checked_in_today=partner.last_check_in_date == partner._hk_local_today(),
+            has_tiers="membership_tier_id" in partner._fields,
+        )
+        return request.render("housekeeping_membership.portal_my_membership", values)
+
+    @http.route("/my/membership/check-in", type="http", auth="user", methods=["POST"], website=True)
+    def portal_check_in(self, **kw):
+        partner = self._hk_partner().sudo()
+        try:
+            entries = partner.action_check_in()
+        except UserError as error:
+            return self._hk_redirect("/my/membership", error=str(error))
+        return self._hk_redirect(
+            "/my/membership",
+            message=request.env._(
+                "Checked in: +%(points)s points.", points=sum(entries.mapped("points"))
+            ),
+        )
+
+    # ------------------------------------------------------------------ points history
+    @http.route(
+        ["/my/points", "/my/points/page/<int:page>"], type="http", auth="user", website=True
+    )
+    def portal_points(self, page=1, filterby="all", **kw):
+        partner = self._hk_partner()
+        filters = {
+            "all": {"label": request.env._("All"), "domain": []},
+            "earn": {"label": request.env._("Earned"), "domain": [("points", ">", 0)]},
+            "redeem": {
+                "label": request.env._("Redeemed"),
+                "domain": [("entry_type", "=", "redeem")],
+            },
+            "expire": {
+                "label": request.env._("Expired"),
+                "domain": [("entry_type", "=", "expire")],
+            },
+        }
+        if filterby not in filters:
+            filterby = "all"
+        Entry = request.env["housekeeping.points.entry"].sudo()
+        domain = [("partner_id", "=", partner.id)] + filters[filterby]["domain"]
+        count = Entry.search_count(domain)
+        pager = portal_pager(
+            url="/my/points",
+            url_args={"filterby": filterby},
+            total=count,
+            page=page,
+            step=POINTS_PER_PAGE,
+        )
+        entries = Entry.search(
+            domain, order="date desc, id desc", limit=POINTS_PER_PAGE, offset=pager["offset"]
+        )
+        values = self._hk_values(
+            "hk_points",
+            entries=entries,
+            pager=pager,
+            searchbar_filters=filters,
+            filterby=filterby,
+            default_url="/my/points",
+            labels=dict(Entry._fields["entry_type"]._description_selection(request.env)),
+            reasons=dict(Entry._fields["reason_code"]._description_selection(request.env)),
+        )
+        return request.render("housekeeping_membership.portal_my_points", values)
+
+    # ------------------------------------------------------------------ referral
+    @http.route("/my/referral", type="http", auth="user", website=True)
+    def portal_referral(self, **kw):
+        partner = self._hk_partner().sudo()
+        code = partner._hk_ensure_referral_code()[0]
+        friends = request.env["res.partner"].sudo().search([("referred_by_id", "=", partner.id)])
+        rewarded = set(
+            request.env["housekeeping.points.entry"]
+            .sudo()
+            .search([("partner_id", "=", partner.id), ("reason_code", "=", "referral")])
+            .mapped("source_key")
+        )
+        values = self._hk_values(
+            "hk_referral",
+            code=code,
+            share_url=f"{partner.get_base_url()}/housekeeping/ref/{code}",
+            friends=friends,
+            rewarded={int(key.split(":")[1]) for key in rewarded if key},
+        )
+        return request.render("housekeeping_membership.portal_my_referral", values)
+
+    @http.route("/housekeeping/ref/<string:code>", type="http", auth="public", website=True)
+    def referral_link(self, code, **kw):
+        """The share link: remember the code and send the friend to sign up."""
+        request.session["hk_referral_code"] = (code or "")[:16].upper()
+        if not request.env.user._is_public():
+            return request.redirect("/my/membership")
+        return request.redirect(f"/web/signup?hk_ref={code[:16]}")
+
+    # ------------------------------------------------------------------ rewards & coupons
+    @http.route("/my/rewards", type="http", auth="user", website=True)
+    def portal_rewards(self, **kw):
+        partner = self._hk_partner().sudo()
+        today = fields.Date.context_today(partner)
+        rewards = (
+            request.env["housekeeping.reward"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "in", [False, (partner.company_id or request.env.company).id]),
+                    "|",
+                    ("date_from", "=", False),
+                    ("date_from", "<=", today),
+                    "|",
+                    ("date_to", "=", False),
+                    ("date_to", ">=", today),
+                ]
+            )
+        )
+        available = {}
+        for reward in rewards:
+            try:
+                with request.env.cr.savepoint():
+                    reward._hk_check_redeemable(partner, today)
+                available[reward.id] = True
+            except UserError as error:
+                available[reward.id] = str(error)
+        values = self._hk_values("hk_rewards", rewards=rewards, available=available)
+        return request.render("housekeeping_membership.portal_my_rewards", values)
+
+    @http.route(
+        "/my/rewards/<int:reward_id>/redeem",
+        type="http",
+        auth="user",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_redeem(self, reward_id, **kw):
+        partner = self._hk_partner().sudo()
+        reward = request.env["housekeeping.reward"].sudo().browse(reward_id).exists()
+        company = (partner.company_id or request.env.company).id
+        if not reward or reward.company_id.id not in (False, company):
+            raise NotFound()
+        recent = (
+            request.env["housekeeping.points.entry"]
+            .sudo()
+            .search_count(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("entry_type", "=", "redeem"),
+                    ("create_date", ">=", datetime.now() - timedelta(minutes=1)),
+                ]
+            )
+        )
+        if recent >= REDEEM_RATE_LIMIT:
+            return self._hk_redirect(
+                "/my/rewards",
+                error=request.env._("Too many redemptions in a minute: please try again later."),
+            )
+        try:
+            result = reward.redeem(partner)
+        except (UserError, ValidationError) as error:
+            return self._hk_redirect("/my/rewards", error=str(error))
+        if result._name == "loyalty.card":
+            message = request.env._("Redeemed! Your coupon code: %(code)s", code=result.code)
+            return self._hk_redirect("/my/coupons", message=message)
+        return self._hk_redirect(
+            "/my/rewards",
+            message=request.env._("Redeemed! We will deliver %(gift)s to you.", gift=reward.name),
+        )
+
+    @http.route("/my/coupons", type="http", auth="user", website=True)
+    def portal_coupons(self, **kw):
+        partner = self._hk_partner()
+        cards = (
+            request.env["loyalty.card"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("program_id.program_type", "=", "coupons"),
+                    ("points", ">", 0),
+                ],
+                order="id desc",
+            )
+        )
+        values = self._hk_values("hk_coupons", cards=cards)
+        return request.render("housekeeping_membership.portal_my_coupons", values)
+
+    # ------------------------------------------------------------------ visits
+    def _hk_own_visit(self, visit_id):
+        visit = request.env["housekeeping.visit"].sudo().browse(visit_id).exists()
+        if not visit or visit.partner_id != self._hk_partner():
+            raise NotFound()
+        return visit
+
+    @http.route("/my/visits", type="http", auth="user", website=True)
+    def portal_visits(self, **kw):
+        partner = self._hk_partner()
+        Visit = request.env["housekeeping.visit"].sudo()
+        upcoming = Visit.search(
+            [("partner_id", "=", partner.id), ("state", "in", ("draft", "scheduled"))],
+            order="date",
+        )
+        past = Visit.search(
+            [("partner_id", "=", partner.id), ("state", "=", "done")], order="date desc", limit=20
+        )
+        service_types = request.env["housekeeping.service.type"].sudo().search([])
+        values = self._hk_values(
+            "hk_visits",
+            upcoming=upcoming,
+            past=past,
+            service_types=service_types,
+            time_windows=dict(
+                request.env["res.partner"]
+                ._fields["preferred_time_window"]
+                ._description_selection(request.env)
+            ),
+        )
+        return request.render("housekeeping_membership.portal_my_visits", values)
+
+    @http.route(
+        "/my/visits/<int:visit_id>/rate", type="http", auth="user", methods=["POST"], website=True
+    )
+    def portal_rate_visit(self, visit_id, score=None, comment="", **kw):
+        visit = self._hk_own_visit(visit_id)
+        try:
+            score = int(score)
+        except (TypeError, ValueError):
+            score = 0
+        if visit.state != "done" or score not in (1, 2, 3, 4, 5):
+            return self._hk_redirect(
+                "/my/visits", error=request.env._("Choose a score from 1 to 5 for a done visit.")
+            )
+        token = visit._rating_get_access_token()
+        visit.rating_apply(score, token=token, feedback=(comment or "")[:2000])
+        return self._hk_redirect("/my/visits", message=request.env._("Thank you for your rating!"))
+
+    @http.route("/my/visits/request", type="http", auth="user", methods=["POST"], website=True)
+    def portal_request_visit(self, service_type_id=None, date=None, time_window=None, **kw):
+        partner = self._hk_partner().sudo()
+        service = (
+            request.env["housekeeping.service.type"]
+            .sudo()
+            .browse(int(service_type_id or 0))
+            .exists()
+        )
+        try:
+            day = fields.Date.to_date(date)
+        except ValueError:
+            day = None
+        today = fields.Date.context_today(partner)
+        if not service or not day or day < today or time_window not in TIME_WINDOWS:
+            return self._hk_redirect(
+                "/my/visits",
+                error=request.env._("Choose a service, a date from today on and a time of day."),
+            )
+        hour = {"morning": 9, "afternoon": 14, "evening": 18}[time_window]
+        local = pytz.timezone(partner.tz or "Asia/Shanghai").localize(
+            datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
+        )
+        visit = (
+            request.env["housekeeping.visit"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "service_type_id": service.id,
+                    "date": local.astimezone(pytz.utc).replace(tzinfo=None),
+                    "company_id": (partner.company_id or request.env.company).id,
+                    "notes": request.env._(
+                        "Requested on the portal (%(window)s).", window=time_window
+                    ),
+                }
+            )
+        )
+        visit.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=request.env._("Confirm the visit requested on the portal"),
+            user_id=(partner.user_id or visit.user_id or request.env.ref("base.user_admin")).id,
+        )
+        return self._hk_redirect(
+            "/my/visits", message=request.env._("Request received: we will confirm it soon.")
+        )
+
+    # ------------------------------------------------------------------ preferences
+    PREFERENCE_FIELDS = (
+        "household_size",
+        "home_area",
+        "home_type",
+        "preferred_time_window",
+        "prefers_eco_products",
+        "prefers_hypoallergenic",
+        "special_instructions",
+    )
+
+    @http.route("/my/preferences", type="http", auth="user", website=True, methods=["GET"])
+    def portal_preferences(self, **kw):
+        partner = self._hk_partner().sudo()
+        Partner = request.env["res.partner"]
+        values = self._hk_values(
+            "hk_preferences",
+            home_types=dict(Partner._fields["home_type"]._description_selection(request.env)),
+            time_windows=dict(
+                Partner._fields["preferred_time_window"]._description_selection(request.env)
+            ),
+            weekdays=request.env["housekeeping.weekday"].sudo().search([]),
+            household_tags=request.env["housekeeping.household.tag"].sudo().search([]),
+            consent_fields=[f for f in ("consent_email", "consent_sms") if f in Partner._fields],
+            partner=partner,
+        )
+        return request.render("housekeeping_membership.portal_my_preferences", values)
+
+    @http.route("/my/preferences", type="http", auth="user", website=True, methods=["POST"])
+    def portal_preferences_save(self, **post):
+        partner = self._hk_partner().sudo()
+        Partner = request.env["res.partner"]
+        vals = {}
+        try:
+            vals["household_size"] = int(post.get("household_size") or 0)
+            vals["home_area"] = float(post.get("home_area") or 0)
+        except ValueError:
+            return self._hk_redirect(
+                "/my/preferences", error=request.env._("Household size and home size are numbers.")
+            )
+        for name in ("home_type", "preferred_time_window"):
+            value = post.get(name) or False
+            allowed = dict(Partner._fields[name]._description_selection(request.env))
+            if value and value not in allowed:
+                return self._hk_redirect("/my/preferences", error=request.env._("Invalid choice."))
+            vals[name] = value
+        vals["prefers_eco_products"] = bool(post.get("prefers_eco_products"))
+        vals["prefers_hypoallergenic"] = bool(post.get("prefers_hypoallergenic"))
+        vals["special_instructions"] = (post.get("special_instructions") or "")[:2000]
+        weekday_ids = request.httprequest.form.getlist("preferred_weekday_ids")
+        tag_ids = request.httprequest.form.getlist("household_tag_ids")
+        vals["preferred_weekday_ids"] = [
+            (
+                6,
+                0,
+                request.env["housekeeping.weekday"]
+                .sudo()
+                .browse([int(i) for i in weekday_ids if i.isdigit()])
+                .exists()
+                .ids,
+            )
+        ]
+        vals["household_tag_ids"] = [
+            (
+                6,
+                0,
+                request.env["housekeeping.household.tag"]
+                .sudo()
+                .browse([int(i) for i in tag_ids if i.isdigit()])
+                .exists()
+                .ids,
+            )
+        ]
+        for name in ("consent_email", "consent_sms"):
+            if name in Partner._fields:
+                vals[name] = bool(post.get(name))
+        try:
+            partner.write(vals)
+        except (UserError, ValidationError) as error:
+            return self._hk_redirect("/my/preferences", error=str(error))
+        return self._hk_redirect("/my/preferences", message=request.env._("Preferences saved."))
+
+    @http.route(
+        "/my/preferences/data-request", type="http", auth="user", website=True, methods=["POST"]
+    )
+    def portal_data_request(self, kind=None, **kw):
+        """PIPL: a request to export or delete personal data, tracked for staff."""
+        partner = self._hk_partner().sudo()
+        labels = {
+            "export": request.env._("Export my personal data"),
+            "delete": request.env._("Delete my personal data"),
+        }
+        if kind not in labels:
+            return self._hk_redirect("/my/preferences", error=request.env._("Invalid request."))
+        partner.message_post(
+            body=request.env._("Data request from the customer: %(kind)s", kind=labels[kind]),
+            subtype_xmlid="mail.mt_note",
+        )
+        partner.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=labels[kind],
+            date_deadline=fields.Date.context_today(partner) + timedelta(days=15),
+            user_id=(partner.user_id or request.env.ref("base.user_admin")).id,
+        )
+        return self._hk_redirect(
+            "/my/preferences",
+            message=request.env._("Your request was recorded: we answer within 15 days."),
+        )

@@ -1,0 +1,30 @@
+from odoo import fields, models
+
+
+class HousekeepingTierLog(models.Model):
+    """One change of membership tier; written by the tier engine only."""
+
+    _name = "housekeeping.tier.log"
+    _description = "Membership Tier Change"
+    _order = "date desc, id desc"
+
+    partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
+    from_tier_id = fields.Many2one("housekeeping.tier", ondelete="set null")
+    to_tier_id = fields.Many2one("housekeeping.tier", ondelete="set null", index=True)
+    direction = fields.Selection(
+        [("up", "Upgrade"), ("down", "Downgrade")],
+        help="Compared with the previous tier's rank.",
+    )
+    date = fields.Date(required=True, index=True)
+    trigger = fields.Selection(
+        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
+        required=True,
+    )
+    reason = fields.Char()
+    gift_given = fields.Boolean(
+        string="Gift Pack Given",
+        help="The upgrade gift pack (points and coupon) of the tier was given with this change.",
+    )
+    gift_points = fields.Integer()
+    loyalty_card_id = fields.Many2one("loyalty.card", string="Gift Coupon", ondelete="set null")
+    company_id = fields.Many2one("res.company", index=True)

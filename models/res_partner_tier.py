@@ -1,0 +1,775 @@
+from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL, format_amount
+from odoo.tools.mail import generate_tracking_message_id
+
+from .bulk import bulk_insert
+
+# Partner fields written in SQL by the tier engine.
+TIER_PARTNER_FIELDS = (
+    "membership_tier_id",
+    "tier_grace_until",
+    "tier_manual_until",
+    "tier_agent_id",
+    "user_id",
+)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    membership_tier_id = fields.Many2one(
+        "housekeeping.tier",
+        index=True,
+        tracking=True,
+        copy=False,
+        ondelete="restrict",
+        help="Reached at once when a done visit qualifies the customer; lowered only by the "
+        "scheduled evaluation, after a grace period.",
+    )
+    tier_color = fields.Integer(related="membership_tier_id.color")
+    tier_grace_until = fields.Date(
+        copy=False,
+        tracking=True,
+        help="The customer no longer qualifies for the tier: it is kept until this date, "
+        "then lowered by one tier unless the customer qualifies again.",
+    )
+    tier_manual_until = fields.Date(
+        string="Manual Tier Until",
+        copy=False,
+        help="A tier set by hand is kept until this date (upgrades still apply).",
+    )
+    tier_agent_id = fields.Many2one(
+        "res.users",
+        string="Dedicated Agent",
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        tracking=True,
+    )
+    tier_progress = fields.Char(string="Next Tier", compute="_compute_tier_progress")
+    tier_progress_pct = fields.Float(string="Tier Progress (%)", compute="_compute_tier_progress")
+    tier_log_ids = fields.One2many("housekeeping.tier.log", "partner_id", string="Tier History")
+
+    # ------------------------------------------------------------------ helpers
+    @api.model
+    def _hk_main_company(self):
+        """Company whose settings apply to customers shared between companies."""
+        return self.env["res.company"].sudo().search([], order="id", limit=1)
+
+    def _hk_tier_gap(self, tier, spend, visits, activity, currency):
+        """What the customer still needs for ``tier``: ``(text, percent)``; the text is
+        empty when the customer qualifies."""
+        parts, ratios, met = [], [], False
+        if tier.min_spend > 0:
+            ratios.append(min(spend / tier.min_spend, 1.0))
+            met = met or spend >= tier.min_spend
+            if spend < tier.min_spend:
+                parts.append(
+                    self.env._(
+                        "spend %(amount)s more",
+                        amount=format_amount(self.env, tier.min_spend - spend, currency),
+                    )
+                )
+        if tier.min_visits > 0:
+            ratios.append(min(visits / tier.min_visits, 1.0))
+            met = met or visits >= tier.min_visits
+            if visits < tier.min_visits:
+                parts.append(
+                    self.env._("%(count)s more visits", count=tier.min_visits - visits)
+                    if tier.min_visits - visits > 1
+                    else self.env._("1 more visit")
+                )
+        if tier.min_activity > 0:
+            ratios.append(min(activity / tier.min_activity, 1.0))
+            met = met or activity >= tier.min_activity
+            if activity < tier.min_activity:
+                parts.append(
+                    self.env._(
+                        "%(count)s more ratings or referrals",
+                        count=tier.min_activity - activity,
+                    )
+                )
+        if not ratios:
+            return "", 100.0
+        if tier.qualification == "any":
+            if met:
+                return "", 100.0
+            return self.env._(" or ").join(parts), 100.0 * max(ratios)
+        return self.env._(" and ").join(parts), 100.0 * min(ratios)
+
+    @api.depends("membership_tier_id", "visit_count", "total_spent", "company_id")
+    def _compute_tier_progress(self):
+        today = fields.Date.context_today(self)
+        main = self._hk_main_company()
+        stats = {}
+        real_ids = [partner._origin.id for partner in self if partner._origin.id]
+        if real_ids:
+            self._hk_tier_flush()
+            self.env.cr.execute(
+                self._hk_tier_query(
+                    today, partner_ids=real_ids, downgrade=False, only_changed=False
+                )
+            )
+            stats = {row["id"]: row for row in self.env.cr.dictfetchall()}
+        companies = self.env["res.company"].sudo().browse({row["cid"] for row in stats.values()})
+        ladders = self.env["housekeeping.tier"]._hk_ladders(self.company_id | main | companies)
+        for partner in self:
+            row = stats.get(partner._origin.id, {})
+            company = companies.browse(row.get("cid")) or partner.company_id or main
+            ladder = ladders.get(company.id) or self.env["housekeeping.tier"]
+            current = partner.membership_tier_id
+            if current:
+                upper = ladder.filtered(lambda t, c=current: t.sequence > c.sequence)
+            elif partner.visit_count:
+                upper = ladder.filtered(lambda t: t._hk_has_threshold())
+            else:  # not a customer (yet): nothing to tell
+                partner.tier_progress = False
+                partner.tier_progress_pct = 0.0
+                continue
+            if not upper:
+                partner.tier_progress = self.env._("Highest tier reached") if current else False
+                partner.tier_progress_pct = 100.0 if current else 0.0
+                continue
+            target = upper[0]
+            text, pct = self._hk_tier_gap(
+                target,
+                float(row.get("spend") or 0.0),
+                row.get("visits") or 0,
+                row.get("activity") or 0,
+                company.currency_id,
+            )
+            if text:
+                text = self.env._(
+                    "%(needed)s to reach %(tier)s",
+                    needed=text[:1].upper() + text[1:],
+                    tier=target.name,
+                )
+            else:
+                text = self.env._("Qualifies for %(tier)s", tier=target.name)
+            partner.tier_progress = text
+            partner.tier_progress_pct = round(pct, 1)
+
+    # ------------------------------------------------------------------ the engine
+    @api.model
+    def _hk_tier_query(
+        self, today, partner_ids=None, downgrade=True, only_changed=True, limit=None
+    ):
+        """SQL returning one row per member to change, as dicts: ``id``, ``old_tier``,
+        ``new_tier``, ``action`` (``upgrade``, ``downgrade``, ``grace``,
+        ``requalified``, ``none``), ``new_grace``, ``clear_manual``, the window
+        figures ``spend``, ``visits``, ``activity`` and ``win_start``, ``company_id``
+        (the partner's), ``cid`` (the company whose settings apply), ``agent_id``.
+
+        One statement over the population (or ``partner_ids``): done visits of the
+        rolling window of each customer's company, ratings given on them, customers
+        referred whose first visit is in the window; the ladder of the company (its
+        own tiers, else the shared ones). Without ``downgrade`` only upgrades and
+        requalifications are returned (a visit never lowers a tier).
+        """
+        main = self._hk_main_company()
+        scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
+        changed = SQL("(d.action != 'none' OR d.clear_manual)") if only_changed else SQL("TRUE")
+        return SQL(
+            """
+            WITH member AS (
+                -- the company whose ladder and settings apply: the customer's, else
+                -- the one of their latest done visit (customers shared between
+                -- companies), else the main company
+                SELECT p.id, p.membership_tier_id AS old_tier, ot.sequence AS old_seq,
+                       p.company_id,
+                       COALESCE(p.company_id, (
+                           SELECT v.company_id FROM housekeeping_visit v
+                            WHERE v.partner_id = p.id AND v.state = 'done'
+                            ORDER BY v.date DESC LIMIT 1), %(main)s) AS cid,
+                       p.tier_grace_until AS grace_until, p.tier_manual_until AS manual_until,
+                       p.tier_agent_id AS agent_id
+                  FROM res_partner p
+                  LEFT JOIN housekeeping_tier ot ON ot.id = p.membership_tier_id
+                 WHERE p.active AND %(scope)s
+                   AND (p.membership_tier_id IS NOT NULL OR p.visit_count > 0)
+            ), cust AS (
+                SELECT m.*,
+                       (%(today)s::date - make_interval(
+                            months => COALESCE(rc.hk_tier_window_months, 12)))::date AS win_start,
+                       COALESCE(rc.hk_tier_grace_months, 3) AS grace_months
+                  FROM member m JOIN res_company rc ON rc.id = m.cid
+            ), spend AS (
+                SELECT v.partner_id AS id, count(*) AS visits, COALESCE(sum(v.amount), 0) AS spend,
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM rating_rating r
+                            WHERE r.res_model = 'housekeeping.visit' AND r.res_id = v.id
+                              AND r.consumed AND r.rating > 0)) AS rated
+                  FROM cust c
+                  JOIN housekeeping_visit v ON v.partner_id = c.id AND v.state = 'done'
+                                           AND v.date >= c.win_start
+                 GROUP BY v.partner_id
+            ), referred AS (
+                SELECT rp.referred_by_id AS id, count(*) AS n
+                  FROM cust c
+                  JOIN res_partner rp ON rp.referred_by_id = c.id AND rp.active
+                                     AND rp.customer_since >= c.win_start
+                 GROUP BY rp.referred_by_id
+            ), stats AS (
+                SELECT c.*, COALESCE(s.spend, 0) AS spend, COALESCE(s.visits, 0) AS visits,
+                       COALESCE(s.rated, 0) + COALESCE(f.n, 0) AS activity
+                  FROM cust c
+                  LEFT JOIN spend s ON s.id = c.id
+                  LEFT JOIN referred f ON f.id = c.id
+            ), ladder AS (
+                -- a company with tiers of its own uses them, the others the shared ones
+                SELECT co.id AS cid, t.id, t.sequence, t.qualification,
+                       COALESCE(t.min_spend, 0) AS min_spend,
+                       COALESCE(t.min_visits, 0) AS min_visits,
+                       COALESCE(t.min_activity, 0) AS min_activity
+                  FROM res_company co
+                  JOIN housekeeping_tier t
+                    ON t.active AND (t.company_id = co.id OR (
+                       t.company_id IS NULL AND NOT EXISTS (
+                           SELECT 1 FROM housekeeping_tier own
+                            WHERE own.active AND own.company_id = co.id)))
+            ), qual AS (
+                SELECT DISTINCT ON (s.id) s.id, l.id AS tier_id, l.sequence AS seq
+                  FROM stats s JOIN ladder l ON l.cid = s.cid
+                 WHERE CASE WHEN l.qualification = 'all'
+                            THEN s.spend >= l.min_spend AND s.visits >= l.min_visits
+                                 AND s.activity >= l.min_activity
+                            ELSE (l.min_spend = 0 AND l.min_visits = 0 AND l.min_activity = 0)
+                                 OR (l.min_spend > 0 AND s.spend >= l.min_spend)
+                                 OR (l.min_visits > 0 AND s.visits >= l.min_visits)
+                                 OR (l.min_activity > 0 AND s.activity >= l.min_activity)
+                       END
+                 ORDER BY s.id, l.sequence DESC
+            ), below AS (
+                -- the tier one step below the current one
+                SELECT DISTINCT ON (s.id) s.id, l.id AS tier_id, l.sequence AS seq
+                  FROM stats s JOIN ladder l ON l.cid = s.cid AND l.sequence < s.old_seq
+                 ORDER BY s.id, l.sequence DESC
+            ), decided AS (
+                SELECT s.*, q.tier_id AS q_tier, q.seq AS q_seq,
+                       b.tier_id AS below_tier, b.seq AS below_seq,
+                       CASE
+                         WHEN q.seq IS NOT NULL AND (s.old_tier IS NULL OR q.seq > s.old_seq)
+                              THEN 'upgrade'
+                         WHEN s.old_tier IS NULL THEN 'none'
+                         WHEN q.seq >= s.old_seq
+                              THEN CASE WHEN s.grace_until IS NOT NULL THEN 'requalified'
+                                        ELSE 'none' END
+                         -- from here the member is short of the current tier
+                         WHEN NOT %(downgrade)s THEN 'none'
+                         WHEN s.manual_until >= %(today)s::date THEN 'none'
+                         WHEN s.grace_until IS NULL AND s.grace_months > 0 THEN 'grace'
+                         WHEN s.grace_until IS NULL OR s.grace_until <= %(today)s::date
+                              THEN 'downgrade'
+                         ELSE 'none'
+                       END AS action
+                  FROM stats s
+                  LEFT JOIN qual q ON q.id = s.id
+                  LEFT JOIN below b ON b.id = s.id
+            ), final AS (
+                SELECT d.*,
+                       (d.manual_until IS NOT NULL
+                        AND (d.manual_until < %(today)s::date OR d.action = 'upgrade'))
+                           AS clear_manual
+                  FROM decided d
+            )
+            SELECT d.id, d.old_tier, d.action, d.company_id, d.cid, d.agent_id,
+                   d.spend, d.visits, d.activity, d.win_start,
+                   CASE d.action
+                     WHEN 'upgrade' THEN d.q_tier
+                     -- one step down after a grace period; straight to the tier
+                     -- qualified for when the company gives no grace
+                     WHEN 'downgrade' THEN CASE WHEN d.grace_months > 0 THEN d.below_tier
+                                                ELSE d.q_tier END
+                     ELSE d.old_tier
+                   END AS new_tier,
+                   CASE
+                     WHEN d.action = 'grace'
+                          THEN (%(today)s::date + make_interval(months => d.grace_months))::date
+                     -- still short of the lower tier: its grace period starts at once
+                     WHEN d.action = 'downgrade' AND d.grace_months > 0 AND d.below_tier IS NOT NULL
+                          AND (d.q_seq IS NULL OR d.q_seq < d.below_seq)
+                          THEN (%(today)s::date + make_interval(months => d.grace_months))::date
+                     WHEN d.action IN ('upgrade', 'requalified', 'downgrade') THEN NULL
+                     ELSE d.grace_until
+                   END AS new_grace,
+                   d.clear_manual
+              FROM final d
+             WHERE %(changed)s
+             ORDER BY d.id
+             %(limit)s
+            """,
+            main=main.id,
+            scope=scope,
+            today=today,
+            downgrade=bool(downgrade),
+            changed=changed,
+            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    def _hk_tier_flush(self):
+        self.env["housekeeping.visit"].flush_model(["partner_id", "state", "date", "amount"])
+        self.env["rating.rating"].flush_model(["res_model", "res_id", "consumed", "rating"])
+        self.env["housekeeping.tier"].flush_model()
+        self.env["res.company"].flush_model(["hk_tier_window_months", "hk_tier_grace_months"])
+        self.flush_model(
+            [
+                "active",
+                "company_id",
+                "visit_count",
+                "referred_by_id",
+                "customer_since",
+                *TIER_PARTNER_FIELDS,
+            ]
+        )
+
+    @api.model
+    def _hk_tier_evaluate(self, partner_ids=None, trigger="cron", limit=None, downgrade=None):
+        """Evaluate (all or some) members and apply the changes; returns
+        ``(changed_count, more)`` where ``more`` says a limit cut the batch."""
+        today = fields.Date.context_today(self)
+        self._hk_tier_flush()
+        # the statistics and the tier are written in SQL: drop the progress cache
+        self.invalidate_model(["tier_progress", "tier_progress_pct"])
+        self.env.cr.execute(
+            self._hk_tier_query(
+                today,
+                partner_ids=partner_ids,
+                downgrade=trigger == "cron" if downgrade is None else downgrade,
+                limit=limit and limit + 1,
+            )
+        )
+        rows = self.env.cr.dictfetchall()
+        more = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        if rows:
+            self._hk_tier_apply(rows, today, trigger)
+        return len(rows), more
+
+    @api.model
+    def _hk_tier_apply(self, rows, today, trigger, reason=None):
+        """Write the decisions of ``rows`` set-based: one UPDATE of the members and
+        one of their visits' priority, one INSERT of logs and one of chatter notes,
+        then the upgrade effects (gift pack, e-mail, dedicated agent)."""
+        ids = [r["id"] for r in rows]
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE res_partner p
+               SET membership_tier_id = c.tier,
+                   tier_grace_until = c.grace,
+                   tier_manual_until = CASE WHEN c.manual IS NOT NULL THEN c.manual
+                                            WHEN c.clear THEN NULL
+                                            ELSE p.tier_manual_until END
+              FROM unnest(%(ids)s::int[], %(tiers)s::int[], %(graces)s::date[],
+                          %(clears)s::bool[], %(manuals)s::date[])
+                   AS c(id, tier, grace, clear, manual)
+             WHERE p.id = c.id
+            """,
+                ids=ids,
+                tiers=[r["new_tier"] for r in rows],
+                graces=[r["new_grace"] for r in rows],
+                clears=[bool(r.get("clear_manual")) for r in rows],
+                manuals=[r.get("manual_until") for r in rows],
+            )
+        )
+        moved = [r for r in rows if r["new_tier"] != r["old_tier"]]
+        if moved:
+            # the visits of priority tiers come first in the lists and calendar
+            self.env["housekeeping.visit"].flush_model(["tier_sequence"])
+            self.env.cr.execute(
+                SQL(
+                    """
+                UPDATE housekeeping_visit v
+                   SET tier_sequence = x.seq
+                  FROM (SELECT p.id,
+                               COALESCE(CASE WHEN t.priority_booking THEN t.sequence END, 0) AS seq
+                          FROM res_partner p
+                          LEFT JOIN housekeeping_tier t ON t.id = p.membership_tier_id
+                         WHERE p.id = ANY(%s)) x
+                 WHERE v.partner_id = x.id AND v.tier_sequence IS DISTINCT FROM x.seq
+                """,
+                    [r["id"] for r in moved],
+                )
+            )
+            self.env["housekeeping.visit"].invalidate_model(["tier_sequence"])
+        self.invalidate_model([*TIER_PARTNER_FIELDS, "tier_progress", "tier_progress_pct"])
+
+        tiers = (
+            self.env["housekeeping.tier"]
+            .sudo()
+            .with_context(active_test=False)
+            .browse(({r["old_tier"] for r in rows} | {r["new_tier"] for r in rows}) - {None})
+        )
+        tier_of = {tier.id: tier for tier in tiers}
+        companies = self.env["res.company"].sudo().browse({r["cid"] for r in rows})
+        company_of = {company.id: company for company in companies}
+        upgrades = [
+            r
+            for r in moved
+            if r["new_tier"]
+            and (
+                not r["old_tier"]
+                or tier_of[r["new_tier"]].sequence > tier_of[r["old_tier"]].sequence
+            )
+        ]
+        # no gift pack for tiers set by hand, nor for the first tier the scheduled
+        # evaluation gives (backfill after installation or an import)
+        gifts = self._hk_tier_gifts(
+            [r for r in upgrades if trigger == "visit" or (trigger == "cron" and r["old_tier"])],
+            tier_of,
+            today,
+        )
+        manual_kept = [r for r in rows if r["action"] == "manual" and r not in moved]
+        self._hk_tier_log(moved + manual_kept, tier_of, today, trigger, reason, gifts)
+        self._hk_tier_notes(rows, tier_of, company_of, trigger, reason)
+        if upgrades:
+            self._hk_tier_upgrade_mail(upgrades, tier_of, trigger)
+            self._hk_tier_assign_agents(upgrades, tier_of)
+
+    def _hk_tier_gifts(self, upgrades, tier_of, today):
+        """Give the upgrade gift pack (points and coupon) of the new tier, once per
+        tier, customer and qualification window; returns {partner_id: (points, card)}."""
+        candidates = [
+            r
+            for r in upgrades
+            if tier_of[r["new_tier"]].upgrade_points or tier_of[r["new_tier"]].upgrade_program_id
+        ]
+        if not candidates:
+            return {}
+        given = set()
+        for log in (
+            self.env["housekeeping.tier.log"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("partner_id", "in", [r["id"] for r in candidates]),
+                    ("gift_given", "=", True),
+                    ("date", ">=", min(r["win_start"] for r in candidates)),
+                ],
+                ["partner_id", "to_tier_id", "date"],
+            )
+        ):
+            given.add((log.partner_id.id, log.to_tier_id.id, log.date))
+        todo = [
+            r
+            for r in candidates
+            if not any(
+                pid == r["id"] and tier_id == r["new_tier"] and day >= r["win_start"]
+                for pid, tier_id, day in given
+            )
+        ]
+        gifts = {}
+        groups = {}
+        for r in todo:
+            groups.setdefault((r["new_tier"], r["win_start"].year), []).append(r["id"])
+        for (tier_id, year), partner_ids in groups.items():
+            tier = tier_of[tier_id]
+            if tier.upgrade_points:
+                self.browse(partner_ids)._hk_grant_points(
+                    tier.upgrade_points,
+                    self.env._("Upgrade gift: %(tier)s", tier=tier.name),
+                    origin=f"tier-upgrade:{tier.id}:{year}",
+                )
+        with_coupon = [r for r in todo if tier_of[r["new_tier"]].upgrade_program_id]
+        cards = self.env["loyalty.card"]
+        if with_coupon:
+            # coupons are native loyalty cards (their access rights are sales rights);
+            # the upgrade e-mail gives the code, instead of one e-mail per coupon
+            cards = (
+                self.env["loyalty.card"]
+                .sudo()
+                .with_context(loyalty_no_mail=True)
+                .create(
+                    [
+                        {
+                            "program_id": tier_of[r["new_tier"]].upgrade_program_id.id,
+                            "partner_id": r["id"],
+                            "points": 1,
+                        }
+                        for r in with_coupon
+                    ]
+                )
+            )
+        card_of = {r["id"]: card.id for r, card in zip(with_coupon, cards, strict=True)}
+        for r in todo:
+            gifts[r["id"]] = (tier_of[r["new_tier"]].upgrade_points, card_of.get(r["id"]))
+        return gifts
+
+    def _hk_tier_log(self, moved, tier_of, today, trigger, reason, gifts):
+        logs = []
+        for r in moved:
+            old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
+            up = bool(new) and (not old or new.sequence >= old.sequence)
+            gift = gifts.get(r["id"])
+            logs.append(
+                {
+                    "partner_id": r["id"],
+                    "from_tier_id": r["old_tier"],
+                    "to_tier_id": r["new_tier"],
+                    "direction": "up" if up else "down",
+                    "date": today,
+                    "trigger": trigger,
+                    "reason": reason or self._hk_tier_reason(r, trigger),
+                    "gift_given": bool(gift),
+                    "gift_points": gift[0] if gift else 0,
+                    "loyalty_card_id": gift[1] if gift else None,
+                    "company_id": r["company_id"],
+                }
+            )
+        bulk_insert(self.env["housekeeping.tier.log"], logs)
+
+    def _hk_tier_reason(self, row, trigger):
+        if row["action"] == "downgrade":
+            return self.env._("Grace period ended without qualifying")
+        if trigger == "visit":
+            return self.env._("Qualified with a completed visit")
+        return self.env._("Qualification rules")
+
+    def _hk_tier_notes(self, rows, tier_of, company_of, trigger, reason):
+        """One chatter note per member whose tier or grace period changed."""
+        none = self.env._("none")
+        bodies = {}
+        for r in rows:
+            old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
+            old_name, new_name = old.name if old else none, new.name if new else none
+            if r["action"] == "grace":
+                needed, _pct = self._hk_tier_gap(
+                    old,
+                    float(r["spend"]),
+                    r["visits"],
+                    r["activity"],
+                    company_of[r["cid"]].currency_id,
+                )
+                body = self.env._(
+                    "Membership tier %(tier)s at risk: the customer no longer qualifies. "
+                    "%(needed)s before %(date)s to keep it, otherwise the tier is lowered.",
+                    tier=old_name,
+                    needed=needed[:1].upper() + needed[1:],
+                    date=r["new_grace"],
+                )
+            elif r["action"] == "requalified":
+                body = self.env._(
+                    "Qualifies again for %(tier)s: the grace period is over.", tier=old_name
+                )
+            elif r["action"] == "manual":
+                body = self.env._(
+                    "Membership tier set by hand: %(old)s → %(new)s until %(date)s (%(reason)s)",
+                    old=old_name,
+                    new=new_name,
+                    date=r["manual_until"],
+                    reason=reason,
+                )
+            elif old != new:
+                body = self.env._(
+                    "Membership tier: %(old)s → %(new)s (%(reason)s)",
+                    old=old_name,
+                    new=new_name,
+                    reason=reason or self._hk_tier_reason(r, trigger),
+                )
+                if r["new_grace"]:
+                    body += " " + self.env._(
+                        "Still short of %(tier)s: grace period until %(date)s.",
+                        tier=new_name,
+                        date=r["new_grace"],
+                    )
+            else:
+                continue
+            bodies[r["id"]] = body
+        if not bodies:
+            return
+        note = self.env.ref("mail.mt_note").id
+        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
+        reply_to = (
+            self.browse(list(bodies))
+            .sudo()
+            ._notify_get_reply_to(default=email_from, author_id=author_id)
+        )
+        now = fields.Datetime.now()
+        bulk_insert(
+            self.env["mail.message"],
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": pid,
+                    "message_type": "notification",
+                    "subtype_id": note,
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "reply_to": reply_to[pid],
+                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
+                    "date": now,
+                    "body": Markup("<p>%s</p>") % body,
+                }
+                for pid, body in bodies.items()
+            ],
+        )
+
+    def _hk_tier_upgrade_mail(self, upgrades, tier_of, trigger):
+        """E-mail the customers who reached a tier with thresholds. A first tier
+        given by the scheduled evaluation (e.g. right after installation) is not
+        announced."""
+        template = self.env.ref(
+            "housekeeping_membership.mail_template_tier_upgrade", raise_if_not_found=False
+        )
+        if not template:
+            return
+        ids = [
+            r["id"]
+            for r in upgrades
+            if tier_of[r["new_tier"]]._hk_has_threshold() and (r["old_tier"] or trigger != "cron")
+        ]
+        company_of = {r["id"]: r["cid"] for r in upgrades}
+        by_company = {}
+        for partner in self.browse(ids).filtered("email"):
+            by_company.setdefault(company_of[partner.id], []).append(partner.id)
+        for company_id, partner_ids in by_company.items():
+            template.sudo().with_company(company_id).send_mail_batch(partner_ids)
+
+    def _hk_tier_assign_agents(self, upgrades, tier_of):
+        """Give members of a tier with a team of dedicated agents the least loaded
+        agent of the team (ties: lowest id, so equal teams take turns), unless their
+        agent is already in the team; the agent becomes their salesperson."""
+        rows = [
+            r
+            for r in upgrades
+            if tier_of[r["new_tier"]].agent_team_ids
+            and r["agent_id"] not in tier_of[r["new_tier"]].agent_team_ids.ids
+        ]
+        if not rows:
+            return
+        team_ids = {uid for r in rows for uid in tier_of[r["new_tier"]].agent_team_ids.ids}
+        load = dict.fromkeys(team_ids, 0)
+        for user, count in self.sudo()._read_group(
+            [("tier_agent_id", "in", list(team_ids))], ["tier_agent_id"], ["__count"]
+        ):
+            load[user.id] = count
+        assigned = []
+        for r in rows:
+            team = tier_of[r["new_tier"]].agent_team_ids.ids
+            agent = min(team, key=lambda uid: (load[uid], uid))
+            load[agent] += 1
+            assigned.append(agent)
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE res_partner p SET tier_agent_id = c.agent, user_id = c.agent
+              FROM unnest(%s::int[], %s::int[]) AS c(id, agent)
+             WHERE p.id = c.id
+            """,
+                [r["id"] for r in rows],
+                assigned,
+            )
+        )
+        self.invalidate_model(["tier_agent_id", "user_id"])
+
+    # ------------------------------------------------------------------ hooks
+    def _hk_visits_done(self, visits):
+        res = super()._hk_visits_done(visits)
+        self._hk_tier_evaluate(partner_ids=self.ids, trigger="visit")
+        return res
+
+    def _hk_after_merge(self, src_partners):
+        res = super()._hk_after_merge(src_partners)
+        self._hk_tier_evaluate(partner_ids=self.ids, trigger="manual", downgrade=False)
+        return res
+
+    def _hk_points_multiplier(self):
+        multipliers = super()._hk_points_multiplier()
+        for partner in self:
+            multipliers[partner.id] = partner.membership_tier_id.points_multiplier or 1.0
+        return multipliers
+
+    # ------------------------------------------------------------------ actions
+    def action_set_tier(self, tier, reason, until=None):
+        """Set the tier by hand (membership managers), with a reason; it holds until
+        ``until`` (default: one qualification window): no grace period or downgrade
+        before, upgrades still apply. Logged and noted in the chatter."""
+        if not self.env.su and not self.env.user.has_group(
+            "housekeeping_membership.group_membership_manager"
+        ):
+            raise AccessError(self.env._("Only membership managers can set a tier by hand."))
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(self.env._("Give a reason for setting the tier by hand."))
+        tier = self.env["housekeeping.tier"].browse(getattr(tier, "id", tier) or [])
+        today = fields.Date.context_today(self)
+        until = fields.Date.to_date(until) if until else None
+        if until and until < today:
+            raise UserError(self.env._("The manual tier cannot end in the past."))
+        main = self._hk_main_company()
+        rows = []
+        for partner in self:
+            company = partner.company_id or main
+            if tier.company_id and partner.company_id and tier.company_id != partner.company_id:
+                raise UserError(
+                    self.env._(
+                        "The tier %(tier)s belongs to %(company)s, not to the company of "
+                        "%(customer)s.",
+                        tier=tier.name,
+                        company=tier.company_id.name,
+                        customer=partner.display_name,
+                    )
+                )
+            rows.append(
+                {
+                    "id": partner.id,
+                    "old_tier": partner.membership_tier_id.id or None,
+                    "new_tier": tier.id or None,
+                    "action": "manual",
+                    "new_grace": None,
+                    "clear_manual": False,
+                    "manual_until": until
+                    or today + relativedelta(months=company.hk_tier_window_months or 12),
+                    "company_id": partner.company_id.id or None,
+                    "cid": company.id,
+                    "agent_id": partner.tier_agent_id.id or None,
+                    "spend": 0,
+                    "visits": 0,
+                    "activity": 0,
+                    "win_start": today,
+                }
+            )
+        self.flush_recordset()
+        self._hk_tier_apply(rows, today, "manual", reason=reason)
+        return True
+
+    def action_view_tier_logs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_tier_log_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["view_mode"] = "list"
+        action["views"] = [(False, "list")]
+        return action
+
+    @api.model
+    def _cron_evaluate_tiers(self):
+        """Monthly: evaluate every member of every company, batch by batch.
+
+        Each batch re-runs the qualification query for the members whose tier or
+        grace period must change (at most the batch size), applies it and, inside
+        the scheduler, commits: a crash loses at most one batch and the next run
+        resumes; a second run finds nothing to change.
+        """
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.tier_batch_size", 5000)
+        )
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        total = 0
+        while True:
+            done, more = self._hk_tier_evaluate(trigger="cron", limit=batch)
+            total += done
+            if in_cron:
+                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
+                if not more or time_left <= 0:
+                    break
+            elif not more:
+                break
+        return total
