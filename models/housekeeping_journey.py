@@ -197,6 +197,7 @@ class HousekeepingJourney(models.Model):
             last_up = SQL(
                 """(SELECT max(l.id) FROM housekeeping_tier_log l
                      WHERE l.partner_id = p.id AND l.direction = 'up'
+                       AND l.from_tier_id IS NOT NULL -- entering the first tier is no upgrade
                        AND l.date BETWEEN %s::date AND %s::date)""",
                 today - timedelta(days=delay),
                 today,
