@@ -28,6 +28,7 @@
         "security/ir.model.access.csv",
         "security/housekeeping_membership_security.xml",
         "security/points_security.xml",
+        "security/engagement_security.xml",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
         "data/housekeeping_household_tag_data.xml",
@@ -51,6 +52,9 @@
         "report/housekeeping_points_report.xml",
         "views/points_views.xml",
         "views/portal_templates.xml",
+        "data/engagement_data.xml",
+        "data/engagement_journey_data.xml",
+        "views/engagement_views.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",

@@ -34,3 +34,9 @@ from . import res_partner_lifecycle
 from . import housekeeping_stage_log
 from . import housekeeping_churn_reason
 from . import res_users
+from . import res_company_engagement
+from . import res_config_settings_engagement
+from . import housekeeping_journey
+from . import res_partner_engagement
+from . import housekeeping_visit_engagement
+from . import housekeeping_recommendation

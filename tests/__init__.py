@@ -12,3 +12,5 @@ from . import test_portal
 from . import test_portal_ui
 from . import test_tiers
 from . import test_performance
+from . import test_engagement
+from . import test_engagement_tiers

@@ -33,6 +33,12 @@ MATRIX = {
     "housekeeping.tier.log": {"user": "r", "manager": "r"},
     "housekeeping.holiday": {"user": "r", "manager": "rwcu"},
     "housekeeping.tier.set": {"manager": "rwcu"},
+    "housekeeping.journey": {"user": "r", "manager": "rwcu"},
+    # the journey log is written by the engine only
+    "housekeeping.journey.send": {"user": "r", "manager": "r"},
+    "housekeeping.cleaner.quality.report": {"manager": "r"},
+    "housekeeping.visit.rate": {"user": "rwcu", "manager": "rwcu"},
+    "housekeeping.recommendation": {"user": "r", "manager": "r"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

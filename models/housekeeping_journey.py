@@ -1,0 +1,557 @@
+import ast
+from datetime import timedelta
+from uuid import uuid4
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL, email_normalize, split_every
+from odoo.tools.mail import generate_tracking_message_id
+
+from .bulk import bulk_insert
+
+TRIGGERS = [
+    ("wake_up", "Wake-up (no visit for a while)"),
+    ("birthday", "Birthday"),
+    ("upgrade", "Tier Upgrade"),
+    ("next_visit", "Next Visit Nudge"),
+    ("holiday", "Holiday"),
+]
+CHANNELS = [("email", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS")]
+
+
+class HousekeepingJourney(models.Model):
+    """An automated customer journey: who (trigger + audience), what (e-mail and/or
+    SMS template, optional offer) and how often (once per occasion, and at most once
+    per period)."""
+
+    _name = "housekeeping.journey"
+    _description = "Customer Journey"
+    _order = "sequence, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    trigger = fields.Selection(TRIGGERS, required=True, default="wake_up")
+    audience_domain = fields.Char(
+        string="Audience",
+        default="[]",
+        help="Extra conditions on the customers (Odoo domain on contacts). Customers "
+        "without consent for the journey's channel are always left out.",
+    )
+    delay_days = fields.Integer(
+        string="Days",
+        default=0,
+        help="Wake-up: days without a done visit. Next visit: days before the visit is due. "
+        "Birthday, holiday: days before the date. Upgrade: days after the upgrade (window).",
+    )
+    period_days = fields.Integer(
+        string="At Most Every (days)",
+        default=0,
+        help="A customer receives this journey at most once in this many days (0: once per "
+        "occasion only: per lapse, per due visit, per year, per holiday, per upgrade).",
+    )
+    holiday_date = fields.Date(help="Holiday journeys: the date of the holiday.")
+    channel = fields.Selection(CHANNELS, required=True, default="email")
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        string="E-mail Template",
+        domain="[('model', '=', 'res.partner')]",
+        ondelete="restrict",
+    )
+    sms_template_id = fields.Many2one(
+        "sms.template",
+        string="SMS Template",
+        domain="[('model', '=', 'res.partner')]",
+        ondelete="restrict",
+    )
+    offer_type = fields.Selection(
+        [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")],
+        default="none",
+        required=True,
+    )
+    loyalty_program_id = fields.Many2one(
+        "loyalty.program", string="Coupon Program", ondelete="restrict"
+    )
+    bonus_points = fields.Integer()
+    company_id = fields.Many2one("res.company", index=True)
+    send_ids = fields.One2many("housekeeping.journey.send", "journey_id", string="Messages")
+    sent_count = fields.Integer(string="Sent", compute="_compute_stats")
+    converted_count = fields.Integer(string="Converted", compute="_compute_stats")
+    conversion_rate = fields.Float(
+        string="Conversion (%)", compute="_compute_stats", digits=(16, 1)
+    )
+    last_run_date = fields.Date(readonly=True, copy=False)
+
+    _bonus_points_positive = models.Constraint(
+        "CHECK(bonus_points >= 0)", "Bonus points cannot be negative."
+    )
+    _days_positive = models.Constraint(
+        "CHECK(delay_days >= 0 AND period_days >= 0)", "Days cannot be negative."
+    )
+
+    def _compute_stats(self):
+        groups = self.env["housekeeping.journey.send"]._read_group(
+            [("journey_id", "in", self.ids)], ["journey_id", "converted"], ["__count"]
+        )
+        sent, converted = {}, {}
+        for journey, is_converted, count in groups:
+            sent[journey.id] = sent.get(journey.id, 0) + count
+            if is_converted:
+                converted[journey.id] = converted.get(journey.id, 0) + count
+        for journey in self:
+            journey.sent_count = sent.get(journey.id, 0)
+            journey.converted_count = converted.get(journey.id, 0)
+            journey.conversion_rate = (
+                100.0 * journey.converted_count / journey.sent_count if journey.sent_count else 0.0
+            )
+
+    @api.constrains("audience_domain")
+    def _check_audience_domain(self):
+        for journey in self:
+            try:
+                domain = ast.literal_eval(journey.audience_domain or "[]")
+                self.env["res.partner"]._search(domain)
+            except Exception as error:
+                raise ValidationError(
+                    self.env._(
+                        "The audience of %(journey)s is not a valid domain: %(error)s",
+                        journey=journey.name,
+                        error=error,
+                    )
+                ) from error
+
+    @api.constrains("channel", "mail_template_id", "sms_template_id", "offer_type")
+    def _check_content(self):
+        for journey in self:
+            if journey.channel in ("email", "both") and not journey.mail_template_id:
+                raise ValidationError(
+                    self.env._("%(journey)s needs an e-mail template.", journey=journey.name)
+                )
+            if journey.channel in ("sms", "both") and not journey.sms_template_id:
+                raise ValidationError(
+                    self.env._("%(journey)s needs an SMS template.", journey=journey.name)
+                )
+            if journey.offer_type == "coupon" and not journey.loyalty_program_id:
+                raise ValidationError(
+                    self.env._("%(journey)s needs a coupon program.", journey=journey.name)
+                )
+
+    # ------------------------------------------------------------------ audience
+    def _hk_trigger_sql(self, today):
+        """(condition, once-only key) SQL on ``res_partner p`` for the trigger, or
+        None when the journey has nothing to do today."""
+        self.ensure_one()
+        delay = self.delay_days
+        no_open_visit = SQL(
+            """NOT EXISTS (SELECT 1 FROM housekeeping_visit ov
+                            WHERE ov.partner_id = p.id AND ov.state IN ('draft', 'scheduled'))"""
+        )
+        if self.trigger == "wake_up":
+            return (
+                SQL(
+                    "p.visit_count > 0 AND p.last_visit_date <= %s::date AND %s",
+                    today - timedelta(days=delay),
+                    no_open_visit,
+                ),
+                SQL("'lapse:' || p.last_visit_date::text"),
+            )
+        if self.trigger == "next_visit":
+            due = SQL("(p.last_visit_date + round(p.visit_interval_days)::int)")
+            return (
+                SQL(
+                    """p.visit_interval_days > 0 AND p.last_visit_date IS NOT NULL
+                       AND %(today)s::date BETWEEN %(due)s - %(delay)s AND %(due)s AND %(open)s""",
+                    today=today,
+                    due=due,
+                    delay=delay,
+                    open=no_open_visit,
+                ),
+                SQL("'due:' || p.last_visit_date::text"),
+            )
+        if self.trigger == "birthday":
+            target = today + timedelta(days=delay)
+            leap = target.month == 2 and target.day == 28 and not _is_leap(target.year)
+            return (
+                SQL(
+                    """p.birthday IS NOT NULL
+                       AND ((extract(month FROM p.birthday) = %(month)s
+                             AND extract(day FROM p.birthday) = %(day)s)
+                            OR (%(leap)s AND extract(month FROM p.birthday) = 2
+                                AND extract(day FROM p.birthday) = 29))""",
+                    month=target.month,
+                    day=target.day,
+                    leap=leap,
+                ),
+                SQL("%s", f"birthday:{target.year}"),
+            )
+        if self.trigger == "holiday":
+            if not self.holiday_date or not (
+                self.holiday_date - timedelta(days=delay) <= today <= self.holiday_date
+            ):
+                return None
+            return SQL("TRUE"), SQL("%s", f"holiday:{self.holiday_date}")
+        if self.trigger == "upgrade" and "housekeeping.tier.log" in self.env:
+            # the tier capability logs every change of tier (direction 'up')
+            self.env["housekeeping.tier.log"].flush_model()
+            last_up = SQL(
+                """(SELECT max(l.id) FROM housekeeping_tier_log l
+                     WHERE l.partner_id = p.id AND l.direction = 'up'
+                       AND l.from_tier_id IS NOT NULL -- entering the first tier is no upgrade
+                       AND l.date BETWEEN %s::date AND %s::date)""",
+                today - timedelta(days=delay),
+                today,
+            )
+            return SQL("%s IS NOT NULL", last_up), SQL("'upgrade:' || %s::text", last_up)
+        return None
+
+    def _hk_consent_sql(self):
+        email = SQL("(p.consent_email AND COALESCE(p.email, '') != '')")
+        sms = SQL("(p.consent_sms AND COALESCE(p.phone, '') != '')")
+        return {"email": email, "sms": sms, "both": SQL("(%s OR %s)", email, sms)}[self.channel]
+
+    def _hk_audience_query(self, today, limit=None):
+        """SQL returning ``(partner_id, period_key)`` of the customers to message
+        today: trigger, audience domain, consent, company, minus those already
+        messaged for this occasion or within the period."""
+        self.ensure_one()
+        trigger = self._hk_trigger_sql(today)
+        if trigger is None:
+            return None
+        condition, key = trigger
+        domain = ast.literal_eval(self.audience_domain or "[]")
+        audience = self.env["res.partner"].sudo().with_context(active_test=True)._search(domain)
+        company = (
+            SQL("(p.company_id IS NULL OR p.company_id = %s)", self.company_id.id)
+            if self.company_id
+            else SQL("TRUE")
+        )
+        period = (
+            SQL("OR s.date >= %s", today - timedelta(days=self.period_days))
+            if self.period_days
+            else SQL("")
+        )
+        return SQL(
+            """
+            SELECT p.id, %(key)s AS period_key
+              FROM res_partner p
+             WHERE p.active AND p.id IN %(audience)s AND %(condition)s AND %(consent)s
+               AND %(company)s
+               AND NOT EXISTS (
+                   SELECT 1 FROM housekeeping_journey_send s
+                    WHERE s.journey_id = %(journey)s AND s.partner_id = p.id
+                      AND (s.period_key = %(key)s %(period)s))
+             ORDER BY p.id
+             %(limit)s
+            """,
+            key=key,
+            audience=audience.subselect(),
+            condition=condition,
+            consent=self._hk_consent_sql(),
+            company=company,
+            journey=self.id,
+            period=period,
+            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    def _hk_flush(self):
+        self.env["res.partner"].flush_model()
+        self.env["housekeeping.visit"].flush_model(["partner_id", "state"])
+        self.env["housekeeping.journey.send"].flush_model()
+
+    # ------------------------------------------------------------------ run
+    def _hk_run(self, today, limit=None):
+        """Message the audience of this journey (at most ``limit`` customers);
+        returns ``(sent_count, more)``."""
+        self.ensure_one()
+        self._hk_flush()
+        query = self._hk_audience_query(today, limit=limit and limit + 1)
+        if query is None:
+            return 0, False
+        self.env.cr.execute(query)
+        rows = self.env.cr.fetchall()
+        more = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        sends = self._hk_send(rows)
+        self.last_run_date = today
+        return len(sends), more
+
+    def _hk_send(self, rows):
+        """Create the send log rows (the unique index makes a retry or a concurrent
+        run skip customers already messaged), queue the e-mails and SMS, issue the
+        offers. ``rows`` are ``(partner_id, period_key)``."""
+        self.ensure_one()
+        if not rows:
+            return self.env["housekeeping.journey.send"]
+        partners = self.env["res.partner"].browse([r[0] for r in rows])
+        partners.fetch(["email", "phone", "consent_email", "consent_sms"])
+        channel_of = {}
+        for partner in partners:
+            email = self.channel in ("email", "both") and partner.consent_email and partner.email
+            sms = self.channel in ("sms", "both") and partner.consent_sms and partner.phone
+            channel_of[partner.id] = "both" if email and sms else "email" if email else "sms"
+        now = fields.Datetime.now()
+        sends = bulk_insert(
+            self.env["housekeeping.journey.send"],
+            [
+                {
+                    "journey_id": self.id,
+                    "partner_id": pid,
+                    "period_key": key,
+                    "channel": channel_of[pid],
+                    "date": now,
+                    "converted": False,
+                    "company_id": self.company_id.id or None,
+                }
+                for pid, key in rows
+            ],
+            on_conflict_do_nothing=True,
+        )
+        if not sends:
+            return sends
+        sends.fetch(["partner_id", "channel", "period_key"])
+        by_channel = sends.grouped("channel")
+        email_partners = (
+            by_channel.get("email", sends.browse()) | by_channel.get("both", sends.browse())
+        ).partner_id
+        sms_partners = (
+            by_channel.get("sms", sends.browse()) | by_channel.get("both", sends.browse())
+        ).partner_id
+        if email_partners and self.mail_template_id:
+            self._hk_queue_emails(email_partners)
+        if sms_partners and self.sms_template_id:
+            self._hk_queue_sms(sms_partners)
+        self._hk_issue_offers(sends)
+        return sends
+
+    def _hk_queue_emails(self, partners):
+        """Render the template for all customers at once and queue the e-mails
+        (mail.mail, outgoing) with a message in each customer's chatter: one INSERT
+        each, whatever the number of customers. The mail queue cron sends them."""
+        template = self.mail_template_id.sudo()
+        ids = partners.ids
+        subjects = template._render_field("subject", ids, compute_lang=True)
+        bodies = template._render_field(
+            "body_html", ids, compute_lang=True, options={"post_process": True}
+        )
+        senders = template._render_field("email_from", ids) if template.email_from else {}
+        default_from = self.env.company.email_formatted or self.env.user.email_formatted
+        author = self.env.user.partner_id.id
+        now = fields.Datetime.now()
+        messages, mails = [], []
+        for partner in partners:
+            message_id = generate_tracking_message_id(f"{partner.id}-res.partner")
+            messages.append(
+                {
+                    "model": "res.partner",
+                    "res_id": partner.id,
+                    "message_type": "email_outgoing",
+                    "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+                    "author_id": author,
+                    "email_from": senders.get(partner.id) or default_from,
+                    "subject": subjects.get(partner.id),
+                    "body": bodies.get(partner.id),
+                    "message_id": message_id,
+                    "date": now,
+                }
+            )
+        messages = bulk_insert(self.env["mail.message"], messages)
+        for partner, message in zip(partners, messages, strict=True):
+            url = partner._hk_unsubscribe_url()
+            mails.append(
+                {
+                    "mail_message_id": message.id,
+                    "body_html": bodies.get(partner.id),
+                    "email_to": partner.email_formatted
+                    or email_normalize(partner.email or "")
+                    or partner.email,
+                    "state": "outgoing",
+                    "auto_delete": True,
+                    "is_notification": False,
+                    "headers": repr(
+                        {
+                            "List-Unsubscribe": f"<{url}>",
+                            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                        }
+                    ),
+                }
+            )
+        return bulk_insert(self.env["mail.mail"].sudo(), mails)
+
+    def _hk_queue_sms(self, partners):
+        """Render the SMS for all customers and queue them (sms.sms, outgoing; the
+        SMS queue cron sends them). One INSERT."""
+        template = self.sms_template_id.sudo()
+        bodies = template._render_field("body", partners.ids, compute_lang=True)
+        return bulk_insert(
+            self.env["sms.sms"].sudo(),
+            [
+                {
+                    "uuid": uuid4().hex,
+                    "partner_id": partner.id,
+                    "number": partner.phone,
+                    "body": bodies.get(partner.id),
+                    "state": "outgoing",
+                    "to_delete": False,
+                }
+                for partner in partners
+            ],
+        )
+
+    def _hk_issue_offers(self, sends):
+        if self.trigger == "birthday":
+            self._hk_issue_tier_birthday_coupons(sends)
+        if self.offer_type == "points" and self.bonus_points:
+            reason = self.env._("Journey: %(journey)s", journey=self.name)
+            for key, key_sends in sends.grouped("period_key").items():
+                key_sends.partner_id._hk_grant_points(
+                    self.bonus_points, reason, origin=f"journey:{self.id}:{key}"
+                )
+        elif self.offer_type == "coupon" and self.loyalty_program_id:
+            # coupons are native loyalty cards (their rights are sales rights)
+            for chunk in split_every(1000, sends.ids, sends.browse):
+                cards = (
+                    self.env["loyalty.card"]
+                    .sudo()
+                    .create(
+                        [
+                            {
+                                "program_id": self.loyalty_program_id.id,
+                                "partner_id": send.partner_id.id,
+                                "points": 1,
+                            }
+                            for send in chunk
+                        ]
+                    )
+                )
+                self.env.cr.execute(
+                    """UPDATE housekeeping_journey_send s SET offer_card_id = c.card
+                         FROM unnest(%s::int[], %s::int[]) AS c(id, card) WHERE s.id = c.id""",
+                    [chunk.ids, cards.ids],
+                )
+            sends.invalidate_recordset(["offer_card_id"])
+
+    def _hk_issue_tier_birthday_coupons(self, sends):
+        """With the tier capability installed, a birthday greeting carries the
+        birthday coupon of the customer's tier (``birthday_program_id``)."""
+        if "membership_tier_id" not in self.env["res.partner"]._fields:
+            return
+        todo = sends.filtered(
+            lambda s: (
+                not s.offer_card_id
+                and "birthday_program_id" in s.partner_id.membership_tier_id._fields
+                and s.partner_id.membership_tier_id.birthday_program_id
+            )
+        )
+        if not todo:
+            return
+        cards = (
+            self.env["loyalty.card"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "program_id": send.partner_id.membership_tier_id.birthday_program_id.id,
+                        "partner_id": send.partner_id.id,
+                        "points": 1,
+                    }
+                    for send in todo
+                ]
+            )
+        )
+        for send, card in zip(todo, cards, strict=True):
+            send.offer_card_id = card
+
+    @api.model
+    def _cron_run_journeys(self):
+        """Daily: run every active journey (birthday journeys run with the birthday
+        cron). Batches of ``housekeeping_membership.journey_batch_size`` customers
+        commit in the cron; the send log's once-only key makes reruns send nothing."""
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.journey_batch_size", 5000)
+        )
+        today = fields.Date.context_today(self)
+        return self.search([("trigger", "!=", "birthday")])._hk_run_batches(today, batch)
+
+    def _hk_run_batches(self, today, batch):
+        """Run the journeys of ``self`` batch by batch; in the cron each batch
+        commits, and when time runs out the cron is called again and resumes (the
+        customers already messaged are no longer in the audience)."""
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        total = 0
+        journeys = list(self)
+        for index, journey in enumerate(journeys):
+            while True:
+                sent, more = journey._hk_run(today, limit=batch)
+                total += sent
+                if in_cron:
+                    pending = more or index < len(journeys) - 1
+                    time_left = self.env["ir.cron"]._commit_progress(sent, remaining=int(pending))
+                    if pending and time_left <= 0:
+                        return total
+                if not more:
+                    break
+        return total
+
+    def action_run_now(self):
+        """Run the journey at once (same rules as the daily run)."""
+        today = fields.Date.context_today(self)
+        sent = self._hk_run_batches(today, 5000)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": self.env._("%(count)s customers messaged.", count=sent),
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_view_sends(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_journey_send_action"
+        )
+        action["domain"] = [("journey_id", "=", self.id)]
+        return action
+
+
+class HousekeepingJourneySend(models.Model):
+    """One journey message to one customer (the once-only log)."""
+
+    _name = "housekeeping.journey.send"
+    _description = "Journey Message"
+    _order = "date desc, id desc"
+
+    journey_id = fields.Many2one(
+        "housekeeping.journey", required=True, index=True, ondelete="cascade"
+    )
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, ondelete="cascade"
+    )
+    channel = fields.Selection(CHANNELS, required=True)
+    date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    period_key = fields.Char(
+        required=True, help="The occasion (lapse, due visit, year, holiday, upgrade) messaged."
+    )
+    offer_card_id = fields.Many2one("loyalty.card", string="Offer Coupon", ondelete="set null")
+    converted = fields.Boolean(
+        help="The customer completed a visit within the conversion window after the message."
+    )
+    converted_visit_id = fields.Many2one(
+        "housekeeping.visit", string="Converting Visit", ondelete="set null"
+    )
+    company_id = fields.Many2one("res.company", index=True)
+
+    # A constraint (not a bare unique index) so that Odoo's partner merge sees it
+    # and moves the log rows inside a savepoint.
+    _once_per_occasion = models.Constraint(
+        "UNIQUE(journey_id, partner_id, period_key)",
+        "A customer receives a journey once per occasion.",
+    )
+
+
+def _is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

@@ -1,0 +1,393 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.tools import SQL, consteq
+from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.misc import hmac
+
+from .bulk import bulk_insert
+
+CONSENT_SOURCES = [
+    ("form", "Signed Form"),
+    ("phone", "Phone"),
+    ("wechat", "WeChat"),
+    ("website", "Website / Portal"),
+    ("store", "In Store"),
+    ("import", "Import"),
+    ("unsubscribe", "Unsubscribe Link"),
+]
+UNSUBSCRIBE_SCOPE = "hk-unsubscribe"
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # ------------------------------------------------------------------ consent (PIPL)
+    consent_email = fields.Boolean(
+        string="E-mail Consent",
+        copy=False,
+        tracking=True,
+        help="The customer agreed to receive e-mails (surveys, greetings, offers).",
+    )
+    consent_sms = fields.Boolean(
+        string="SMS Consent",
+        copy=False,
+        tracking=True,
+        help="The customer agreed to receive text messages.",
+    )
+    consent_date = fields.Datetime(
+        copy=False, help="When the consents were last given or withdrawn."
+    )
+    consent_source = fields.Selection(
+        CONSENT_SOURCES, copy=False, help="How the consents were last given or withdrawn."
+    )
+
+    # ------------------------------------------------------------------ VIP
+    hk_vip_since = fields.Date(
+        string="VIP Since",
+        readonly=True,
+        copy=False,
+        help="Set when the satisfaction rules made the customer VIP; the tag is removed "
+        "when they no longer qualify. A VIP tag put by hand is left alone.",
+    )
+    hk_vip_callback_date = fields.Date(
+        string="Last VIP Callback Planned", readonly=True, copy=False
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if ("consent_email" in vals or "consent_sms" in vals) and "consent_date" not in vals:
+                vals["consent_date"] = fields.Datetime.now()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        """The consent date follows actual changes of consent (a form saving the
+        same answers again keeps the date of the decision)."""
+        changed = self.browse()
+        if "consent_date" not in vals:
+            consents = [name for name in ("consent_email", "consent_sms") if name in vals]
+            if consents:
+                changed = self.filtered(
+                    lambda p: any(bool(vals[name]) != p[name] for name in consents)
+                )
+        result = super().write(vals)
+        if changed:
+            super(ResPartner, changed).write({"consent_date": fields.Datetime.now()})
+        return result
+
+    # ------------------------------------------------------------------ unsubscribe
+    def _hk_unsubscribe_token(self):
+        self.ensure_one()
+        return hmac(self.env(su=True), UNSUBSCRIBE_SCOPE, self.id)
+
+    def _hk_check_unsubscribe_token(self, token):
+        self.ensure_one()
+        return bool(token) and consteq(str(token), self._hk_unsubscribe_token())
+
+    def _hk_unsubscribe_url(self):
+        self.ensure_one()
+        base = self.get_base_url()
+        return f"{base}/housekeeping/unsubscribe/{self.id}/{self._hk_unsubscribe_token()}"
+
+    def _hk_unsubscribe(self):
+        """Withdraw every marketing consent (the customer clicked the link)."""
+        changed = self.filtered(lambda p: p.consent_email or p.consent_sms)
+        changed.write(
+            {
+                "consent_email": False,
+                "consent_sms": False,
+                "consent_source": "unsubscribe",
+            }
+        )
+        for partner in changed:
+            partner.message_post(
+                body=self.env._("The customer unsubscribed from e-mails and text messages."),
+                subtype_xmlid="mail.mt_note",
+            )
+        return changed
+
+    # ------------------------------------------------------------------ visit hook
+    def _hk_visits_done(self, visits):
+        result = super()._hk_visits_done(visits)
+        visits._hk_send_rating_requests()
+        self._hk_mark_conversions(visits)
+        return result
+
+    # ------------------------------------------------------------------ VIP engine
+    @api.model
+    def _hk_vip_category(self):
+        return self.env.ref("housekeeping_membership.res_partner_category_vip")
+
+    @api.model
+    def _hk_vip_query(self, partner_ids=None, limit=None):
+        """SQL returning ``(partner_id, action)`` rows, ``action`` being ``add`` or
+        ``remove``: one statement over the latest rating of each rated done visit,
+        the last N rated visits of each customer (N and the minimum average from the
+        customer's company), compared with who has the VIP tag."""
+        scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
+        main_company = self.env["res.company"].search([], order="id", limit=1)
+        return SQL(
+            """
+            WITH rated AS (
+                SELECT DISTINCT ON (rr.res_id) rr.res_id AS visit_id, rr.rating
+                  FROM rating_rating rr
+                 WHERE rr.res_model = 'housekeeping.visit' AND rr.consumed AND rr.rating > 0
+                 ORDER BY rr.res_id, rr.write_date DESC, rr.id DESC
+            ), ranked AS (
+                SELECT v.partner_id, r.rating,
+                       row_number() OVER (PARTITION BY v.partner_id
+                                          ORDER BY v.date DESC, v.id DESC) AS rn
+                  FROM rated r
+                  JOIN housekeeping_visit v ON v.id = r.visit_id AND v.state = 'done'
+            ), qualified AS (
+                SELECT p.id
+                  FROM ranked k
+                  JOIN res_partner p ON p.id = k.partner_id
+                  JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+                 WHERE p.active AND %(scope)s AND k.rn <= GREATEST(c.hk_vip_rated_visits, 1)
+                 GROUP BY p.id, c.hk_vip_rated_visits, c.hk_vip_min_average
+                HAVING count(*) >= GREATEST(c.hk_vip_rated_visits, 1)
+                   AND avg(k.rating) >= c.hk_vip_min_average
+            ), tagged AS (
+                SELECT rel.partner_id AS id, p.hk_vip_since
+                  FROM res_partner_res_partner_category_rel rel
+                  JOIN res_partner p ON p.id = rel.partner_id
+                 WHERE rel.category_id = %(vip)s AND %(scope)s
+            )
+            SELECT q.id, 'add' FROM qualified q
+             WHERE NOT EXISTS (SELECT 1 FROM tagged t WHERE t.id = q.id)
+            UNION ALL
+            SELECT t.id, 'remove' FROM tagged t
+             WHERE t.hk_vip_since IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM qualified q WHERE q.id = t.id)
+            ORDER BY 1
+            %(limit)s
+            """,
+            main=main_company.id,
+            scope=scope,
+            vip=self._hk_vip_category().id,
+            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    def _hk_vip_flush(self):
+        self.env["rating.rating"].flush_model(["res_model", "res_id", "consumed", "rating"])
+        self.env["housekeeping.visit"].flush_model(["partner_id", "state", "date"])
+        self.env["res.company"].flush_model(["hk_vip_rated_visits", "hk_vip_min_average"])
+        self.flush_model(["active", "company_id", "category_id", "hk_vip_since"])
+
+    @api.model
+    def _hk_vip_evaluate(self, partner_ids=None, limit=None):
+        """Tag / untag VIP customers; returns ``(changed_count, more)``."""
+        self._hk_vip_flush()
+        self.env.cr.execute(self._hk_vip_query(partner_ids, limit=limit and limit + 1))
+        rows = self.env.cr.fetchall()
+        more = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        if rows:
+            self._hk_vip_apply(rows)
+        return len(rows), more
+
+    @api.model
+    def _hk_vip_apply(self, rows):
+        """Apply the VIP changes set-based: the tag (relation rows), the date, one
+        chatter note each (one INSERT)."""
+        today = fields.Date.context_today(self)
+        vip = self._hk_vip_category()
+        added = [pid for pid, action in rows if action == "add"]
+        removed = [pid for pid, action in rows if action == "remove"]
+        cr = self.env.cr
+        if added:
+            cr.execute(
+                SQL(
+                    """
+                INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id)
+                SELECT %(vip)s, unnest(%(ids)s::int[]) ON CONFLICT DO NOTHING;
+                UPDATE res_partner SET hk_vip_since = %(today)s WHERE id = ANY(%(ids)s)
+                """,
+                    vip=vip.id,
+                    ids=added,
+                    today=today,
+                )
+            )
+        if removed:
+            cr.execute(
+                SQL(
+                    """
+                DELETE FROM res_partner_res_partner_category_rel
+                 WHERE category_id = %(vip)s AND partner_id = ANY(%(ids)s);
+                UPDATE res_partner SET hk_vip_since = NULL, hk_vip_callback_date = NULL
+                 WHERE id = ANY(%(ids)s)
+                """,
+                    vip=vip.id,
+                    ids=removed,
+                )
+            )
+        self.invalidate_model(["category_id", "hk_vip_since", "hk_vip_callback_date"])
+        vip.invalidate_recordset()
+        note = self.env.ref("mail.mt_note").id
+        now = fields.Datetime.now()
+        text_add = self.env._(
+            "VIP: the customer's last rated visits meet the satisfaction threshold."
+        )
+        text_remove = self.env._(
+            "VIP tag removed: the last rated visits no longer meet the satisfaction threshold."
+        )
+        bulk_insert(
+            self.env["mail.message"],
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": pid,
+                    "message_type": "notification",
+                    "subtype_id": note,
+                    "author_id": self.env.user.partner_id.id,
+                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
+                    "date": now,
+                    "body": Markup("<p>%s</p>") % (text_add if action == "add" else text_remove),
+                }
+                for pid, action in rows
+            ],
+        )
+
+    @api.model
+    def _hk_vip_schedule_callbacks(self, today, limit=None):
+        """Plan a callback activity for the agent of each VIP customer whose last
+        callback was planned at least N days ago (company setting) and who has no
+        open callback; one query and one INSERT."""
+        activity_type = self.env.ref("housekeeping_membership.mail_activity_type_callback")
+        self.flush_model(["hk_vip_callback_date", "user_id", "category_id"])
+        self.env["mail.activity"].flush_model(["res_model", "res_id", "activity_type_id", "active"])
+        main_company = self.env["res.company"].search([], order="id", limit=1)
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT p.id, p.user_id, p.name
+              FROM res_partner p
+              JOIN res_partner_res_partner_category_rel rel
+                ON rel.partner_id = p.id AND rel.category_id = %(vip)s
+              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+             WHERE p.active
+               AND (p.hk_vip_callback_date IS NULL
+                    OR p.hk_vip_callback_date <= %(today)s::date - c.hk_vip_callback_days)
+               AND NOT EXISTS (SELECT 1 FROM mail_activity a
+                                WHERE a.res_model = 'res.partner' AND a.res_id = p.id
+                                  AND a.activity_type_id = %(type)s AND a.active)
+             ORDER BY p.id
+             %(limit)s
+            """,
+                vip=self._hk_vip_category().id,
+                main=main_company.id,
+                today=today,
+                type=activity_type.id,
+                limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return 0
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        summary = self.env._("VIP callback: thank the customer and ask for feedback")
+        bulk_insert(
+            self.env["mail.activity"],
+            [
+                {
+                    "res_model_id": model_id,
+                    "res_model": "res.partner",
+                    "res_id": pid,
+                    "res_name": name,
+                    "activity_type_id": activity_type.id,
+                    "summary": summary,
+                    "date_deadline": today,
+                    "user_id": user_id or self.env.user.id,
+                    "automated": True,
+                    "active": True,
+                }
+                for pid, user_id, name in rows
+            ],
+        )
+        self.env.cr.execute(
+            "UPDATE res_partner SET hk_vip_callback_date = %s WHERE id = ANY(%s)",
+            [today, [r[0] for r in rows]],
+        )
+        self.invalidate_model(["hk_vip_callback_date", "activity_ids"])
+        return len(rows)
+
+    @api.model
+    def _cron_evaluate_vip(self):
+        """Daily: tag customers who became VIP, untag those who no longer qualify
+        (logged in the chatter), then plan the periodic VIP callbacks. Batches of
+        ``housekeeping_membership.vip_batch_size`` commit in the cron; a second run
+        changes nothing."""
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.vip_batch_size", 5000)
+        )
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        today = fields.Date.context_today(self)
+        total = 0
+        while True:
+            done, more = self._hk_vip_evaluate(limit=batch)
+            total += done
+            if not more:
+                break
+            if in_cron and self.env["ir.cron"]._commit_progress(done, remaining=1) <= 0:
+                return total
+        while True:
+            planned = self._hk_vip_schedule_callbacks(today, limit=batch)
+            more = planned == batch
+            if in_cron:
+                time_left = self.env["ir.cron"]._commit_progress(planned, remaining=int(more))
+                if more and time_left <= 0:
+                    break
+            if not more:
+                break
+        return total
+
+    # ------------------------------------------------------------------ birthday
+    @api.model
+    def _cron_birthday(self):
+        """Birthday points (super), then the birthday journeys: the greeting, with
+        the birthday coupon of the customer's tier when tiers are installed."""
+        result = super()._cron_birthday()
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.journey_batch_size", 5000)
+        )
+        today = fields.Date.context_today(self)
+        self.env["housekeeping.journey"].search([("trigger", "=", "birthday")])._hk_run_batches(
+            today, batch
+        )
+        return result
+
+    # ------------------------------------------------------------------ conversion
+    def _hk_mark_conversions(self, visits):
+        """A done visit converts the journey messages sent to its customer within the
+        company's conversion window before it."""
+        visits = visits.filtered(lambda v: v.state == "done" and v.date)
+        if not visits:
+            return
+        send_model = self.env["housekeeping.journey.send"].sudo()
+        sends = send_model.search(
+            [
+                ("partner_id", "in", visits.partner_id.ids),
+                ("converted", "=", False),
+                ("date", "<=", max(visits.mapped("date"))),
+            ]
+        )
+        for send in sends:
+            window = timedelta(days=(send.partner_id._hk_company()).hk_conversion_days)
+            visit = next(
+                (
+                    v
+                    for v in visits.sorted("date")
+                    if v.partner_id == send.partner_id and send.date <= v.date <= send.date + window
+                ),
+                None,
+            )
+            if visit:
+                send.write({"converted": True, "converted_visit_id": visit.id})
