@@ -12,3 +12,4 @@ from . import test_portal
 from . import test_portal_ui
 from . import test_tiers
 from . import test_bad_input
+from . import test_concurrency

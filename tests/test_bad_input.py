@@ -261,6 +261,31 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
         with self.assertRefused([self.customer], message="are needed"):
             self.gift.redeem(self.customer)
 
+    def test_redeem_with_expired_points_not_swept_yet(self):
+        """Points past their expiry date still count in the stored balance until the
+        expiry cron runs: they cannot pay for a reward (the cron would then take
+        them a second time and leave the balance negative)."""
+        yesterday = fields.Date.today() - timedelta(days=1)
+        self.env["housekeeping.points.entry"]._post_credits(
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "points": 500,
+                    "entry_type": "earn",
+                    "reason_code": "goodwill",
+                    "date": yesterday - timedelta(days=365),
+                    "expiry_date": yesterday,
+                    "source_key": "old-lot",
+                }
+            ]
+        )
+        self.assertEqual(self.customer.points_balance, 500)
+        with self.assertRefused([self.customer], message="expired"):
+            self.gift.redeem(self.customer)
+        self.env["res.partner"]._cron_expire_points()
+        self.assertEqual(self.customer.points_balance, 0, "never negative")
+
     def test_redeem_archived_reward(self):
         self.reward.active = False
         with self.assertRefused([self.rich, self.reward], message="archived"):
