@@ -241,7 +241,10 @@ class HousekeepingPortal(CustomerPortal):
                 error=request.env._("Too many redemptions in a minute: please try again later."),
             )
         try:
-            result = reward.redeem(partner)
+            # a refusal must not leave half of the redemption behind (the
+            # request commits after the error is shown)
+            with request.env.cr.savepoint():
+                result = reward.redeem(partner)
         except (UserError, ValidationError) as error:
             return self._hk_redirect("/my/rewards", error=str(error))
         if result._name == "loyalty.card":
@@ -322,12 +325,8 @@ class HousekeepingPortal(CustomerPortal):
     @http.route("/my/visits/request", type="http", auth="user", methods=["POST"], website=True)
     def portal_request_visit(self, service_type_id=None, date=None, time_window=None, **kw):
         partner = self._hk_partner().sudo()
-        service = (
-            request.env["housekeeping.service.type"]
-            .sudo()
-            .browse(int(service_type_id or 0))
-            .exists()
-        )
+        service_id = int(service_type_id) if (service_type_id or "").isdigit() else 0
+        service = request.env["housekeeping.service.type"].sudo().browse(service_id).exists()
         try:
             day = fields.Date.to_date(date)
         except ValueError:
@@ -444,7 +443,9 @@ class HousekeepingPortal(CustomerPortal):
             if name in Partner._fields:
                 vals[name] = bool(post.get(name))
         try:
-            partner.write(vals)
+            # roll the refused values back: the request commits after the message
+            with request.env.cr.savepoint():
+                partner.write(vals)
         except (UserError, ValidationError) as error:
             return self._hk_redirect("/my/preferences", error=str(error))
         return self._hk_redirect("/my/preferences", message=request.env._("Preferences saved."))

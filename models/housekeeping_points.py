@@ -263,6 +263,20 @@ class HousekeepingPointsEntry(models.Model):
         today = fields.Date.context_today(self)
         if not allow_negative:
             self._check_balance(partner, points)
+        lots = self._open_lots(partner, today, vals.get("origin_entry_id"))
+        available = sum(remaining for _lot_id, remaining in lots)
+        if not allow_negative and available < points:
+            # the balance still counts lots past their expiry date until the expiry
+            # cron runs: they cannot pay (the cron would take them a second time)
+            raise UserError(
+                self.env._(
+                    "%(customer)s has %(available)s points available (the others expired); "
+                    "%(points)s are needed.",
+                    customer=partner.display_name,
+                    available=available,
+                    points=points,
+                )
+            )
         entry = self._insert(
             [
                 {
@@ -277,7 +291,7 @@ class HousekeepingPointsEntry(models.Model):
         if not entry:
             raise UserError(self.env._("This operation was already recorded."))
         allocations, left = [], points
-        for lot_id, remaining in self._open_lots(partner, today, vals.get("origin_entry_id")):
+        for lot_id, remaining in lots:
             take = min(remaining, left)
             allocations.append(
                 {

@@ -89,6 +89,11 @@ class ResCompany(models.Model):
                     company.hk_point_value,
                     company.hk_checkin_points,
                     company.hk_checkin_streak_points,
+                    company.hk_referral_points,
+                    company.hk_referral_new_points,
+                    company.hk_referral_monthly_cap,
+                    company.hk_birthday_points,
+                    company.hk_profile_points,
                 )
                 < 0
             ):

@@ -194,9 +194,10 @@ class ResPartner(models.Model):
     @api.constrains("home_area", "household_size")
     def _check_household_numbers(self):
         for partner in self:
-            if partner.home_area < 0 or partner.home_area > 100000:
+            # written as "not in range" so that NaN (float("nan") from a form) fails too
+            if not 0 <= partner.home_area <= 100000:
                 raise ValidationError(self.env._("The home size must be between 0 and 100,000 m²."))
-            if partner.household_size < 0 or partner.household_size > 100:
+            if not 0 <= partner.household_size <= 100:
                 raise ValidationError(self.env._("The household size must be between 0 and 100."))
 
     # ------------------------------------------------------------------ statistics engine

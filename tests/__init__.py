@@ -14,3 +14,5 @@ from . import test_tiers
 from . import test_performance
 from . import test_engagement
 from . import test_engagement_tiers
+from . import test_bad_input
+from . import test_concurrency
