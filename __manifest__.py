@@ -51,6 +51,11 @@
         "report/housekeeping_points_report.xml",
         "views/points_views.xml",
         "views/portal_templates.xml",
+        "security/reports_security.xml",
+        "report/housekeeping_lifecycle_report_views.xml",
+        "report/housekeeping_cohort_report_views.xml",
+        "report/housekeeping_membership_report_views.xml",
+        "report/housekeeping_visit_report_views.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",

@@ -34,3 +34,4 @@ from . import res_partner_lifecycle
 from . import housekeeping_stage_log
 from . import housekeeping_churn_reason
 from . import res_users
+from . import housekeeping_reporting

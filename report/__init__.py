@@ -1,1 +1,5 @@
 from . import housekeeping_points_report
+from . import housekeeping_lifecycle_report
+from . import housekeeping_cohort_report
+from . import housekeeping_membership_report
+from . import housekeeping_visit_report

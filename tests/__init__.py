@@ -11,3 +11,4 @@ from . import test_points
 from . import test_portal
 from . import test_portal_ui
 from . import test_tiers
+from . import test_reports
