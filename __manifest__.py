@@ -56,11 +56,15 @@
         "report/housekeeping_cohort_report_views.xml",
         "report/housekeeping_membership_report_views.xml",
         "report/housekeeping_visit_report_views.xml",
+        "views/dashboard_views.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "housekeeping_membership/static/src/dashboard/*",
+        ],
         "web.assets_tests": [
             "housekeeping_membership/static/tests/tours/*.js",
         ],

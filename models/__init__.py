@@ -35,3 +35,4 @@ from . import housekeeping_stage_log
 from . import housekeeping_churn_reason
 from . import res_users
 from . import housekeeping_reporting
+from . import res_partner_dashboard

@@ -2,7 +2,9 @@ from datetime import date
 
 from freezegun import freeze_time
 
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import HousekeepingCase
 
@@ -338,3 +340,164 @@ class TestVisitReports(ReportsCase):
             model, domain, ["tier_id"], ["member_count:sum", "upgrade_count:sum", "average_spend:avg"]
         )
         self.assertEqual(tuple(mixed[silver.id]), (2, 1, 3000))
+
+
+class DashboardData:
+    """A small population whose dashboard figures are computed by hand (today is
+    2026-06-30; last 90 days: after 04-01; the 90 before: after 01-01; the 90
+    before those: after 2025-10-03)."""
+
+    @classmethod
+    def _dashboard_dataset(cls, env):
+        hourly = env.ref("housekeeping_membership.service_type_hourly")
+        names = [f"Dash {i}" for i in range(1, 10)]
+        p = env["res.partner"].create([{"name": name} for name in names])
+        visits = {}
+        for idx, day, rating in (
+            (0, "2025-12-15", 0),
+            (0, "2026-02-10", 0),
+            (0, "2026-05-10", 5),
+            (1, "2026-03-01", 2),
+            (1, "2026-06-10", 4),
+            (2, "2026-03-15", 0),
+            (3, "2026-06-20", 3),
+            (4, "2026-05-05", 0),
+            (5, "2025-03-01", 0),
+            (5, "2025-04-01", 0),
+            (6, "2024-12-01", 0),
+            (7, "2026-05-25", 0),
+        ):
+            # done without the engines (stages and points are set below by hand)
+            visit = env["housekeeping.visit"].create(
+                {
+                    "partner_id": p[idx].id,
+                    "service_type_id": hourly.id,
+                    "date": f"{day} 09:00:00",
+                    "amount": 100,
+                }
+            )
+            visit.write({"state": "done"})
+            visits[idx, day] = visit
+            if rating:
+                env["rating.rating"].create(
+                    {
+                        "res_model_id": env["ir.model"]._get_id("housekeeping.visit"),
+                        "res_id": visit.id,
+                        "partner_id": p[idx].id,
+                        "rating": rating,
+                        "consumed": True,
+                    }
+                )
+        p._hk_refresh_visit_stats()
+        for idx, stage in enumerate(
+            ["loyal", "new", "at_risk", "new", "new", "churned", "at_risk", "new", "churned"]
+        ):
+            p[idx].lifecycle_stage = stage
+        env["housekeeping.stage.log"].create(
+            [
+                {
+                    "partner_id": p[idx].id,
+                    "from_stage": from_stage,
+                    "to_stage": to_stage,
+                    "date": day,
+                    "trigger": "cron",
+                    "company_id": env.company.id,
+                }
+                for idx, from_stage, to_stage, day in (
+                    (2, False, "new", "2026-03-15"),
+                    (2, "new", "at_risk", "2026-06-15"),
+                    (6, "loyal", "at_risk", "2026-06-01"),
+                    (5, "new", "at_risk", "2026-02-01"),
+                    (5, "at_risk", "churned", "2026-06-05"),
+                    (8, "at_risk", "churned", "2026-05-12"),
+                )
+            ]
+        )
+        with freeze_time("2026-05-10 08:00:00"):
+            p[0]._hk_grant_points(100, "goodwill", origin="dashboard-may")
+        with freeze_time(TODAY):
+            p[1]._hk_grant_points(50, "goodwill", origin="dashboard-june")
+        env.flush_all()
+        return p
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(TODAY)
+class TestDashboard(ReportsCase, DashboardData):
+    def test_dashboard_kpis(self):
+        self.env.user.tz = "UTC"
+        self._dashboard_dataset(self.env)
+        data = self.env["res.partner"].with_user(self.manager).hk_dashboard_data()
+        kpis = {k["key"]: k for k in data["kpis"]}
+        # key: (value, previous, shown, trend)
+        expected = {
+            "active": (5, 3, "5", "+66.7%"),  # P1 P2 P4 P5 P8 / P1 P2 P3
+            "new": (1, 2, "1", "-50.0%"),  # P4 / P5 P8
+            "at_risk": (2, 1, "2", "+100.0%"),  # P3 P7 / P6 at the end of May
+            "churned": (1, 1, "1", "+0.0%"),  # P6 / P9
+            "repeat": (33.3, 50.0, "33.3%", "-16.7 pts"),  # 2 of 6 / 1 of 2
+            "retention": (66.7, 100.0, "66.7%", "-33.3 pts"),  # P1 P2 of P1 P2 P3 / P1
+            "satisfaction": (4.0, 2.0, "4.00", "+2.00"),  # (5 + 4 + 3) / 3 / 2
+            "liability": (150, 100, "150", "+50.0%"),
+        }
+        self.assertEqual(
+            {
+                key: (k["value"], k["previous"], k["display"], k["trend"])
+                for key, k in kpis.items()
+            },
+            expected,
+        )
+        self.assertTrue(kpis["active"]["good"])
+        self.assertTrue(kpis["at_risk"]["bad"])
+        self.assertIn("1.50", kpis["liability"]["extra"])  # 150 points × 0.01
+        charts = data["charts"]
+        self.assertEqual(
+            [(r["key"], r["value"]) for r in charts["stages"]["rows"]],
+            [("potential", 0), ("new", 4), ("loyal", 1), ("at_risk", 2), ("churned", 2)],
+        )
+        visits = {r["key"]: r["value"] for r in charts["visits"]["rows"]}
+        self.assertEqual(len(visits), 12)
+        self.assertEqual(list(visits)[0], "2025-07")
+        self.assertEqual(
+            {k: v for k, v in visits.items() if v},
+            {"2025-12": 1, "2026-02": 1, "2026-03": 2, "2026-05": 3, "2026-06": 2},
+        )
+        with self.assertRaises(AccessError):
+            self.env["res.partner"].with_user(
+                new_test_user(self.env, login="hk_plain", groups="base.group_user")
+            ).hk_dashboard_data()
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardTour(HttpCase, DashboardData):
+    def test_dashboard_tour(self):
+        with freeze_time(TODAY):
+            new_test_user(
+                self.env,
+                login="hk_dash_manager",
+                groups="housekeeping_membership.group_membership_manager",
+                name="Dashboard Manager",
+                tz="UTC",
+            )
+            self._dashboard_dataset(self.env)
+            user = self.env["res.users"].search([("login", "=", "hk_dash_manager")])
+            data = self.env["res.partner"].with_user(user).hk_dashboard_data()
+            shown = {k["key"]: k["display"] for k in data["kpis"]}
+            self.assertEqual(
+                shown,
+                {
+                    "active": "5",
+                    "new": "1",
+                    "at_risk": "2",
+                    "churned": "1",
+                    "repeat": "33.3%",
+                    "retention": "66.7%",
+                    "satisfaction": "4.00",
+                    "liability": "150",
+                },
+            )
+            self.start_tour(
+                "/odoo/action-housekeeping_membership.hk_membership_dashboard_action",
+                "hk_dashboard_tour",
+                login="hk_dash_manager",
+            )
