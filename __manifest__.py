@@ -57,6 +57,7 @@
         "report/housekeeping_membership_report_views.xml",
         "report/housekeeping_visit_report_views.xml",
         "views/dashboard_views.xml",
+        "report/housekeeping_customer_profile.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",

@@ -337,3 +337,31 @@ class ResPartner(models.Model):
             "visits": {"title": _("Done Visits per Month"), "rows": visits},
             "tiers": {"title": _("Members per Tier"), "rows": tiers},
         }
+
+    # ------------------------------------------------------------------ profile PDF
+    def _hk_profile_data(self):
+        """Last five done visits of the customer with their rating (customer
+        profile PDF)."""
+        self.ensure_one()
+        visits = self.env["housekeeping.visit"].search(
+            [("partner_id", "=", self.id), ("state", "=", "done")], order="date desc", limit=5
+        )
+        ratings = dict(
+            self.env["rating.rating"]
+            .sudo()
+            ._read_group(
+                [
+                    ("res_model", "=", "housekeeping.visit"),
+                    ("res_id", "in", visits.ids),
+                    ("consumed", "=", True),
+                    ("rating", ">", 0),
+                ],
+                ["res_id"],
+                ["rating:avg"],
+            )
+        )
+        stages = dict(self._fields["lifecycle_stage"]._description_selection(self.env))
+        return {
+            "visits": [(visit, ratings.get(visit.id)) for visit in visits],
+            "stage": stages.get(self.lifecycle_stage, ""),
+        }

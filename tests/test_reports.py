@@ -1,3 +1,8 @@
+import os
+import re
+import subprocess
+import tempfile
+import unicodedata
 from datetime import date
 
 from freezegun import freeze_time
@@ -501,3 +506,66 @@ class TestDashboardTour(HttpCase, DashboardData):
                 "hk_dashboard_tour",
                 login="hk_dash_manager",
             )
+
+
+@tagged("post_install", "-at_install")
+class TestReportPdfs(ReportsCase, HttpCase):
+    """Both PDFs render Chinese text (wkhtmltopdf with the CJK fonts; an HTTP case
+    so that wkhtmltopdf loads the report assets from the test server)."""
+
+    def _pdf_text(self, report, res_ids):
+        pdf, kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf(report, res_ids)
+        )
+        self.assertEqual(kind, "pdf")
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "report.pdf")
+            with open(path, "wb") as fh:
+                fh.write(pdf)
+            out = subprocess.run(
+                ["pdftotext", "-enc", "UTF-8", path, "-"], capture_output=True, check=True
+            )
+            info = subprocess.run(["pdfinfo", path], capture_output=True, check=True)
+        pages = int(re.search(rb"Pages:\s+(\d+)", info.stdout).group(1))
+        # The CJK fonts map some ideographs (小) to the same glyph as their Kangxi
+        # radical (⼩); pdftotext reports the radical, NFKC folds it back.
+        return unicodedata.normalize("NFKC", out.stdout.decode()), pages
+
+    def test_chinese_pdfs(self):
+        note = "钥匙放在物业前台，请勿按门铃"
+        with freeze_time("2026-06-20 20:00:00"):
+            customer = self.env["res.partner"].create(
+                {"name": "王小明", "special_instructions": note, "household_size": 3}
+            )
+            visits = self.env["housekeeping.visit"]
+            for day, amount in (("2026-06-01", 150), ("2026-06-08", 160), ("2026-06-15", 170)):
+                visits |= self._visit(customer, date=f"{day} 09:00:00", amount=amount)
+            self._rating(visits[-1], 5)
+        text, pages = self._pdf_text(
+            "housekeeping_membership.action_report_customer_profile", customer.ids
+        )
+        self.assertEqual(pages, 1)
+        self.assertIn("王小明", text)
+        self.assertIn(unicodedata.normalize("NFKC", note), text)
+        # the Latin text is drawn with the web font, which pdftotext does not
+        # extract: check the content on the HTML rendering
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "housekeeping_membership.action_report_customer_profile", customer.ids
+            )[0]
+            .decode()
+        )
+        for expected in ("王小明", note, "Standard", "Loyal", "5.0 / 5", "480"):
+            self.assertIn(expected, html)
+        self.assertEqual(html.count("Hourly Cleaning"), 3)
+        statement = self.env["housekeeping.points.statement"].create(
+            {"partner_id": customer.id, "date_from": "2026-06-01", "date_to": "2026-06-30"}
+        )
+        text, _pages = self._pdf_text(
+            "housekeeping_membership.action_report_points_statement", statement.ids
+        )
+        self.assertIn("王小明", text)
