@@ -26,7 +26,9 @@ class ResPartner(models.Model):
         month; at risk customers and the points liability now with the end of last
         month; the repeat-purchase rate the last 12 months with the 12 before.
         """
-        if not self.env.su and not self.env.user.has_group("housekeeping_membership.group_membership_user"):
+        if not self.env.su and not self.env.user.has_group(
+            "housekeeping_membership.group_membership_user"
+        ):
             raise AccessError(self.env._("Only membership users can open the dashboard."))
         for model in (
             "housekeeping.visit",
@@ -174,7 +176,6 @@ class ResPartner(models.Model):
 
     @api.model
     def _hk_dashboard_kpis(self, values):
-        _ = self.env._
         currency = self.env.company.currency_id
 
         def kpi(key, label, current, previous, kind="count", good="up", help_text="", extra=""):
@@ -191,7 +192,7 @@ class ResPartner(models.Model):
                 display = f"{current:.2f}"
             delta = round(current - previous, 2)
             if kind == "percent":
-                trend = _("%(delta)+.1f pts", delta=delta) if previous else ""
+                trend = self.env._("%(delta)+.1f pts", delta=delta) if previous else ""
             elif kind == "rating":
                 trend = f"{delta:+.2f}" if previous else ""
             else:
@@ -215,71 +216,72 @@ class ResPartner(models.Model):
         return [
             kpi(
                 "active",
-                _("Active Customers"),
+                self.env._("Active Customers"),
                 *values["active"],
-                help_text=_("Customers with a done visit in the last 90 days."),
+                help_text=self.env._("Customers with a done visit in the last 90 days."),
             ),
             kpi(
                 "new",
-                _("New This Month"),
+                self.env._("New This Month"),
                 *values["new"],
-                help_text=_("Customers whose first done visit is this month."),
+                help_text=self.env._("Customers whose first done visit is this month."),
             ),
             kpi(
                 "at_risk",
-                _("At Risk"),
+                self.env._("At Risk"),
                 *values["at_risk"],
                 good="down",
-                help_text=_("Customers at risk now, compared with the end of last month."),
+                help_text=self.env._("Customers at risk now, compared with the end of last month."),
             ),
             kpi(
                 "churned",
-                _("Churned This Month"),
+                self.env._("Churned This Month"),
                 *values["churned"],
                 good="down",
-                help_text=_("Customers who became churned this month."),
+                help_text=self.env._("Customers who became churned this month."),
             ),
             kpi(
                 "repeat",
-                _("Repeat-Purchase Rate"),
+                self.env._("Repeat-Purchase Rate"),
                 *values["repeat"],
                 kind="percent",
-                help_text=_(
+                help_text=self.env._(
                     "Customers with two done visits or more in the last 12 months, "
                     "among those with at least one."
                 ),
             ),
             kpi(
                 "retention",
-                _("Retention"),
+                self.env._("Retention"),
                 *values["retention"],
                 kind="percent",
-                help_text=_(
+                help_text=self.env._(
                     "Customers active in the previous 90 days who are still active in "
                     "the last 90 days."
                 ),
             ),
             kpi(
                 "satisfaction",
-                _("Average Satisfaction"),
+                self.env._("Average Satisfaction"),
                 *values["satisfaction"],
                 kind="rating",
-                help_text=_("Average rating of the visits of the last 90 days (out of 5)."),
+                help_text=self.env._(
+                    "Average rating of the visits of the last 90 days (out of 5)."
+                ),
             ),
             kpi(
                 "liability",
-                _("Points Liability"),
+                self.env._("Points Liability"),
                 points,
                 points_prev,
                 good="down",
-                help_text=_("Outstanding points, compared with the end of last month."),
+                help_text=self.env._("Outstanding points, compared with the end of last month."),
                 extra=format_amount(self.env, float(money), currency),
             ),
         ]
 
     @api.model
     def _hk_dashboard_charts(self, ctx):
-        _ = self.env._
         partner_scope = [
             ("company_id", "in", ctx["companies"] + [False]),
             ("lifecycle_stage", "!=", False),
@@ -333,9 +335,9 @@ class ResPartner(models.Model):
             key=lambda row: (row["sequence"], row["key"]),
         )
         return {
-            "stages": {"title": _("Customers per Stage"), "rows": stages},
-            "visits": {"title": _("Done Visits per Month"), "rows": visits},
-            "tiers": {"title": _("Members per Tier"), "rows": tiers},
+            "stages": {"title": self.env._("Customers per Stage"), "rows": stages},
+            "visits": {"title": self.env._("Done Visits per Month"), "rows": visits},
+            "tiers": {"title": self.env._("Members per Tier"), "rows": tiers},
         }
 
     # ------------------------------------------------------------------ profile PDF

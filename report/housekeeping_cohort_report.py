@@ -17,14 +17,12 @@ class HousekeepingReportCohort(models.Model):
     _order = "cohort_month desc, month_offset"
     _rec_name = "cohort_month"
 
-    cohort_month = fields.Date(string="Cohort", readonly=True, help="Month of the first done visit.")
-    month_offset = fields.Integer(
-        string="Months Since First Visit", readonly=True, aggregator=None
+    cohort_month = fields.Date(
+        string="Cohort", readonly=True, help="Month of the first done visit."
     )
+    month_offset = fields.Integer(string="Months Since First Visit", readonly=True, aggregator=None)
     company_id = fields.Many2one("res.company", readonly=True)
-    cohort_size = fields.Integer(
-        string="Cohort Customers", readonly=True, aggregator="max"
-    )
+    cohort_size = fields.Integer(string="Cohort Customers", readonly=True, aggregator="max")
     active_count = fields.Integer(string="Still Visiting", readonly=True, aggregator="sum")
     retention = fields.Float(
         string="Retention (%)",

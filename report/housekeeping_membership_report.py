@@ -18,7 +18,6 @@ class HousekeepingReportMembership(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     tier_id = fields.Many2one(
         "housekeeping.tier",
-        string="Tier",
         readonly=True,
         help="Current tier of a member; tier reached for a change.",
     )
@@ -29,7 +28,7 @@ class HousekeepingReportMembership(models.Model):
     currency_id = fields.Many2one("res.currency", readonly=True)
     member_count = fields.Integer(string="Members", readonly=True, aggregator="sum")
     spend = fields.Monetary(string="Total Spent", readonly=True, aggregator="sum")
-    average_spend = fields.Monetary(string="Average Spend", readonly=True, aggregator="avg")
+    average_spend = fields.Monetary(readonly=True, aggregator="avg")
     upgrade_count = fields.Integer(string="Upgrades", readonly=True, aggregator="sum")
     downgrade_count = fields.Integer(string="Downgrades", readonly=True, aggregator="sum")
 

@@ -2,7 +2,6 @@ from odoo import fields, models
 from odoo.tools import SQL
 
 
-
 class HousekeepingReportVisit(models.Model):
     """Done visits with revenue, rating and complaints: visits per month and
     service type (seasonality: year × month of year, or the pivot's comparison
@@ -42,9 +41,7 @@ class HousekeepingReportVisit(models.Model):
     currency_id = fields.Many2one("res.currency", readonly=True)
     visit_count = fields.Integer(string="Visits", readonly=True, aggregator="sum")
     amount = fields.Monetary(string="Revenue", readonly=True, aggregator="sum")
-    rating = fields.Float(
-        string="Average Rating", readonly=True, aggregator="avg", digits=(16, 2)
-    )
+    rating = fields.Float(string="Average Rating", readonly=True, aggregator="avg", digits=(16, 2))
     rated_count = fields.Integer(string="Rated Visits", readonly=True, aggregator="sum")
     complaint_count = fields.Integer(string="Complaints", readonly=True, aggregator="sum")
 

@@ -8,7 +8,6 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
-
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import HousekeepingCase
@@ -36,9 +35,7 @@ class ReportsCase(HousekeepingCase):
         for row in self.env[model]._read_group(domain, groupby, aggregates):
             keys = tuple(k.id if hasattr(k, "_name") else k for k in row[: len(groupby)])
             values = row[len(groupby) :]
-            result[keys if len(keys) > 1 else keys[0]] = (
-                values if len(values) > 1 else values[0]
-            )
+            result[keys if len(keys) > 1 else keys[0]] = values if len(values) > 1 else values[0]
         return result
 
 
@@ -109,9 +106,7 @@ class TestLifecycleReports(ReportsCase):
             ["from_stage"],
             ["days_in_previous_stage:avg"],
         )
-        self.assertEqual(
-            time_in, {"new": 55.5, "loyal": 71.0, "at_risk": 65.0, "potential": 19.0}
-        )
+        self.assertEqual(time_in, {"new": 55.5, "loyal": 71.0, "at_risk": 65.0, "potential": 19.0})
         per_month = self._groups(model, domain, ["date:month"], ["transition_count:sum"])
         self.assertEqual(
             {d.month: n for d, n in per_month.items()}, {1: 1, 2: 1, 3: 3, 4: 1, 5: 1, 6: 1}
@@ -200,9 +195,7 @@ class TestVisitReports(ReportsCase):
         ):
             self._visit(partner, date=f"{day} 09:00:00")
         self._visit(p3, date="2026-05-05 09:00:00", state="cancelled")
-        rows = self.env["housekeeping.report.cohort"].search(
-            [("company_id", "=", self.company.id)]
-        )
+        rows = self.env["housekeeping.report.cohort"].search([("company_id", "=", self.company.id)])
         cells = {(r.cohort_month.month, r.month_offset): r for r in rows}
         self.assertEqual(
             {k: (r.cohort_size, r.active_count, r.retention) for k, r in cells.items()},
@@ -271,9 +264,7 @@ class TestVisitReports(ReportsCase):
             },
         )
         seasons = self._groups(model, domain, ["month_of_year", "year"], ["amount:sum"])
-        self.assertEqual(
-            seasons, {("03", "2025"): 100, ("03", "2026"): 500, ("04", "2026"): 500}
-        )
+        self.assertEqual(seasons, {("03", "2025"): 100, ("03", "2026"): 500, ("04", "2026"): 500})
         by_cleaner = self._groups(
             model, domain, ["employee_id"], ["rating:avg", "rated_count:sum", "complaint_count:sum"]
         )
@@ -287,9 +278,7 @@ class TestVisitReports(ReportsCase):
     def test_membership(self):
         silver = self.env.ref("housekeeping_membership.tier_silver")
         gold = self.env.ref("housekeeping_membership.tier_gold")
-        members = self.env["res.partner"].create(
-            [{"name": f"Member {i}"} for i in range(3)]
-        )
+        members = self.env["res.partner"].create([{"name": f"Member {i}"} for i in range(3)])
         members[0].write({"membership_tier_id": silver.id, "total_spent": 2500})
         members[1].write({"membership_tier_id": silver.id, "total_spent": 3500})
         members[2].write({"membership_tier_id": gold.id, "total_spent": 7000})
@@ -337,12 +326,13 @@ class TestVisitReports(ReportsCase):
             ["date:month"],
             ["upgrade_count:sum", "downgrade_count:sum"],
         )
-        self.assertEqual(
-            {d.month: tuple(v) for d, v in per_month.items()}, {4: (2, 0), 5: (0, 1)}
-        )
+        self.assertEqual({d.month: tuple(v) for d, v in per_month.items()}, {4: (2, 0), 5: (0, 1)})
         # both kinds of rows mixed: the measures of the other kind are neutral
         mixed = self._groups(
-            model, domain, ["tier_id"], ["member_count:sum", "upgrade_count:sum", "average_spend:avg"]
+            model,
+            domain,
+            ["tier_id"],
+            ["member_count:sum", "upgrade_count:sum", "average_spend:avg"],
         )
         self.assertEqual(tuple(mixed[silver.id]), (2, 1, 3000))
 
@@ -446,10 +436,7 @@ class TestDashboard(ReportsCase, DashboardData):
             "liability": (150, 100, "150", "+50.0%"),
         }
         self.assertEqual(
-            {
-                key: (k["value"], k["previous"], k["display"], k["trend"])
-                for key, k in kpis.items()
-            },
+            {key: (k["value"], k["previous"], k["display"], k["trend"]) for key, k in kpis.items()},
             expected,
         )
         self.assertTrue(kpis["active"]["good"])

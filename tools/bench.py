@@ -437,7 +437,9 @@ def main():
                 f"| | | {peak_rss_mb():.0f} |"
             )
         for label, run in bench_reports(env):
-            out.append(f"| {label} | {run.seconds:.2f} | {run.queries} | | | | | {peak_rss_mb():.0f} |")
+            out.append(
+                f"| {label} | {run.seconds:.2f} | {run.queries} | | | | | {peak_rss_mb():.0f} |"
+            )
         cr.commit()
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
