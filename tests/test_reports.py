@@ -337,6 +337,48 @@ class TestVisitReports(ReportsCase):
         self.assertEqual(tuple(mixed[silver.id]), (2, 1, 3000))
 
 
+@tagged("post_install", "-at_install")
+@freeze_time(TODAY)
+class TestReportAccess(ReportsCase):
+    def test_rights_and_companies(self):
+        company_b = self.env["res.company"].create({"name": "Store B"})
+        manager_b = new_test_user(
+            self.env,
+            login="hk_manager_b",
+            groups="housekeeping_membership.group_membership_manager",
+            company_id=company_b.id,
+            company_ids=[(6, 0, company_b.ids)],
+        )
+        self._visit(date="2026-06-01 09:00:00", amount=120)
+        self.env.flush_all()
+        models = [
+            "housekeeping.report.lifecycle.transition",
+            "housekeeping.report.lifecycle.snapshot",
+            "housekeeping.report.lifecycle.funnel",
+            "housekeeping.report.cohort",
+            "housekeeping.report.membership",
+            "housekeeping.report.visit",
+        ]
+        # the manager of company A sees A's figures; the one of company B does not
+        visit_report = self.env["housekeeping.report.visit"]
+        self.assertEqual(visit_report.with_user(self.manager).search_count([]), 1)
+        self.assertEqual(visit_report.with_user(manager_b).search_count([]), 0)
+        cohort = self.env["housekeeping.report.cohort"]
+        self.assertTrue(cohort.with_user(self.manager).search_count([]))
+        self.assertEqual(cohort.with_user(manager_b).search_count([]), 0)
+        for model in models:
+            self.env[model].with_user(self.manager).search_read([], limit=5)
+        # staff read the visits and membership analyses, not the lifecycle ones
+        self.env["housekeeping.report.visit"].with_user(self.user).search_read([])
+        self.env["housekeeping.report.membership"].with_user(self.user).search_read([])
+        for model in models[:4]:
+            with self.assertRaises(AccessError):
+                self.env[model].with_user(self.user).search_read([])
+        # report rows are read-only
+        with self.assertRaises(AccessError):
+            visit_report.with_user(self.manager).search([]).write({"amount": 1})
+
+
 class DashboardData:
     """A small population whose dashboard figures are computed by hand (today is
     2026-06-30; last 90 days: after 04-01; the 90 before: after 01-01; the 90
