@@ -55,11 +55,21 @@
         "data/engagement_data.xml",
         "data/engagement_journey_data.xml",
         "views/engagement_views.xml",
+        "security/reports_security.xml",
+        "report/housekeeping_lifecycle_report_views.xml",
+        "report/housekeeping_cohort_report_views.xml",
+        "report/housekeeping_membership_report_views.xml",
+        "report/housekeeping_visit_report_views.xml",
+        "views/dashboard_views.xml",
+        "report/housekeeping_customer_profile.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "housekeeping_membership/static/src/dashboard/*",
+        ],
         "web.assets_tests": [
             "housekeeping_membership/static/tests/tours/*.js",
         ],

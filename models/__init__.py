@@ -40,3 +40,5 @@ from . import housekeeping_journey
 from . import res_partner_engagement
 from . import housekeeping_visit_engagement
 from . import housekeeping_recommendation
+from . import housekeeping_reporting
+from . import res_partner_dashboard

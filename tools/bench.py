@@ -333,6 +333,74 @@ def engine_points_expiry(env, pmin, pmax):
     return floor, full, rerun, expired
 
 
+# read_group of each report over the whole population: (label, model, domain, groupby, aggregates)
+REPORT_QUERIES = (
+    (
+        "report: lifecycle transition matrix",
+        "housekeeping.report.lifecycle.transition",
+        [],
+        ["from_stage", "to_stage"],
+        ["transition_count:sum", "days_in_previous_stage:avg"],
+    ),
+    (
+        "report: customers per stage per month",
+        "housekeeping.report.lifecycle.snapshot",
+        [],
+        ["date:month", "lifecycle_stage"],
+        ["customer_count:sum"],
+    ),
+    (
+        "report: lifecycle funnel",
+        "housekeeping.report.lifecycle.funnel",
+        [],
+        ["step"],
+        ["customer_count:sum"],
+    ),
+    (
+        "report: retention cohorts",
+        "housekeeping.report.cohort",
+        [],
+        ["cohort_month:month", "month_offset"],
+        ["retention:avg"],
+    ),
+    (
+        "report: members per tier",
+        "housekeeping.report.membership",
+        [("line_type", "=", "member")],
+        ["tier_id"],
+        ["member_count:sum", "spend:sum"],
+    ),
+    (
+        "report: visits per month and service type",
+        "housekeeping.report.visit",
+        [],
+        ["date:month", "service_type_id"],
+        ["visit_count:sum", "amount:sum"],
+    ),
+    (
+        "report: satisfaction per cleaner",
+        "housekeeping.report.visit",
+        [],
+        ["employee_id"],
+        ["rating:avg", "complaint_count:sum"],
+    ),
+)
+
+
+def bench_reports(env):
+    """Timings of the report views and of the dashboard, over everything."""
+    results = []
+    env.flush_all()
+    for label, model, domain, groupby, aggregates in REPORT_QUERIES:
+        with QueryCounter(env.cr) as run:
+            groups = env[model]._read_group(domain, groupby, aggregates)
+        results.append((f"{label} ({len(groups):,} groups)", run))
+    with QueryCounter(env.cr) as run:
+        env["res.partner"].hk_dashboard_data()
+    results.append(("dashboard: KPIs and charts", run))
+    return results
+
+
 def bench_visit_done(env, pmin):
     """Completing one visit: queries for a customer with 1 vs many past visits."""
     results = {}
@@ -450,6 +518,11 @@ def main():
                 f"| {label} | {run.seconds:.2f} | {run.queries} | {floor_s} | {ratio} "
                 f"| {naive_cells} | {peak_rss_mb():.0f} |"
             )
+        for label, run in bench_reports(env):
+            out.append(
+                f"| {label} | {run.seconds:.2f} | {run.queries} | | | | | {peak_rss_mb():.0f} |"
+            )
+        cr.commit()
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
         out.append("|---|---|---|---|")

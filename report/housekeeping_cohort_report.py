@@ -1,0 +1,76 @@
+from odoo import fields, models
+from odoo.tools import SQL
+
+
+class HousekeepingReportCohort(models.Model):
+    """Retention cohorts: customers grouped by the month of their first done visit
+    (per company), and the share of them with a done visit N months later.
+
+    One row per cohort month × month offset (0 up to the current month): laid out
+    in a pivot with cohorts as rows and offsets as columns, it is the classic
+    retention triangle. Months are local months in the user's time zone.
+    """
+
+    _name = "housekeeping.report.cohort"
+    _description = "Customer Retention Cohorts"
+    _auto = False
+    _order = "cohort_month desc, month_offset"
+    _rec_name = "cohort_month"
+
+    cohort_month = fields.Date(
+        string="Cohort", readonly=True, help="Month of the first done visit."
+    )
+    month_offset = fields.Integer(string="Months Since First Visit", readonly=True, aggregator=None)
+    company_id = fields.Many2one("res.company", readonly=True)
+    cohort_size = fields.Integer(string="Cohort Customers", readonly=True, aggregator="max")
+    active_count = fields.Integer(string="Still Visiting", readonly=True, aggregator="sum")
+    retention = fields.Float(
+        string="Retention (%)",
+        readonly=True,
+        aggregator="avg",
+        digits=(16, 1),
+        help="Share of the cohort with a done visit in that month.",
+    )
+
+    @property
+    def _table_query(self):
+        tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        return SQL(
+            """
+            WITH pm AS (
+                SELECT DISTINCT v.company_id, v.partner_id,
+                       date_trunc('month', timezone(%(tz)s, v.date AT TIME ZONE 'UTC'))::date
+                           AS month
+                  FROM housekeeping_visit v
+                 WHERE v.state = 'done'
+            ), firsts AS (
+                SELECT company_id, partner_id, min(month) AS cohort
+                  FROM pm GROUP BY company_id, partner_id
+            ), sizes AS (
+                SELECT company_id, cohort, count(*) AS n FROM firsts GROUP BY company_id, cohort
+            ), active AS (
+                SELECT f.company_id, f.cohort,
+                       ((extract(year FROM pm.month) - extract(year FROM f.cohort)) * 12
+                        + extract(month FROM pm.month) - extract(month FROM f.cohort))::int AS k,
+                       count(*) AS n
+                  FROM pm JOIN firsts f USING (company_id, partner_id)
+                 GROUP BY 1, 2, 3
+            ), grid AS (
+                SELECT s.company_id, s.cohort, s.n, k
+                  FROM sizes s
+                 CROSS JOIN LATERAL generate_series(0, GREATEST(0,
+                       ((extract(year FROM %(today)s::date) - extract(year FROM s.cohort)) * 12
+                        + extract(month FROM %(today)s::date)
+                        - extract(month FROM s.cohort))::int)) k
+            )
+            SELECT row_number() OVER (ORDER BY g.company_id, g.cohort, g.k) AS id,
+                   g.company_id, g.cohort AS cohort_month, g.k AS month_offset,
+                   g.n AS cohort_size, COALESCE(a.n, 0) AS active_count,
+                   round(100.0 * COALESCE(a.n, 0) / g.n, 1) AS retention
+              FROM grid g
+              LEFT JOIN active a ON a.company_id = g.company_id AND a.cohort = g.cohort
+                                AND a.k = g.k
+            """,
+            tz=tz,
+            today=fields.Date.context_today(self),
+        )
