@@ -453,19 +453,28 @@ class TestConcurrentRedemption(BaseCase):
             cr.execute("DELETE FROM res_partner WHERE id = %s", [self.partner_id])
 
     def _redeem(self, results, hold=None, ready=None):
-        try:
-            with self.registry.cursor() as cr:
-                env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-                env["housekeeping.reward"].browse(self.reward_id).redeem(
-                    env["res.partner"].browse(self.partner_id)
-                )
-                if ready:
-                    ready.set()
-                if hold:
-                    hold.wait(10)
-            results.append("ok")
-        except (UserError, psycopg2.errors.SerializationFailure) as error:
-            results.append(type(error).__name__)
+        # The first redemption may meet a serialization failure from a background
+        # job touching the customer (the test server runs crons): like Odoo's
+        # request retry, it tries again; the second one reports what it met.
+        for _attempt in range(3 if ready else 1):
+            try:
+                with self.registry.cursor() as cr:
+                    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+                    env["housekeeping.reward"].browse(self.reward_id).redeem(
+                        env["res.partner"].browse(self.partner_id)
+                    )
+                    if ready:
+                        ready.set()
+                    if hold:
+                        hold.wait(10)
+                results.append("ok")
+                return
+            except psycopg2.errors.SerializationFailure as error:
+                failure = error
+            except UserError as error:
+                results.append(type(error).__name__)
+                return
+        results.append(type(failure).__name__)
 
     def test_two_cursors(self):
         results = []
