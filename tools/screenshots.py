@@ -23,7 +23,12 @@ import websocket
 ROOT = Path(__file__).resolve().parent.parent
 
 BACK_OFFICE = [
+    ("dashboard", "/odoo/action-housekeeping_membership.hk_membership_dashboard_action"),
     ("customers", "/odoo/action-housekeeping_membership.res_partner_action_customers"),
+    ("lifecycle", "/odoo/action-housekeeping_membership.res_partner_action_lifecycle"),
+    ("tiers", "/odoo/action-housekeeping_membership.housekeeping_tier_action"),
+    ("points_ledger", "/odoo/action-housekeeping_membership.housekeeping_points_entry_action"),
+    ("journeys", "/odoo/action-housekeeping_membership.housekeeping_journey_action"),
     ("visits", "/odoo/action-housekeeping_membership.housekeeping_visit_action"),
     (
         "visit_calendar",
@@ -33,8 +38,6 @@ BACK_OFFICE = [
 ]
 PORTAL = [
     ("portal_home", "/my"),
-    ("portal_membership", "/my/membership"),
-    ("portal_visits", "/my/visits"),
 ]
 
 
