@@ -87,7 +87,7 @@ class RealCursorCase(BaseCase):
                 cr.execute(query, {"ids": list(partner_ids), **params})
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", "hk_real_cursors")
 class TestConcurrentLedger(RealCursorCase):
     """Two of redeem / earn / expire at the same moment on one customer, many
     rounds: the balance always equals the ledger, is never negative, no cause is
@@ -220,7 +220,7 @@ class TestConcurrentLedger(RealCursorCase):
         self.assertEqual(outcomes["ok"] + outcomes["refused"], 2 * ROUNDS)
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", "hk_real_cursors")
 class TestConcurrentCrons(RealCursorCase):
     """Two cron workers at once, and a cron interrupted then rerun."""
 

@@ -398,7 +398,7 @@ class TestAdjustments(PointsCase):
             )
 
 
-@tagged("post_install", "-at_install")
+@tagged("post_install", "-at_install", "hk_real_cursors")
 class TestConcurrentRedemption(BaseCase):
     """Two redemptions of one customer at the same moment, on two real database
     cursors: one succeeds, the other waits and fails; the balance never goes
