@@ -385,3 +385,6 @@ class ResPartner(models.Model):
         env["res.partner"]._cron_compute_rfm()
         env["res.partner"]._cron_evaluate_tiers()
         env["res.partner"]._cron_evaluate_lifecycle()
+        if "housekeeping.journey" in env:
+            env["res.partner"]._cron_evaluate_vip()
+            env["housekeeping.journey"]._cron_run_journeys()

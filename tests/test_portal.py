@@ -84,6 +84,18 @@ class TestPortalRoutes(HttpCase):
         earned = self.url_open("/my/points?filterby=expire").text
         self.assertIn("No points movements yet.", earned)
 
+    def test_pages_follow_the_customer_language(self):
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.env["ir.module.module"].search(
+            [("name", "=", "housekeeping_membership")]
+        )._update_translations(["zh_CN"])
+        self.user.lang = "zh_CN"
+        self._login()
+        page = self.url_open("/my/membership").text
+        self.assertIn("签到", page)
+        self.assertIn("积分", page)
+        self.assertNotIn("Daily check-in", page)
+
     def test_check_in_twice(self):
         token = self._login()
         response = self.url_open("/my/membership/check-in", data={"csrf_token": token})
