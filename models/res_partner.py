@@ -293,6 +293,31 @@ class ResPartner(models.Model):
         stored aggregates once. Capabilities extend this (balance, tier, stage)."""
         self._hk_refresh_visit_stats()
 
+    @api.model
+    def _hk_run_batches(self, batch_param, step, default=5000):
+        """Run a set-based engine batch by batch: ``step(limit)`` processes at most
+        ``limit`` rows and returns ``(done, more)``. Inside the scheduler each batch
+        commits and reports progress (``ir.cron._commit_progress``), so a crash
+        loses one batch at most and the next run resumes; called directly (tests,
+        a button), it runs in the caller's transaction. Returns the rows done."""
+        batch = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(f"housekeeping_membership.{batch_param}", default)
+        )
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        total = 0
+        while True:
+            done, more = step(batch)
+            total += done
+            if in_cron:
+                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
+                if not more or time_left <= 0:
+                    break
+            elif not more:
+                break
+        return total
+
     # Cross-capability contracts, overridden by the capability that owns them.
     def _hk_points_multiplier(self):
         """{partner_id: multiplier} applied when points are earned (tiers override)."""

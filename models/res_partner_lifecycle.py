@@ -572,20 +572,7 @@ class ResPartner(models.Model):
         most one uncommitted batch and the next run resumes where it stopped; a
         second run finds nothing to change.
         """
-        batch = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("housekeeping_membership.lifecycle_batch_size", 5000)
+        return self._hk_run_batches(
+            "lifecycle_batch_size",
+            lambda limit: self._hk_lifecycle_evaluate(trigger="cron", limit=limit),
         )
-        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
-        total = 0
-        while True:
-            done, more = self._hk_lifecycle_evaluate(trigger="cron", limit=batch)
-            total += done
-            if in_cron:
-                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
-                if not more or time_left <= 0:
-                    break
-            elif not more:
-                break
-        return total
