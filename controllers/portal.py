@@ -202,6 +202,12 @@ class HousekeepingPortal(CustomerPortal):
         )
         available = {}
         for reward in rewards:
+            if partner.points_balance < reward.points_cost:
+                available[reward.id] = request.env._(
+                    "%(missing)s more points needed.",
+                    missing=reward.points_cost - partner.points_balance,
+                )
+                continue
             try:
                 with request.env.cr.savepoint():
                     reward._hk_check_redeemable(partner, today)

@@ -126,6 +126,16 @@ class TestPortalRoutes(HttpCase):
         response = self.url_open("/my/rewards/999999/redeem", data={"csrf_token": token})
         self.assertEqual(response.status_code, 404)
 
+    def test_rewards_page_shows_what_is_affordable(self):
+        self._login()
+        gift = self.env["housekeeping.reward"].create(
+            {"name": "Eco kit", "points_cost": 500, "reward_type": "gift"}
+        )
+        page = self.url_open("/my/rewards").text
+        self.assertIn(f"/my/rewards/{self.reward.id}/redeem", page)
+        self.assertNotIn(f"/my/rewards/{gift.id}/redeem", page)
+        self.assertIn("380 more points needed.", page)
+
     def test_redeem_rate_limit(self):
         self.customer._hk_grant_points(1000, "goodwill", origin="rich")
         token = self._login()

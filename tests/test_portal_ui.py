@@ -91,6 +91,13 @@ class TestPortalTours(HttpCase):
         self.assertEqual(self.customer.preferred_time_window, "afternoon")
         self.assertTrue(self.customer.prefers_hypoallergenic)
 
+    def test_points_referral_and_rewards_pages(self):
+        self.customer._hk_grant_points(30, "goodwill", origin="welcome")
+        self._tour("/my/points", "hk_portal_points_page_tour", "points")
+        self._tour("/my/referral", "hk_portal_referral_page_tour", "referral")
+        self._tour("/my/rewards", "hk_portal_rewards_page_tour", "rewards")
+        self.assertTrue(self.customer.referral_code)
+
     def test_rate_visit(self):
         self._tour("/my/visits", "hk_portal_rate_visit_tour", "visits")
         visit = self.customer.visit_ids

@@ -108,3 +108,13 @@ tours.add("hk_portal_rate_visit_tour", {
         },
     ],
 });
+
+for (const [name, selector] of [
+    ["hk_portal_points_page_tour", ".o_hk_points_list"],
+    ["hk_portal_referral_page_tour", ".o_hk_referral_code"],
+    ["hk_portal_rewards_page_tour", ".o_hk_reward"],
+]) {
+    tours.add(name, {
+        steps: () => [{ content: "The page is shown", trigger: selector }],
+    });
+}
