@@ -150,9 +150,16 @@ class HousekeepingJourney(models.Model):
         if self.trigger == "wake_up":
             return (
                 SQL(
-                    "p.visit_count > 0 AND p.last_visit_date <= %s::date AND %s",
+                    """p.visit_count > 0 AND p.last_visit_date <= %s::date AND %s
+                       -- nor a portal login in the period (an active member reading
+                       -- the portal is not asleep)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM res_users u
+                             JOIN res_users_log l ON l.create_uid = u.id
+                            WHERE u.partner_id = p.id AND l.create_date >= %s::date)""",
                     today - timedelta(days=delay),
                     no_open_visit,
+                    today - timedelta(days=delay),
                 ),
                 SQL("'lapse:' || p.last_visit_date::text"),
             )

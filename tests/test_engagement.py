@@ -239,6 +239,26 @@ class TestSatisfaction(EngagementCase):
 
 @tagged("post_install", "-at_install")
 class TestJourneys(EngagementCase):
+    def test_wake_up_skips_customers_reading_the_portal(self):
+        with freeze_time("2026-01-01 20:00:00"):
+            self._visit(partner=self.fan, date="2026-01-01 09:00:00")
+        user = self.env["res.users"].create(
+            {
+                "name": self.fan.name,
+                "login": "fan_portal",
+                "partner_id": self.fan.id,
+                "group_ids": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "INSERT INTO res_users_log (create_uid, create_date) VALUES (%s, '2026-02-20')",
+            [user.id],
+        )
+        with freeze_time("2026-03-02 20:00:00"):  # 60 days without a visit
+            self.env["housekeeping.journey"]._cron_run_journeys()
+            self.assertFalse(self._sends(self.wake_up), "logged in on 2026-02-20")
+
     def test_wake_up_once_per_lapse_and_conversion(self):
         silent = self.Partner.create({"name": "No consent", "email": "silent@example.com"})
         with freeze_time("2026-01-01 20:00:00"):
