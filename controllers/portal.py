@@ -298,8 +298,18 @@ class HousekeepingPortal(CustomerPortal):
             [("partner_id", "=", partner.id), ("state", "=", "done")], order="date desc", limit=20
         )
         service_types = request.env["housekeeping.service.type"].sudo().search([])
+        # a one-click booking link (next-visit nudge) pre-fills the request form
+        prefill_service = (
+            kw.get("service_type_id") if str(kw.get("service_type_id", "")).isdigit() else None
+        )
+        try:
+            prefill_date = fields.Date.to_date(kw.get("date")) if kw.get("date") else None
+        except ValueError:
+            prefill_date = None
         values = self._hk_values(
             "hk_visits",
+            prefill_service=prefill_service,
+            prefill_date=prefill_date and prefill_date.isoformat(),
             upcoming=upcoming,
             past=past,
             service_types=service_types,

@@ -169,6 +169,20 @@ class ResPartner(models.Model):
                 allow_negative=True,
             )
 
+    def _hk_booking_url(self):
+        """One-click booking link (portal) for the customer's usual service on the
+        predicted next visit date (last visit + typical interval, not before tomorrow)."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        day = today + relativedelta(days=1)
+        if self.last_visit_date and self.visit_interval_days:
+            day = max(
+                day, self.last_visit_date + relativedelta(days=round(self.visit_interval_days))
+            )
+        service = self.preferred_service_type_id
+        query = f"?date={day.isoformat()}" + (f"&service_type_id={service.id}" if service else "")
+        return f"{self.get_base_url()}/my/visits{query}"
+
     # ------------------------------------------------------------------ referrals
     def _compute_referral_count(self):
         counts = dict(

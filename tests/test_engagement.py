@@ -239,6 +239,20 @@ class TestSatisfaction(EngagementCase):
 
 @tagged("post_install", "-at_install")
 class TestJourneys(EngagementCase):
+    def test_next_visit_nudge_has_a_booking_link(self):
+        with freeze_time("2026-03-01 20:00:00"):
+            for day in ("2026-02-01", "2026-02-08", "2026-02-15"):
+                self._visit(partner=self.fan, date=f"{day} 09:00:00")
+            url = self.fan._hk_booking_url()
+        self.assertIn(
+            "/my/visits?date=2026-03-02", url, "weekly customer: due tomorrow at the earliest"
+        )
+        self.assertIn(f"service_type_id={self.service_hourly.id}", url)
+        body = self.env.ref(
+            "housekeeping_membership.mail_template_journey_next_visit"
+        )._render_field("body_html", self.fan.ids)[self.fan.id]
+        self.assertIn("/my/visits?date=", body)
+
     def test_wake_up_skips_customers_reading_the_portal(self):
         with freeze_time("2026-01-01 20:00:00"):
             self._visit(partner=self.fan, date="2026-01-01 09:00:00")

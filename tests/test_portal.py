@@ -196,6 +196,12 @@ class TestPortalRoutes(HttpCase):
         self.assertEqual(str(visit.date), f"{day} 06:00:00", "14:00 in Shanghai")
         self.assertTrue(visit.activity_ids)
 
+    def test_booking_link_prefills_the_request_form(self):
+        self._login()
+        page = self.url_open(f"/my/visits?date=2099-01-02&service_type_id={self.service.id}").text
+        self.assertIn('value="2099-01-02"', page)
+        self.assertIn(f'value="{self.service.id}" selected', page)
+
     def test_preferences_and_data_request(self):
         token = self._login()
         eco_tag = self.env["housekeeping.household.tag"].search([], limit=1)
