@@ -385,6 +385,36 @@ class ResPartner(models.Model):
         env["res.partner"]._cron_compute_rfm()
         env["res.partner"]._cron_evaluate_tiers()
         env["res.partner"]._cron_evaluate_lifecycle()
+        # The evaluation above is the first one, so every change is dated today; date
+        # the demo's stage changes when they would have happened, so that the
+        # dashboard's "churned this month" and the transition reports tell a story.
+        env.flush_all()
+        env.cr.execute(
+            """
+            WITH d AS (
+                SELECT p.id,
+                       LEAST(%(today)s::date, CASE p.lifecycle_stage
+                           WHEN 'churned' THEN p.last_visit_date
+                                + GREATEST(round(COALESCE(p.visit_interval_days, 0) * 4)::int, 181)
+                           WHEN 'at_risk' THEN p.last_visit_date
+                                + COALESCE(NULLIF(round(p.visit_interval_days * 2)::int, 0), 46)
+                           ELSE COALESCE(p.first_visit_date, %(today)s::date)
+                       END) AS day
+                  FROM res_partner p WHERE p.id = ANY(%(ids)s)
+            ), logs AS (
+                -- the change into the current stage on its day, earlier ones at the
+                -- customer's first visit
+                UPDATE housekeeping_stage_log l
+                   SET date = CASE WHEN l.to_stage = p.lifecycle_stage THEN d.day
+                                   ELSE LEAST(d.day, COALESCE(p.first_visit_date, d.day)) END
+                  FROM d JOIN res_partner p ON p.id = d.id
+                 WHERE l.partner_id = d.id
+            )
+            UPDATE res_partner p SET lifecycle_stage_date = d.day FROM d WHERE p.id = d.id
+            """,
+            {"today": today, "ids": partners.ids},
+        )
+        env["res.partner"].invalidate_model(["lifecycle_stage_date"])
         if "housekeeping.journey" in env:
             env["res.partner"]._cron_evaluate_vip()
             env["housekeeping.journey"]._cron_run_journeys()
