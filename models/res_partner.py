@@ -318,6 +318,29 @@ class ResPartner(models.Model):
                 break
         return total
 
+    @api.model
+    def _hk_run_chunks(self, batch_param, find_ids, evaluate, default=5000):
+        """Like ``_hk_run_batches`` for engines whose rule query covers the whole
+        population: ``find_ids()`` runs it once and returns the ids to change;
+        each batch then re-evaluates only ``evaluate(ids)`` (scoped, cheap), so a
+        run costs one population scan, not one per batch. A rerun after a crash
+        finds only the rows still wrong."""
+        state = {}
+
+        def step(limit):
+            if "chunks" not in state:
+                ids = find_ids()
+                state["chunks"] = [ids[i : i + limit] for i in range(0, len(ids), limit)]
+                state["next"] = 0
+            if state["next"] >= len(state["chunks"]):
+                return 0, False
+            chunk = state["chunks"][state["next"]]
+            state["next"] += 1
+            done, _more = evaluate(chunk)
+            return done, state["next"] < len(state["chunks"])
+
+        return self._hk_run_batches(batch_param, step, default=default)
+
     # Cross-capability contracts, overridden by the capability that owns them.
     def _hk_points_multiplier(self):
         """{partner_id: multiplier} applied when points are earned (tiers override)."""

@@ -572,7 +572,15 @@ class ResPartner(models.Model):
         most one uncommitted batch and the next run resumes where it stopped; a
         second run finds nothing to change.
         """
-        return self._hk_run_batches(
+
+        def find_ids():
+            self._hk_lifecycle_flush()
+            today = fields.Date.context_today(self)
+            self.env.cr.execute(SQL("SELECT q.id FROM (%s) q", self._hk_lifecycle_query(today)))
+            return [row[0] for row in self.env.cr.fetchall()]
+
+        return self._hk_run_chunks(
             "lifecycle_batch_size",
-            lambda limit: self._hk_lifecycle_evaluate(trigger="cron", limit=limit),
+            find_ids,
+            lambda ids: self._hk_lifecycle_evaluate(partner_ids=ids, trigger="cron"),
         )

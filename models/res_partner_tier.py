@@ -757,6 +757,15 @@ class ResPartner(models.Model):
         the scheduler, commits: a crash loses at most one batch and the next run
         resumes; a second run finds nothing to change.
         """
-        return self._hk_run_batches(
-            "tier_batch_size", lambda limit: self._hk_tier_evaluate(trigger="cron", limit=limit)
+
+        def find_ids():
+            self._hk_tier_flush()
+            today = fields.Date.context_today(self)
+            self.env.cr.execute(SQL("SELECT q.id FROM (%s) q", self._hk_tier_query(today)))
+            return [row[0] for row in self.env.cr.fetchall()]
+
+        return self._hk_run_chunks(
+            "tier_batch_size",
+            find_ids,
+            lambda ids: self._hk_tier_evaluate(partner_ids=ids, trigger="cron"),
         )
