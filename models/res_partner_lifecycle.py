@@ -420,6 +420,7 @@ class ResPartner(models.Model):
         for playbook in playbooks:
             by_reason.setdefault(playbook.reason_id.id, playbook)
         activities, runs = [], []
+        fallback = self._hk_fallback_agent()
         model_id = self.env["ir.model"]._get_id("res.partner")
         for partner in partners:
             playbook = by_reason.get(partner.churn_reason_id.id)
@@ -437,9 +438,7 @@ class ResPartner(models.Model):
                     "summary": playbook.name,
                     "note": playbook.script,
                     "date_deadline": today + timedelta(days=playbook.activity_delay_days),
-                    "user_id": (
-                        partner.user_id or playbook.user_id or partner._hk_fallback_agent()
-                    ).id,
+                    "user_id": (partner.user_id or playbook.user_id or fallback).id,
                 }
             )
             runs.append(
@@ -452,7 +451,11 @@ class ResPartner(models.Model):
                     "program": playbook.loyalty_program_id,
                 }
             )
-        self.env["mail.activity"].sudo().create(activities)
+        # created in bulk by the engine: the agents see them in their activities, without
+        # one notification e-mail per activity (mail.activity would send one each)
+        self.env["mail.activity"].sudo().with_context(mail_activity_quick_update=True).create(
+            activities
+        )
         with_coupon = [run for run in runs if run["program"]]
         if with_coupon:
             # Coupons are native loyalty cards (their rights are sales rights).
