@@ -314,6 +314,13 @@ class HousekeepingPointsEntry(models.Model):
         """Write an ``expire`` entry for what is left of every credit expired before
         ``today`` (at most ``limit`` lots), with its allocation and the balance
         update, in one statement. Returns the number of lots expired."""
+        return self._expire_lots_after(today, limit)[1]
+
+    @api.model
+    def _expire_lots_after(self, today, limit, after_id=0):
+        """``_expire_lots`` for the lots of id above ``after_id`` (the cron walks the
+        ledger by id, so a run reads each expired lot once). Returns ``(lots taken,
+        lots expired, last lot id)``."""
         self.flush_model()
         self.env["housekeeping.points.allocation"].flush_model()
         uid = self.env.uid
@@ -326,7 +333,7 @@ class HousekeepingPointsEntry(models.Model):
                                               FROM housekeeping_points_allocation a
                                              WHERE a.lot_entry_id = e.id), 0) AS remaining
                   FROM housekeeping_points_entry e
-                 WHERE e.points > 0 AND e.expiry_date < %(today)s
+                 WHERE e.points > 0 AND e.expiry_date < %(today)s AND e.id > %(after)s
                    AND NOT EXISTS (SELECT 1 FROM housekeeping_points_entry x
                                     WHERE x.partner_id = e.partner_id
                                       AND x.source_key = 'expire:' || e.id)
@@ -352,18 +359,20 @@ class HousekeepingPointsEntry(models.Model):
                   FROM (SELECT partner_id, sum(points) AS delta FROM ins GROUP BY partner_id) d
                  WHERE p.id = d.partner_id
             )
-            SELECT count(*) FROM ins
+            SELECT (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),
+                   (SELECT max(id) FROM todo)
             """,
                 today=today,
                 limit=limit,
                 uid=uid,
+                after=after_id,
             )
         )
-        count = self.env.cr.fetchone()[0]
+        result = self.env.cr.fetchone()
         self.invalidate_model()
         self.env["housekeeping.points.allocation"].invalidate_model()
         self.env["res.partner"].invalidate_model(["points_balance"])
-        return count
+        return result[0], result[1], result[2] or after_id
 
 
 class HousekeepingPointsAllocation(models.Model):

@@ -584,25 +584,17 @@ class ResPartner(models.Model):
     def _cron_expire_points(self):
         """Daily: expire what is left of lots past their expiry date, in batches
         that commit; idempotent (an expired lot is never expired twice)."""
-        batch = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("housekeeping_membership.points_expire_batch_size", 5000)
-        )
         today = fields.Date.context_today(self)
-        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
         Entry = self.env["housekeeping.points.entry"].sudo()
-        total = 0
-        while True:
-            done = Entry._expire_lots(today, batch)
-            total += done
-            more = done == batch
-            if in_cron:
-                time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
-                if not more or time_left <= 0:
-                    break
-            elif not more:
-                break
+        cursor = {"after": 0}
+
+        def step(limit):
+            taken, expired, cursor["after"] = Entry._expire_lots_after(
+                today, limit, cursor["after"]
+            )
+            return expired, taken == limit
+
+        total = self._hk_run_batches("points_expire_batch_size", step)
         self._hk_remind_expiring_points(today)
         return total
 

@@ -390,16 +390,16 @@ class TestConcurrentCrons(RealCursorCase):
                     ]
                 )
         Entry = self.registry["housekeeping.points.entry"]
-        original = Entry._expire_lots
+        original = Entry._expire_lots_after
         calls = []
 
-        def crash_on_third_batch(model, today, limit):
+        def crash_on_third_batch(model, today, limit, after_id=0):
             calls.append(limit)
             if len(calls) == 3:
                 raise RuntimeError("worker killed")
-            return original(model, today, limit)
+            return original(model, today, limit, after_id)
 
-        with patch.object(Entry, "_expire_lots", crash_on_third_batch):
+        with patch.object(Entry, "_expire_lots_after", crash_on_third_batch):
             with self.assertRaises(RuntimeError), self.registry.cursor() as cr:
                 env = self._cron_env(self._cursor_env(cr), self.expire_cron_id)
                 env["res.partner"]._cron_expire_points()
