@@ -327,18 +327,23 @@ class HousekeepingPointsEntry(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-            WITH lots AS (
-                SELECT e.id, e.partner_id, e.company_id,
-                       e.points - COALESCE((SELECT sum(a.points)
-                                              FROM housekeeping_points_allocation a
-                                             WHERE a.lot_entry_id = e.id), 0) AS remaining
+            WITH cand AS (
+                -- the next expired credits in id order (primary key walk)
+                SELECT e.id, e.partner_id, e.company_id, e.points
                   FROM housekeeping_points_entry e
                  WHERE e.points > 0 AND e.expiry_date < %(today)s AND e.id > %(after)s
-                   AND NOT EXISTS (SELECT 1 FROM housekeeping_points_entry x
-                                    WHERE x.partner_id = e.partner_id
-                                      AND x.source_key = 'expire:' || e.id)
+                 ORDER BY e.id LIMIT %(limit)s
+            ), lots AS (
+                SELECT c.id, c.partner_id, c.company_id,
+                       c.points - COALESCE((SELECT sum(a.points)
+                                              FROM housekeeping_points_allocation a
+                                             WHERE a.lot_entry_id = c.id), 0) AS remaining
+                  FROM cand c
+                 WHERE NOT EXISTS (SELECT 1 FROM housekeeping_points_entry x
+                                    WHERE x.partner_id = c.partner_id
+                                      AND x.source_key = 'expire:' || c.id)
             ), todo AS (
-                SELECT * FROM lots WHERE remaining > 0 ORDER BY id LIMIT %(limit)s
+                SELECT * FROM lots WHERE remaining > 0
             ), ins AS (
                 INSERT INTO housekeeping_points_entry
                        (partner_id, company_id, points, entry_type, reason_code, date,
@@ -359,8 +364,8 @@ class HousekeepingPointsEntry(models.Model):
                   FROM (SELECT partner_id, sum(points) AS delta FROM ins GROUP BY partner_id) d
                  WHERE p.id = d.partner_id
             )
-            SELECT (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),
-                   (SELECT max(id) FROM todo)
+            SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM ins),
+                   (SELECT max(id) FROM cand)
             """,
                 today=today,
                 limit=limit,
