@@ -59,34 +59,15 @@ class HousekeepingPortal(CustomerPortal):
             )
         return values
 
-    def _hk_expiring(self, partner, days=30):
-        """(points, first date) of the customer's points expiring within ``days``."""
-        today = fields.Date.context_today(partner)
-        lots = (
-            request.env["housekeeping.points.entry"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("points", ">", 0),
-                    ("expiry_date", ">=", today),
-                    ("expiry_date", "<=", today + timedelta(days=days)),
-                ],
-                order="expiry_date",
-            )
-        )
-        lots = lots.filtered(lambda lot: lot.remaining > 0)
-        return sum(lots.mapped("remaining")), lots[:1].expiry_date
-
     # ------------------------------------------------------------------ membership
     @http.route("/my/membership", type="http", auth="user", website=True)
     def portal_membership(self, **kw):
         partner = self._hk_partner().sudo()
-        expiring, expiring_date = self._hk_expiring(partner)
+        expiring = partner._hk_points_expiring_soon(days=30)
         values = self._hk_values(
             "hk_membership",
-            expiring_points=expiring,
-            expiring_date=expiring_date,
+            expiring_points=expiring["points"],
+            expiring_date=expiring["date"],
             checked_in_today=partner.last_check_in_date == partner._hk_local_today(),
             has_tiers="membership_tier_id" in partner._fields,
         )

@@ -482,33 +482,44 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------------------ daily check-in
     def _compute_check_in(self):
-        groups = dict(
-            self.env["housekeeping.points.entry"]._read_group(
-                [("partner_id", "in", self.ids), ("reason_code", "=", "check_in")],
-                ["partner_id"],
-                ["date:max"],
-            )
-        )
+        streaks = self._hk_check_in_streaks()
         for partner in self:
-            partner.last_check_in_date = groups.get(partner, False)
-            partner.check_in_streak = partner._hk_streak_length() if partner in groups else 0
+            last, streak = streaks.get(partner.id, (False, 0))
+            partner.last_check_in_date = last
+            partner.check_in_streak = streak
 
-    def _hk_streak_length(self):
-        """Consecutive check-in days ending at the last check-in."""
+    def _hk_check_in_streaks(self):
+        """``{partner_id: (last check-in day, consecutive days ending there)}`` for
+        the customers of ``self``, in one query (days minus their rank are equal
+        within a run of consecutive days)."""
+        ids = [pid for pid in self.ids if isinstance(pid, int)]
+        if not ids:
+            return {}
         self.env["housekeeping.points.entry"].flush_model()
         self.env.cr.execute(
             """
             WITH days AS (
-                SELECT date, date - (row_number() OVER (ORDER BY date))::int AS grp
+                SELECT partner_id, date,
+                       date - (row_number() OVER (PARTITION BY partner_id ORDER BY date))::int
+                           AS grp
                   FROM housekeeping_points_entry
-                 WHERE partner_id = %s AND reason_code = 'check_in'
+                 WHERE partner_id = ANY(%s) AND reason_code = 'check_in'
+            ), last AS (
+                SELECT DISTINCT ON (partner_id) partner_id, date, grp
+                  FROM days ORDER BY partner_id, date DESC
             )
-            SELECT count(*) FROM days
-             WHERE grp = (SELECT grp FROM days ORDER BY date DESC LIMIT 1)
+            SELECT l.partner_id, l.date, count(*)
+              FROM last l JOIN days d ON d.partner_id = l.partner_id AND d.grp = l.grp
+             GROUP BY l.partner_id, l.date
             """,
-            [self.id],
+            [ids],
         )
-        return self.env.cr.fetchone()[0]
+        return {pid: (day, streak) for pid, day, streak in self.env.cr.fetchall()}
+
+    def _hk_streak_length(self):
+        """Consecutive check-in days ending at the last check-in."""
+        self.ensure_one()
+        return self._hk_check_in_streaks().get(self.id, (False, 0))[1]
 
     def action_check_in(self):
         """Daily check-in (签到): points once per day in the customer's timezone, and
@@ -598,12 +609,15 @@ class ResPartner(models.Model):
         self._hk_remind_expiring_points(today)
         return total
 
-    def _hk_points_expiring_soon(self):
-        """``{'points', 'date'}``: points of the customer's lots expiring within the
-        company's reminder window (for the reminder e-mail and the portal)."""
+    def _hk_points_expiring_soon(self, days=None):
+        """``{'points', 'date'}``: points of the customer's lots expiring within
+        ``days`` (default: the company's reminder window), for the reminder e-mail
+        and the portal."""
         self.ensure_one()
         today = fields.Date.context_today(self)
-        until = today + relativedelta(days=self._hk_company().hk_points_reminder_days)
+        if days is None:
+            days = self._hk_company().hk_points_reminder_days
+        until = today + relativedelta(days=days)
         lots = (
             self.env["housekeeping.points.entry"]
             .sudo()
