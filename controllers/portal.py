@@ -19,7 +19,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
 POINTS_PER_PAGE = 20
-REDEEM_RATE_LIMIT = 3  # redemptions per customer per minute
+# redemptions per customer per minute (system parameter
+# housekeeping_membership.portal_redeem_rate_limit)
+REDEEM_RATE_LIMIT = 3
 TIME_WINDOWS = ("morning", "afternoon", "evening")
 
 
@@ -222,7 +224,12 @@ class HousekeepingPortal(CustomerPortal):
                 ]
             )
         )
-        if recent >= REDEEM_RATE_LIMIT:
+        limit = int(
+            request.env["ir.config_parameter"]
+            .sudo()
+            .get_param("housekeeping_membership.portal_redeem_rate_limit", REDEEM_RATE_LIMIT)
+        )
+        if recent >= limit:
             return self._hk_redirect(
                 "/my/rewards",
                 error=request.env._("Too many redemptions in a minute: please try again later."),

@@ -10,10 +10,13 @@ Usage (through the harness, which creates the database):
 
 import argparse
 import contextlib
+import json
 import platform
 import resource
 import sys
 import time
+
+from dateutil.relativedelta import relativedelta
 
 import odoo
 from odoo.modules.registry import Registry
@@ -325,12 +328,316 @@ def engine_points_expiry(env, pmin, pmax):
             """
         )
         cr.fetchall()
+    wfloor = write_floor_expiry(env)
     partner = env["res.partner"]
     with QueryCounter(cr) as full:
         expired = partner._cron_expire_points()
     with QueryCounter(cr) as rerun:
         partner._cron_expire_points()
-    return floor, full, rerun, expired
+    return floor, full, rerun, expired, wfloor
+
+
+def write_floor(env, statements):
+    """The floor of an engine that writes: hand-written SQL applying the same
+    changes (state column, log row, chatter row per customer) with no ORM,
+    rolled back afterwards. It must run before the engine, while the changes are
+    still to make."""
+    env.flush_all()
+    with env.cr.savepoint(flush=False) as sp, QueryCounter(env.cr) as floor:
+        for statement in statements:
+            env.cr.execute(statement)
+        sp.rollback()
+    env.invalidate_all()
+    return floor
+
+
+def write_floor_lifecycle(env):
+    partner = env["res.partner"]
+    today = odoo.fields.Date.context_today(partner)
+    partner._hk_lifecycle_flush()
+    return write_floor(
+        env,
+        [
+            SQL(
+                "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_stage, q.new_stage "
+                "FROM (%s) q",
+                partner._hk_lifecycle_query(today),
+            ),
+            "UPDATE res_partner p SET lifecycle_stage = w.new_stage FROM hk_wf w WHERE p.id = w.id",
+            SQL(
+                "INSERT INTO housekeeping_stage_log (partner_id, from_stage, to_stage, date, "
+                "trigger, create_date) SELECT id, old_stage, new_stage, %s, 'cron', now() "
+                "FROM hk_wf",
+                today,
+            ),
+            "INSERT INTO mail_message (model, res_id, message_type, body, date, author_id) "
+            "SELECT 'res.partner', id, 'notification', "
+            "jsonb_build_object('en_US', '<p>Stage: ' || coalesce(old_stage, '') || ' → ' "
+            "|| new_stage || '</p>')->>'en_US', now(), 2 FROM hk_wf",
+        ],
+    )
+
+
+def write_floor_tiers(env):
+    partner = env["res.partner"]
+    today = odoo.fields.Date.context_today(partner)
+    partner._hk_tier_flush()
+    return write_floor(
+        env,
+        [
+            SQL(
+                "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_tier, q.new_tier, "
+                "q.new_grace FROM (%s) q",
+                partner._hk_tier_query(today),
+            ),
+            "UPDATE res_partner p SET membership_tier_id = w.new_tier, "
+            "tier_grace_until = w.new_grace FROM hk_wf w WHERE p.id = w.id",
+            SQL(
+                "INSERT INTO housekeeping_tier_log (partner_id, from_tier_id, to_tier_id, date, "
+                "trigger, create_date) SELECT id, old_tier, new_tier, %s, 'cron', now() "
+                "FROM hk_wf",
+                today,
+            ),
+            "INSERT INTO mail_message (model, res_id, message_type, body, date, author_id) "
+            "SELECT 'res.partner', id, 'notification', '<p>Membership tier: ' "
+            "|| coalesce(old_tier::text, '') || ' → ' || new_tier || '</p>', now(), 2 "
+            "FROM hk_wf",
+        ],
+    )
+
+
+def write_floor_expiry(env):
+    today = odoo.fields.Date.context_today(env["res.partner"])
+    return write_floor(
+        env,
+        [
+            SQL(
+                """
+            WITH lots AS (
+                SELECT e.id, e.partner_id, e.company_id,
+                       e.points - COALESCE((SELECT sum(a.points)
+                                              FROM housekeeping_points_allocation a
+                                             WHERE a.lot_entry_id = e.id), 0) AS remaining
+                  FROM housekeeping_points_entry e
+                 WHERE e.points > 0 AND e.expiry_date < %(today)s
+            ), ins AS (
+                INSERT INTO housekeeping_points_entry
+                       (partner_id, company_id, points, entry_type, reason_code, date,
+                        source_key, origin_entry_id)
+                SELECT partner_id, company_id, -remaining, 'expire', 'expiry', %(today)s,
+                       'wf:' || id, id
+                  FROM lots WHERE remaining > 0
+                RETURNING id, partner_id, points, origin_entry_id
+            ), alloc AS (
+                INSERT INTO housekeeping_points_allocation
+                       (debit_entry_id, lot_entry_id, points, partner_id)
+                SELECT id, origin_entry_id, -points, partner_id FROM ins
+            )
+            UPDATE res_partner p SET points_balance = p.points_balance + d.delta
+              FROM (SELECT partner_id, sum(points) AS delta FROM ins GROUP BY partner_id) d
+             WHERE p.id = d.partner_id
+            """,
+                today=today,
+            )
+        ],
+    )
+
+
+def floor_tiers(env):
+    """The tier qualification query over every member, read only."""
+    partner = env["res.partner"]
+    partner._hk_tier_flush()
+    today = odoo.fields.Date.context_today(partner)
+    with QueryCounter(env.cr) as floor:
+        env.cr.execute(partner._hk_tier_query(today, only_changed=False))
+        env.cr.fetchall()
+    return floor
+
+
+def naive_tiers(env, pmin, sample):
+    """Per customer through the ORM: read the visits of the last 12 months, pick the
+    highest tier qualified for, write it and log the change."""
+    partner = env["res.partner"]
+    today = odoo.fields.Date.context_today(partner)
+    start = today - relativedelta(months=12)
+    tiers = env["housekeeping.tier"].search([], order="sequence desc")
+    with QueryCounter(env.cr) as naive:
+        for p in partner.browse(range(pmin, pmin + sample)):
+            visits = env["housekeeping.visit"].search(
+                [("partner_id", "=", p.id), ("state", "=", "done"), ("date", ">=", start)]
+            )
+            spend, count = sum(visits.mapped("amount")), len(visits)
+            tier = next(
+                (t for t in tiers if spend >= t.min_spend and count >= t.min_visits),
+                env["housekeeping.tier"],
+            )
+            if tier != p.membership_tier_id:
+                env["housekeeping.tier.log"].create(
+                    {
+                        "partner_id": p.id,
+                        "from_tier_id": p.membership_tier_id.id,
+                        "to_tier_id": tier.id,
+                        "date": today,
+                        "trigger": "cron",
+                    }
+                )
+                p.membership_tier_id = tier
+        env.flush_all()
+    env.cr.rollback()
+    return naive
+
+
+RFM_FLOOR = """
+    WITH cust AS (
+        SELECT p.id, COALESCE(p.company_id, %(main)s) AS company_id, p.last_visit_date,
+               p.visit_count AS vc
+          FROM res_partner p WHERE p.visit_count > 0 AND p.active
+    ), win AS (
+        SELECT c.id, count(v.id) AS freq, COALESCE(sum(v.amount), 0) AS money
+          FROM cust c
+          LEFT JOIN housekeeping_visit v ON v.partner_id = c.id AND v.state = 'done'
+                AND v.date >= now() - interval '12 months'
+         GROUP BY c.id
+    )
+    SELECT c.id,
+           ceil(5 * cume_dist() OVER (PARTITION BY c.company_id ORDER BY c.last_visit_date)),
+           ceil(5 * cume_dist() OVER (PARTITION BY c.company_id ORDER BY w.freq)),
+           ceil(5 * cume_dist() OVER (PARTITION BY c.company_id ORDER BY w.money))
+      FROM cust c JOIN win w ON w.id = c.id
+"""
+
+
+def floor_rfm(env):
+    with QueryCounter(env.cr) as floor:
+        env.cr.execute(RFM_FLOOR, {"main": env.company.id})
+        env.cr.fetchall()
+    return floor
+
+
+def naive_rfm(env, pmin, sample):
+    """Per customer through the ORM: read the visits of the window, then the
+    quintiles in Python and one write per customer."""
+    partner = env["res.partner"]
+    start = odoo.fields.Datetime.now() - relativedelta(months=12)
+    with QueryCounter(env.cr) as naive:
+        figures = {}
+        for p in partner.browse(range(pmin, pmin + sample)):
+            visits = env["housekeeping.visit"].search(
+                [("partner_id", "=", p.id), ("state", "=", "done"), ("date", ">=", start)]
+            )
+            figures[p] = (p.last_visit_date, len(visits), sum(visits.mapped("amount")))
+        ranks = [sorted(figures, key=lambda p, i=i: figures[p][i] or 0) for i in range(3)]
+        for p in figures:
+            r, f, m = (1 + 5 * rank.index(p) // len(rank) for rank in ranks)
+            p.write({"rfm_recency": r, "rfm_frequency": f, "rfm_monetary": m})
+        env.flush_all()
+    env.cr.rollback()
+    return naive
+
+
+def naive_expiry(env, sample):
+    """Per expired lot through the ORM: what is left of it, an expiry entry, the
+    balance."""
+    Entry = env["housekeeping.points.entry"].sudo()
+    today = odoo.fields.Date.context_today(Entry)
+    lots = Entry.search([("source_key", "=", "bench-naive")], limit=sample)
+    with QueryCounter(env.cr) as naive:
+        for lot in lots:
+            used = sum(
+                env["housekeeping.points.allocation"]
+                .search([("lot_entry_id", "=", lot.id)])
+                .mapped("points")
+            )
+            left = lot.points - used
+            if left > 0:
+                Entry.with_context(hk_points_post=True).create(
+                    {
+                        "partner_id": lot.partner_id.id,
+                        "company_id": lot.company_id.id,
+                        "points": -left,
+                        "entry_type": "expire",
+                        "reason_code": "other",
+                        "date": today,
+                        "source_key": f"naive-{lot.id}",
+                    }
+                )
+                lot.partner_id.points_balance -= left
+        env.flush_all()
+    env.cr.rollback()
+    return naive, len(lots)
+
+
+RECOMMENDATION_FLOOR = """
+    WITH used AS (
+        SELECT DISTINCT v.partner_id, v.service_type_id
+          FROM housekeeping_visit v WHERE v.state = 'done'
+    ), pairs AS (
+        SELECT a.service_type_id AS src, b.service_type_id AS dst, count(*) AS n
+          FROM used a JOIN used b ON b.partner_id = a.partner_id
+                                 AND b.service_type_id != a.service_type_id
+         GROUP BY 1, 2
+    ), cand AS (
+        SELECT u.partner_id, pr.dst, sum(pr.n) AS score
+          FROM used u JOIN pairs pr ON pr.src = u.service_type_id
+         WHERE NOT EXISTS (SELECT 1 FROM used x
+                            WHERE x.partner_id = u.partner_id AND x.service_type_id = pr.dst)
+         GROUP BY 1, 2
+    )
+    SELECT * FROM (
+        SELECT c.*, row_number() OVER (PARTITION BY c.partner_id ORDER BY c.score DESC) AS rn
+          FROM cand c) r
+     WHERE rn <= 3
+"""
+
+
+def engine_recommendations(env):
+    """Top 3 services of every customer: the floor is the co-occurrence query alone
+    (without the household profile and season parts)."""
+    Rec = env["housekeeping.recommendation"]
+    with QueryCounter(env.cr) as floor:
+        env.cr.execute(RECOMMENDATION_FLOOR)
+        env.cr.fetchall()
+    with QueryCounter(env.cr) as full:
+        count = Rec._cron_recommend_services()
+    with QueryCounter(env.cr) as rerun:
+        Rec._cron_recommend_services()
+    return floor, full, rerun, count
+
+
+def naive_recommendations(env, pmin, sample):
+    """Per customer through the ORM: the services they used, the customers who used
+    the same, what those bought, the top 3 written as records."""
+    Visit = env["housekeeping.visit"]
+    with QueryCounter(env.cr) as naive:
+        for pid in range(pmin, pmin + sample):
+            mine = set(
+                Visit.search([("partner_id", "=", pid), ("state", "=", "done")])
+                .mapped("service_type_id")
+                .ids
+            )
+            peers = Visit.search(
+                [("service_type_id", "in", list(mine)), ("state", "=", "done")]
+            ).mapped("partner_id")
+            counts = Visit._read_group(
+                [
+                    ("partner_id", "in", peers.ids),
+                    ("service_type_id", "not in", list(mine)),
+                    ("state", "=", "done"),
+                ],
+                ["service_type_id"],
+                ["partner_id:count_distinct"],
+            )
+            top = sorted(counts, key=lambda r: -r[1])[:3]
+            env["housekeeping.recommendation"].search([("partner_id", "=", pid)]).unlink()
+            env["housekeeping.recommendation"].create(
+                [
+                    {"partner_id": pid, "service_type_id": st.id, "rank": i + 1, "score": n}
+                    for i, (st, n) in enumerate(top)
+                ]
+            )
+        env.flush_all()
+    env.cr.rollback()
+    return naive
 
 
 # read_group of each report over the whole population: (label, model, domain, groupby, aggregates)
@@ -430,6 +737,56 @@ def bench_visit_done(env, pmin):
     return results
 
 
+class Table:
+    """The engine table, in Markdown and as JSON (for the growth plot)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, key, label, run, floor=None, naive=None, wfloor=None):
+        self.rows.append(
+            {
+                "key": key,
+                "label": label,
+                "seconds": run.seconds,
+                "queries": run.queries,
+                "floor": floor.seconds if floor else None,
+                "write_floor": wfloor.seconds if wfloor else None,
+                "naive": naive,
+                "rss_mb": peak_rss_mb(),
+            }
+        )
+
+    def markdown(self):
+        out = [
+            "| engine | full run (s) | queries | floor SQL (s) | ratio to floor "
+            "| floor with writes (s) | ratio to it "
+            "| naive ORM, extrapolated (s) | speed-up vs naive | peak RSS (MB) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            floor = (
+                f"{r['floor']:.2f} | {r['seconds'] / max(r['floor'], 1e-6):.2f}×"
+                if r["floor"]
+                else " | "
+            )
+            naive = (
+                f"{r['naive']:.1f} | {r['naive'] / max(r['seconds'], 1e-6):.0f}×"
+                if r["naive"]
+                else " | "
+            )
+            wfloor = (
+                f"{r['write_floor']:.2f} | {r['seconds'] / max(r['write_floor'], 1e-6):.2f}×"
+                if r.get("write_floor")
+                else " | "
+            )
+            out.append(
+                f"| {r['label']} | {r['seconds']:.2f} | {r['queries']} | {floor} | {wfloor} | {naive} "
+                f"| {r['rss_mb']:.0f} |"
+            )
+        return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -441,88 +798,115 @@ def main():
     customers, per_customer, cleaners = SCALES[args.scale]
     registry = Registry(args.database)
     out = []
+    table = Table()
+    sample = args.sample
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
         pmin, pmax, visits, gen_s = generate(env, customers, per_customer, cleaners)
         cr.commit()
+        population = pmax - pmin + 1
+
+        def extrapolate(run):
+            return run.seconds * population / sample
+
         out.append(
             f"Scale `{args.scale}`: {customers:,} customers, {visits:,} done visits, "
             f"{cleaners} cleaners; generated in {gen_s:.1f} s. "
             f"Machine: {platform.machine()}, {platform.python_implementation()} "
             f"{platform.python_version()}, {__import__('os').cpu_count()} cores.\n"
         )
-        out.append(
-            "| engine | full run (s) | queries | floor SQL (s) | ratio to floor "
-            "| naive ORM, extrapolated (s) | speed-up vs naive | peak RSS (MB) |"
-        )
-        out.append("|---|---|---|---|---|---|---|---|")
-        full, rerun, incremental, floor, naive_total = engine_visit_stats(
-            env, pmin, pmax, args.sample
-        )
+        full, rerun, incremental, floor, naive_total = engine_visit_stats(env, pmin, pmax, sample)
         cr.commit()
-        for label, run in (
-            ("visit statistics, first run", full),
-            ("visit statistics, rerun (nothing changed)", rerun),
-        ):
-            out.append(
-                f"| {label} | {run.seconds:.2f} | {run.queries} | {floor.seconds:.2f} "
-                f"| {run.seconds / max(floor.seconds, 1e-6):.2f}× | {naive_total:.1f} "
-                f"| {naive_total / max(run.seconds, 1e-6):.0f}× | {peak_rss_mb():.0f} |"
-            )
-        out.append(
-            f"| visit statistics, 1% of customers | {incremental.seconds:.2f} "
-            f"| {incremental.queries} | | | | | |"
+        table.add("stats", "visit statistics, first run", full, floor, naive_total)
+        table.add(
+            "stats_rerun", "visit statistics, rerun (nothing changed)", rerun, floor, naive_total
         )
+        table.add("stats_1pct", "visit statistics, 1% of customers", incremental)
         # The population was analysed before the statistics engine filled
         # visit_count; refresh the planner's statistics as autovacuum would.
         cr.execute("ANALYZE res_partner")
+
+        lc_wfloor = write_floor_lifecycle(env)
         lc_floor, lc_full, lc_rerun, lc_rows, lc_changed = engine_lifecycle(env)
         cr.commit()
-        lc_naive = naive_lifecycle(env, pmin, args.sample)
-        lc_naive_total = lc_naive.seconds * (pmax - pmin + 1) / args.sample
+        lc_naive = extrapolate(naive_lifecycle(env, pmin, sample))
+        table.add(
+            "lifecycle",
+            f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)",
+            lc_full,
+            lc_floor,
+            lc_naive,
+            lc_wfloor,
+        )
+        table.add(
+            "lifecycle_rerun", "lifecycle, rerun (nothing changes)", lc_rerun, lc_floor, lc_naive
+        )
         lc_inc, lc_inc_changed = incremental_lifecycle(env, pmin, pmax)
         cr.commit()
+        table.add(
+            "lifecycle_1pct",
+            f"lifecycle, 1% of customers visited ({lc_inc_changed:,} change)",
+            lc_inc,
+        )
+
+        rfm_floor = floor_rfm(env)
         rfm_full, rfm_rerun = engine_rfm(env)
         cr.commit()
+        rfm_naive = extrapolate(naive_rfm(env, pmin, sample))
+        table.add("rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive)
+        table.add("rfm_rerun", "RFM segments, rerun", rfm_rerun, rfm_floor, rfm_naive)
+
+        tier_floor = floor_tiers(env)
+        tier_naive = extrapolate(naive_tiers(env, pmin, sample))
+        tier_wfloor = write_floor_tiers(env)
         tier_full, tier_rerun = engine_tiers(env)
         cr.commit()
-        px_floor, px_full, px_rerun, px_count = engine_points_expiry(env, pmin, pmax)
+        table.add("tiers", "tiers, first run", tier_full, tier_floor, tier_naive, tier_wfloor)
+        table.add(
+            "tiers_rerun", "tiers, rerun (nothing changes)", tier_rerun, tier_floor, tier_naive
+        )
+
+        rec_floor, rec_full, rec_rerun, rec_count = engine_recommendations(env)
         cr.commit()
-        for label, run, floor_run, naive_s in (
-            (
-                f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)",
-                lc_full,
-                lc_floor,
-                lc_naive_total,
-            ),
-            ("lifecycle, rerun (nothing changes)", lc_rerun, lc_floor, lc_naive_total),
-            (
-                f"lifecycle, 1% of customers visited ({lc_inc_changed:,} change)",
-                lc_inc,
-                None,
-                None,
-            ),
-            ("tiers, first run", tier_full, None, None),
-            ("tiers, rerun (nothing changes)", tier_rerun, None, None),
-            ("RFM segments, first run", rfm_full, None, None),
-            ("RFM segments, rerun", rfm_rerun, None, None),
-            (f"points expiry ({px_count:,} lots)", px_full, px_floor, None),
-            ("points expiry, rerun (nothing to expire)", px_rerun, px_floor, None),
-        ):
-            ratio = f"{run.seconds / max(floor_run.seconds, 1e-6):.2f}×" if floor_run else ""
-            floor_s = f"{floor_run.seconds:.2f}" if floor_run else ""
-            naive_cells = (
-                f"{naive_s:.1f} | {naive_s / max(run.seconds, 1e-6):.0f}×" if naive_s else " | "
-            )
-            out.append(
-                f"| {label} | {run.seconds:.2f} | {run.queries} | {floor_s} | {ratio} "
-                f"| {naive_cells} | {peak_rss_mb():.0f} |"
-            )
+        rec_naive = extrapolate(naive_recommendations(env, pmin, sample))
+        table.add(
+            "recommendations",
+            f"recommendations ({rec_count:,} rows)",
+            rec_full,
+            rec_floor,
+            rec_naive,
+        )
+        table.add(
+            "recommendations_rerun", "recommendations, rerun", rec_rerun, rec_floor, rec_naive
+        )
+
+        px_floor, px_full, px_rerun, px_count, px_wfloor = engine_points_expiry(env, pmin, pmax)
+        cr.commit()
+        table.add(
+            "expiry", f"points expiry ({px_count:,} lots)", px_full, px_floor, wfloor=px_wfloor
+        )
+        table.add("expiry_rerun", "points expiry, rerun (nothing to expire)", px_rerun, px_floor)
+        # the naive loop needs lots still to expire: make a fresh sample of them
+        cr.execute(
+            """
+            INSERT INTO housekeeping_points_entry
+                   (partner_id, company_id, points, entry_type, reason_code, date,
+                    expiry_date, source_key)
+            SELECT id, %s, 100, 'earn', 'other', DATE '2024-01-01', DATE '2025-01-01',
+                   'bench-naive'
+              FROM generate_series(%s, %s) AS id
+            """,
+            [env.company.id, pmin, pmin + sample - 1],
+        )
+        px_naive, px_sample = naive_expiry(env, sample)
+        table.rows[-2]["naive"] = table.rows[-1]["naive"] = (
+            px_naive.seconds * px_count / max(px_sample, 1)
+        )
+
         for label, run in bench_reports(env):
-            out.append(
-                f"| {label} | {run.seconds:.2f} | {run.queries} | | | | | {peak_rss_mb():.0f} |"
-            )
+            table.add("report", label, run)
         cr.commit()
+        out.extend(table.markdown())
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
         out.append("|---|---|---|---|")
@@ -531,11 +915,14 @@ def main():
         cr.rollback()
     text = "\n".join(out)
     print(text)
-    with (
-        contextlib.suppress(OSError),
-        open(f"{args.config.rsplit('/', 1)[0]}/bench-{args.scale}.md", "w") as fh,
-    ):
-        fh.write(text + "\n")
+    cache = args.config.rsplit("/", 1)[0]
+    with contextlib.suppress(OSError):
+        with open(f"{cache}/bench-{args.scale}.md", "w") as fh:
+            fh.write(text + "\n")
+        with open(f"{cache}/bench-{args.scale}.json", "w") as fh:
+            json.dump(
+                {"scale": args.scale, "customers": customers, "rows": table.rows}, fh, indent=1
+            )
     return 0
 
 

@@ -263,12 +263,50 @@ cmd_test_compat() {  # Odoo's own tests of the modules we extend, with the addon
         "$@"
 }
 
+# Seconds to install the addon on a database already holding $1 partners (made
+# in bulk SQL on a copy of the template, which has only Odoo's modules).
+bench_install() {
+    local n=$1 db=hk_bench_install tpl; tpl=$(ensure_template)
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    psql_db -d postgres -qc "CREATE DATABASE \"$db\" TEMPLATE \"$tpl\""
+    psql_db -d "$db" -qc "INSERT INTO res_partner (name, complete_name, type, active, is_company,
+            lang, tz, company_id, create_date, write_date, create_uid, write_uid, autopost_bills,
+            phone, email)
+        SELECT 'Install Customer ' || g, 'Install Customer ' || g, 'contact', true, false,
+               'zh_CN', 'Asia/Shanghai', 1, now(), now(), 1, 1, 'ask',
+               '139' || lpad(g::text, 8, '0'), 'c' || g || '@example.com'
+          FROM generate_series(1, $n) g; ANALYZE res_partner"
+    local conf t0 t1; conf=$(write_conf "$db")
+    t0=$(date +%s.%N)
+    odoo_bin -c "$conf" -d "$db" -i "$MODULE" --stop-after-init --log-level=warn \
+        >"$CACHE/install-$db.log" 2>&1 \
+        || { tail -40 "$CACHE/install-$db.log" >&2; die "installing on $n partners failed"; }
+    t1=$(date +%s.%N)
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    printf '%.1f' "$(echo "$t1 - $t0" | bc)"
+}
+
 cmd_bench() {
     find_odoo; ensure_python_deps; pg_start
-    local db=hk_bench_${SCALE:-small}
+    local scale=${SCALE:-small} db=hk_bench_${SCALE:-small}
     fresh_db "$db"
     local conf; conf=$(write_conf "$db")
-    $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "${SCALE:-small}"
+    $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale"
+    log "points redemption over HTTP, 20 concurrent clients"
+    $PY "$ROOT/tools/bench_http.py" --config "$conf" --database "$db" | tee -a "$CACHE/bench-$scale.md"
+    local n; n=$($PY -c "import sys; sys.path.insert(0, '$ROOT/tools'); import bench; print(bench.SCALES['$scale'][0])")
+    log "installing the addon on a database with $n partners"
+    local secs; secs=$(bench_install "$n")
+    local line="Installing the addon on a database that already holds $n partners: $secs s."
+    echo "$line"; echo "$line" >>"$CACHE/bench-$scale.md"
+    # keep the figures for the growth plot (make bench-plot)
+    mkdir -p "$ROOT/docs/benchmarks"
+    $PY - "$CACHE/bench-$scale.json" "$ROOT/docs/benchmarks/$scale.json" "$secs" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+data["install_seconds"] = float(sys.argv[3])
+json.dump(data, open(sys.argv[2], "w"), indent=1)
+PY
 }
 
 cmd_pot() {  # regenerate i18n/housekeeping_membership.pot from a fresh install
@@ -301,6 +339,8 @@ case ${1:-} in
     test-odoo) cmd_test_odoo ;;
     test-compat) shift; cmd_test_compat "$@" ;;
     bench) cmd_bench ;;
+    bench-plot) $PY -c 'import matplotlib' 2>/dev/null || $PY -m pip install -q matplotlib; $PY "$ROOT/tools/bench_plot.py" "$ROOT/docs/benchmarks" ;;
+    bench-install) shift; find_odoo; pg_start; bench_install "${1:-100000}"; echo ;;
     lint) cmd_lint ;;
     pot) cmd_pot ;;
     shell) shift; cmd_shell "$@" ;;

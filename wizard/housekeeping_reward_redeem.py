@@ -6,7 +6,7 @@ class HousekeepingRewardRedeem(models.TransientModel):
     _description = "Redeem Points for a Reward"
 
     partner_id = fields.Many2one("res.partner", string="Customer", required=True)
-    points_balance = fields.Integer(related="partner_id.points_balance", string="Points")
+    points_balance = fields.Integer(related="partner_id.points_balance", string="Points balance")
     reward_id = fields.Many2one(
         "housekeeping.reward",
         required=True,
