@@ -204,7 +204,8 @@ cmd_run() {
     local conf; conf=$(write_conf "$DEMO_DB")
     if [[ $(module_state "$DEMO_DB") != installed ]]; then
         log "creating $DEMO_DB with demo data (first time only: a few minutes)"
-        odoo_bin -c "$conf" -d "$DEMO_DB" -i "$MODULE" --with-demo --stop-after-init --log-level=warn \
+        odoo_bin -c "$conf" -d "$DEMO_DB" -i "$MODULE" --with-demo --load-language=zh_CN \
+            --stop-after-init --log-level=warn \
             || die "could not create $DEMO_DB"
     fi
     log "Odoo on http://localhost:${HK_HTTP_PORT:-8069} (admin/admin), database $DEMO_DB"

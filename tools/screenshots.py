@@ -112,6 +112,29 @@ class Browser:
         )
         time.sleep(3)
 
+    def set_lang(self, base, logins, lang):
+        """Set the interface language of users (as the logged-in administrator)."""
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "params": {
+                "model": "res.users",
+                "method": "search",
+                "args": [[["login", "in", logins]]],
+                "kwargs": {"context": {"active_test": False}},
+            },
+        }
+        self.js(
+            f"fetch({json.dumps(base + '/web/dataset/call_kw')}, {{method: 'POST', "
+            f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(json.dumps(payload))}}})"
+            ".then(r => r.json()).then(r => fetch("
+            f"{json.dumps(base + '/web/dataset/call_kw')}, {{method: 'POST', "
+            "headers: {'Content-Type': 'application/json'}, body: JSON.stringify({jsonrpc: '2.0', "
+            "method: 'call', params: {model: 'res.users', method: 'write', "
+            f"args: [r.result, {{lang: {json.dumps(lang)}}}], kwargs: {{}}}}}})}}))"
+        )
+        time.sleep(1)
+
     def close(self):
         self.ws.close()
         self.proc.terminate()
@@ -123,7 +146,11 @@ def main():
     parser.add_argument("--url", default="http://localhost:8069")
     parser.add_argument("--lang", default="zh_CN")
     args = parser.parse_args()
+    # English pictures in docs/screenshots/, the others in docs/screenshots/<lang>/
+    # (the language must be loaded: `make run` creates the demo with zh_CN)
     out = ROOT / "docs" / "screenshots"
+    if args.lang != "en_US":
+        out = out / args.lang
     out.mkdir(parents=True, exist_ok=True)
     browser = Browser()
     try:
@@ -131,6 +158,8 @@ def main():
         browser.call("Network.enable")
         browser.size(1440, 900)
         browser.login(args.url, "admin", "admin")
+        browser.set_lang(args.url, ["admin", "customer"], args.lang)
+        browser.goto(args.url + "/odoo", wait=2)
         for name, path in BACK_OFFICE:
             browser.goto(args.url + path)
             browser.shot(out / f"{name}.png")
@@ -141,6 +170,7 @@ def main():
             browser.shot(out / f"{name}.png")
     finally:
         browser.close()
+    print(f"users admin and customer now use {args.lang}")
 
 
 if __name__ == "__main__":
