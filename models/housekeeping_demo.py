@@ -127,11 +127,12 @@ class ResPartner(models.Model):
                 if name not in used_names:
                     used_names.add(name)
                     break
-            # weekly hourly cleaning 20%, monthly 35%, seasonal 15%, one-off 15%,
-            # prospects 5%, lapsed (used to come, stopped) 10%
+            # weekly hourly cleaning 20%, monthly 32%, seasonal 15%, one-off 13%,
+            # newcomers (first visit in the last weeks) 5%, prospects 5%, lapsed
+            # (used to come, stopped) 10%
             cadence = rng.choices(
-                ["weekly", "monthly", "seasonal", "oneoff", "prospect", "lapsed"],
-                [20, 35, 15, 15, 5, 10],
+                ["weekly", "monthly", "seasonal", "oneoff", "newcomer", "prospect", "lapsed"],
+                [20, 32, 15, 13, 5, 5, 10],
             )[0]
             cadences.append(cadence)
             partner_vals.append(
@@ -204,7 +205,15 @@ class ResPartner(models.Model):
                 continue
             first = start + timedelta(days=rng.randint(0, 900))
             dates = []
-            if cadence == "weekly":
+            if cadence == "newcomer":
+                # one or two visits, the first of them within the last 60 days
+                first = datetime.combine(today, datetime.min.time()) - timedelta(
+                    days=rng.randint(10, 60)
+                )
+                dates = [(first, "hourly")]
+                if rng.random() < 0.5:
+                    dates.append((first + timedelta(days=rng.randint(5, 9)), "hourly"))
+            elif cadence == "weekly":
                 step, kind = 7, "hourly"
             elif cadence in ("monthly", "lapsed"):
                 step, kind = 30, rng.choice(["hourly", "hourly", "glass", "elderly_care"])

@@ -7,9 +7,9 @@ from odoo.tests import TransactionCase, tagged
 class TestDemoData(TransactionCase):
     def test_demo_generator_is_deterministic_and_fast(self):
         start = time.perf_counter()
-        partners = self.env["res.partner"]._hk_generate_demo_data(customers=40)
+        partners = self.env["res.partner"]._hk_generate_demo_data()
         elapsed = time.perf_counter() - start
-        self.assertEqual(len(partners), 40)
+        self.assertEqual(len(partners), 200)
         self.assertLess(elapsed, 30)
         visits = self.env["housekeeping.visit"].search([("partner_id", "in", partners.ids)])
         self.assertGreater(len(visits.filtered(lambda v: v.state == "done")), 100)
@@ -22,9 +22,11 @@ class TestDemoData(TransactionCase):
         portal = self.env["res.users"].search([("login", "=", "customer")])
         self.assertTrue(portal._is_portal())
         self.assertGreater(portal.partner_id.visit_count, 10)
-        # a story: every lifecycle stage but potential-only cases, tiers, a ledger
+        # a story: every lifecycle stage, tiers, a ledger
         stages = set(partners.mapped("lifecycle_stage"))
-        self.assertTrue({"potential", "loyal", "churned"} <= stages, stages)
+        self.assertTrue(
+            {"potential", "new", "loyal", "at_risk", "churned"} <= stages, stages
+        )
         self.assertGreaterEqual(len(stages), 4)
         self.assertGreater(len(set(partners.mapped("membership_tier_id"))), 1)
         ledger = self.env["housekeeping.points.entry"].search([("partner_id", "in", partners.ids)])

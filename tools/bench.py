@@ -211,7 +211,8 @@ def engine_lifecycle(env):
 
 
 def naive_lifecycle(env, pmin, sample):
-    """Per customer through the ORM: read the visits, decide the stage, write it."""
+    """Per customer through the ORM: read the visits, decide the stage, write it with
+    its log row and chatter note (what the engine does)."""
     partner = env["res.partner"]
     today = odoo.fields.Date.context_today(partner)
     ids = list(range(pmin, pmin + sample))
@@ -235,7 +236,21 @@ def naive_lifecycle(env, pmin, sample):
                     if len(visits) >= 3
                     else "new"
                 )
-            p.write({"lifecycle_stage": stage})
+            if stage != p.lifecycle_stage:
+                # the same work as the engine: stage, log row, chatter note
+                env["housekeeping.stage.log"].create(
+                    {
+                        "partner_id": p.id,
+                        "from_stage": p.lifecycle_stage,
+                        "to_stage": stage,
+                        "date": today,
+                        "trigger": "cron",
+                    }
+                )
+                p.message_post(
+                    body=f"Stage: {p.lifecycle_stage} → {stage}", subtype_xmlid="mail.mt_note"
+                )
+                p.write({"lifecycle_stage": stage})
         env.flush_all()
     env.cr.rollback()
     return naive
@@ -456,7 +471,7 @@ def floor_tiers(env):
 
 def naive_tiers(env, pmin, sample):
     """Per customer through the ORM: read the visits of the last 12 months, pick the
-    highest tier qualified for, write it and log the change."""
+    highest tier qualified for, write it, log the change and post a chatter note."""
     partner = env["res.partner"]
     today = odoo.fields.Date.context_today(partner)
     start = today - relativedelta(months=12)
@@ -480,6 +495,10 @@ def naive_tiers(env, pmin, sample):
                         "date": today,
                         "trigger": "cron",
                     }
+                )
+                p.message_post(
+                    body=f"Membership tier: {p.membership_tier_id.name} → {tier.name}",
+                    subtype_xmlid="mail.mt_note",
                 )
                 p.membership_tier_id = tier
         env.flush_all()
@@ -550,7 +569,7 @@ def naive_expiry(env, sample):
             )
             left = lot.points - used
             if left > 0:
-                Entry.with_context(hk_points_post=True).create(
+                debit = Entry.with_context(hk_points_post=True).create(
                     {
                         "partner_id": lot.partner_id.id,
                         "company_id": lot.company_id.id,
@@ -560,6 +579,16 @@ def naive_expiry(env, sample):
                         "date": today,
                         "source_key": f"naive-{lot.id}",
                     }
+                )
+                # (the model refuses create(): the ledger writes it; call the ORM's own)
+                odoo.models.Model.create(
+                    env["housekeeping.points.allocation"],
+                    {
+                        "debit_entry_id": debit.id,
+                        "lot_entry_id": lot.id,
+                        "points": left,
+                        "partner_id": lot.partner_id.id,
+                    },
                 )
                 lot.partner_id.points_balance -= left
         env.flush_all()
