@@ -8,6 +8,7 @@ from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .bulk import bulk_insert
+from .housekeeping_journey import offer_description
 
 CONSENT_SOURCES = [
     ("form", "Signed Form"),
@@ -108,6 +109,20 @@ class ResPartner(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
         return changed
+
+    def _hk_journey_offer_text(self):
+        """For journey templates: what the journey being sent (``hk_journey_id`` in
+        the context) offers this customer, the offer of their tier first."""
+        self.ensure_one()
+        journey = (
+            self.env["housekeeping.journey"]
+            .sudo()
+            .browse(self.env.context.get("hk_journey_id"))
+            .exists()
+        )
+        if not journey:
+            return ""
+        return offer_description(journey.with_env(self.env)._hk_offer_of(self))
 
     # ------------------------------------------------------------------ visit hook
     def _hk_visits_done(self, visits):
