@@ -93,21 +93,32 @@ class ResPartner(models.Model):
         base = self.get_base_url()
         return f"{base}/housekeeping/unsubscribe/{self.id}/{self._hk_unsubscribe_token()}"
 
-    def _hk_unsubscribe(self):
-        """Withdraw every marketing consent (the customer clicked the link)."""
+    def _hk_unsubscribe(self, channel="page"):
+        """Withdraw every marketing consent (the customer confirmed on the
+        unsubscribe page, ``channel='page'``, or their mail client sent the
+        one-click request, ``channel='one_click'``). The consent date and source
+        record it, and a chatter note says how."""
         changed = self.filtered(lambda p: p.consent_email or p.consent_sms)
         changed.write(
             {
                 "consent_email": False,
                 "consent_sms": False,
                 "consent_source": "unsubscribe",
+                "consent_date": fields.Datetime.now(),
             }
         )
-        for partner in changed:
-            partner.message_post(
-                body=self.env._("The customer unsubscribed from e-mails and text messages."),
-                subtype_xmlid="mail.mt_note",
+        if channel == "one_click":
+            body = self.env._(
+                "The customer unsubscribed from e-mails and text messages "
+                "(one-click unsubscribe of their mail client)."
             )
+        else:
+            body = self.env._(
+                "The customer unsubscribed from e-mails and text messages "
+                "(confirmed on the unsubscribe page)."
+            )
+        for partner in changed:
+            partner.message_post(body=body, subtype_xmlid="mail.mt_note")
         return changed
 
     def _hk_journey_offer_text(self):

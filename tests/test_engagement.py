@@ -787,33 +787,93 @@ class TestEngagementRoutes(HttpCase):
         self.assertEqual(visit.complaint_ids.severity, "high")
         self.assertEqual(visit.complaint_ids.activity_ids.activity_type_id.name, "Service Recovery")
 
-    def test_unsubscribe_link(self):
-        partner = self.env["res.partner"].create(
+    def _leaving(self):
+        return self.env["res.partner"].create(
             {
                 "name": "Leaving",
                 "email": "leaving@example.com",
                 "consent_email": True,
                 "consent_sms": True,
+                "consent_source": "form",
+                "consent_date": "2026-01-01 08:00:00",
             }
         )
-        token = partner._hk_unsubscribe_token()
-        response = self.url_open(f"/housekeeping/unsubscribe/{partner.id}/{token}x")
-        self.assertEqual(response.status_code, 404)
+
+    def _assert_subscribed(self, partner):
         partner.invalidate_recordset()
         self.assertTrue(partner.consent_email)
-        response = self.url_open(f"/housekeeping/unsubscribe/{partner.id}/{token}")
+        self.assertTrue(partner.consent_sms)
+        self.assertEqual(partner.consent_source, "form")
+        self.assertEqual(str(partner.consent_date), "2026-01-01 08:00:00")
+
+    def test_unsubscribe_get_changes_nothing(self):
+        """A link scanner (or a preview) opening the link unsubscribes nobody."""
+        partner = self._leaving()
+        url = partner._hk_unsubscribe_url()
+        for _attempt in range(2):
+            response = self.url_open(url)
+            self.assertEqual(response.status_code, 200)
+            self.assertIn("hk_unsubscribe_confirm", response.text)
+            self.assertIn('method="post"', response.text)
+            self.assertIn('name="viewport"', response.text, "made for phones")
+        self._assert_subscribed(partner)
+
+    def test_unsubscribe_post_with_valid_token(self):
+        partner = self._leaving()
+        url = partner._hk_unsubscribe_url()
+        self.authenticate(None, None)  # no login
+        response = self.url_open(url, data={"confirm": "1"})
         self.assertEqual(response.status_code, 200)
         self.assertIn("hk_unsubscribed", response.text)
         partner.invalidate_recordset()
         self.assertFalse(partner.consent_email)
         self.assertFalse(partner.consent_sms)
         self.assertEqual(partner.consent_source, "unsubscribe")
-        # one-click (RFC 8058) posts to the same link without a session
+        self.assertGreater(partner.consent_date, fields.Datetime.to_datetime("2026-01-02"))
+        self.assertTrue(
+            partner.message_ids.filtered(lambda m: "unsubscribe page" in (m.body or ""))
+        )
+        # opening the link again says so, and changes nothing
+        response = self.url_open(url)
+        self.assertIn("hk_already_unsubscribed", response.text)
+
+    def test_unsubscribe_one_click(self):
+        """RFC 8058: the mail client posts List-Unsubscribe=One-Click to the link."""
+        partner = self._leaving()
         response = self.url_open(
-            f"/housekeeping/unsubscribe/{partner.id}/{token}",
-            data={"List-Unsubscribe": "One-Click"},
+            partner._hk_unsubscribe_url(), data={"List-Unsubscribe": "One-Click"}
         )
         self.assertEqual(response.status_code, 200)
+        partner.invalidate_recordset()
+        self.assertFalse(partner.consent_email)
+        self.assertTrue(partner.message_ids.filtered(lambda m: "one-click" in (m.body or "")))
+
+    def test_unsubscribe_bad_token(self):
+        partner = self._leaving()
+        other = self.env["res.partner"].create({"name": "Other", "consent_email": True})
+        token = partner._hk_unsubscribe_token()
+        for url in (
+            f"/housekeeping/unsubscribe/{partner.id}/{token}x",
+            f"/housekeeping/unsubscribe/{partner.id}/{token[:-1]}",
+            f"/housekeeping/unsubscribe/{other.id}/{token}",
+            f"/housekeeping/unsubscribe/999999999/{token}",
+        ):
+            for data in (None, {"confirm": "1"}, {"List-Unsubscribe": "One-Click"}):
+                response = self.url_open(url, data=data)
+                self.assertEqual(response.status_code, 404, url)
+                self.assertIn("hk_invalid", response.text)
+                self.assertIn("nothing was changed", response.text)
+        self._assert_subscribed(partner)
+        other.invalidate_recordset()
+        self.assertTrue(other.consent_email)
+
+    def test_every_marketing_message_has_the_link(self):
+        journeys = self.env["housekeeping.journey"].with_context(active_test=False).search([])
+        self.assertGreaterEqual(len(journeys), 5)
+        for template in journeys.mail_template_id:
+            self.assertIn("_hk_unsubscribe_url()", template.body_html, template.name)
+        for template in journeys.sms_template_id:
+            self.assertIn("TD", template.body, template.name)
 
 
 @tagged("post_install", "-at_install")
