@@ -53,7 +53,6 @@ class HousekeepingJourney(models.Model):
     )
     holiday_id = fields.Many2one(
         "housekeeping.holiday",
-        string="Holiday",
         ondelete="restrict",
         help="Holiday journeys: the holiday (date range) of the campaign. Leave empty to run "
         "the campaign for every holiday of the company: from N days before it starts until "
@@ -614,7 +613,7 @@ class HousekeepingJourneyOffer(models.Model):
     journey_id = fields.Many2one(
         "housekeeping.journey", required=True, index=True, ondelete="cascade"
     )
-    tier_id = fields.Many2one("housekeeping.tier", string="Tier", required=True, ondelete="cascade")
+    tier_id = fields.Many2one("housekeeping.tier", required=True, ondelete="cascade")
     offer_type = fields.Selection(
         [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")],
         default="points",
