@@ -51,7 +51,23 @@ class HousekeepingJourney(models.Model):
         help="A customer receives this journey at most once in this many days (0: once per "
         "occasion only: per lapse, per due visit, per year, per holiday, per upgrade).",
     )
-    holiday_date = fields.Date(help="Holiday journeys: the date of the holiday.")
+    holiday_id = fields.Many2one(
+        "housekeeping.holiday",
+        ondelete="restrict",
+        help="Holiday journeys: the holiday (date range) of the campaign. Leave empty to run "
+        "the campaign for every holiday of the company: from N days before it starts until "
+        "it ends, once per holiday.",
+    )
+    holiday_date = fields.Date(
+        help="Holiday journeys without a holiday: a single day (the campaign runs from N "
+        "days before it)."
+    )
+    offer_ids = fields.One2many(
+        "housekeeping.journey.offer",
+        "journey_id",
+        string="Offers per Tier",
+        help="A member whose tier has a line here gets that offer instead of the journey's.",
+    )
     channel = fields.Selection(CHANNELS, required=True, default="email")
     mail_template_id = fields.Many2one(
         "mail.template",
@@ -193,18 +209,20 @@ class HousekeepingJourney(models.Model):
                 SQL("%s", f"birthday:{target.year}"),
             )
         if self.trigger == "holiday":
-            if not self.holiday_date or not (
-                self.holiday_date - timedelta(days=delay) <= today <= self.holiday_date
-            ):
-                return None
-            return SQL("TRUE"), SQL("%s", f"holiday:{self.holiday_date}")
+            return self._hk_holiday_trigger_sql(today)
         if self.trigger == "upgrade" and "housekeeping.tier.log" in self.env:
-            # the tier capability logs every change of tier (direction 'up')
+            # the tier capability logs every change of tier (direction 'up'); as the
+            # engine did with its e-mail, a tier without thresholds (the entry tier)
+            # and a first tier given by the scheduled evaluation (a backfill) are
+            # not announced
             self.env["housekeeping.tier.log"].flush_model()
+            self.env["housekeeping.tier"].flush_model(["min_spend", "min_visits", "min_activity"])
             last_up = SQL(
                 """(SELECT max(l.id) FROM housekeeping_tier_log l
+                      JOIN housekeeping_tier t ON t.id = l.to_tier_id
                      WHERE l.partner_id = p.id AND l.direction = 'up'
-                       AND l.from_tier_id IS NOT NULL -- entering the first tier is no upgrade
+                       AND (t.min_spend > 0 OR t.min_visits > 0 OR t.min_activity > 0)
+                       AND (l.from_tier_id IS NOT NULL OR l.trigger != 'cron')
                        AND l.date BETWEEN %s::date AND %s::date)""",
                 today - timedelta(days=delay),
                 today,
@@ -212,12 +230,46 @@ class HousekeepingJourney(models.Model):
             return SQL("%s IS NOT NULL", last_up), SQL("'upgrade:' || %s::text", last_up)
         return None
 
+    def _hk_current_holiday(self, today):
+        """The holiday whose campaign window (N days before it starts until it ends)
+        contains ``today``: the journey's own holiday, else the first active holiday
+        of the journey's company (or of every company)."""
+        self.ensure_one()
+        domain = [
+            ("date_from", "<=", today + timedelta(days=self.delay_days)),
+            ("date_to", ">=", today),
+        ]
+        if self.holiday_id:
+            domain.append(("id", "=", self.holiday_id.id))
+        elif self.company_id:
+            domain.append(("company_id", "in", [False, self.company_id.id]))
+        return (
+            self.env["housekeeping.holiday"].sudo().search(domain, order="date_from, id", limit=1)
+        )
+
+    def _hk_holiday_trigger_sql(self, today):
+        if self.holiday_date and not self.holiday_id:
+            if not (
+                self.holiday_date - timedelta(days=self.delay_days) <= today <= self.holiday_date
+            ):
+                return None
+            return SQL("TRUE"), SQL("%s", f"holiday:{self.holiday_date}")
+        holiday = self._hk_current_holiday(today)
+        if not holiday:
+            return None
+        company = (
+            SQL("(p.company_id IS NULL OR p.company_id = %s)", holiday.company_id.id)
+            if holiday.company_id
+            else SQL("TRUE")
+        )
+        return company, SQL("%s", f"holiday:{holiday.id}")
+
     def _hk_consent_sql(self):
         email = SQL("(p.consent_email AND COALESCE(p.email, '') != '')")
         sms = SQL("(p.consent_sms AND COALESCE(p.phone, '') != '')")
         return {"email": email, "sms": sms, "both": SQL("(%s OR %s)", email, sms)}[self.channel]
 
-    def _hk_audience_query(self, today, limit=None):
+    def _hk_audience_query(self, today, limit=None, partner_ids=None):
         """SQL returning ``(partner_id, period_key)`` of the customers to message
         today: trigger, audience domain, consent, company, minus those already
         messaged for this occasion or within the period."""
@@ -243,7 +295,7 @@ class HousekeepingJourney(models.Model):
             SELECT p.id, %(key)s AS period_key
               FROM res_partner p
              WHERE p.active AND p.id IN %(audience)s AND %(condition)s AND %(consent)s
-               AND %(company)s
+               AND %(company)s AND %(scope)s
                AND NOT EXISTS (
                    SELECT 1 FROM housekeeping_journey_send s
                     WHERE s.journey_id = %(journey)s AND s.partner_id = p.id
@@ -256,6 +308,9 @@ class HousekeepingJourney(models.Model):
             condition=condition,
             consent=self._hk_consent_sql(),
             company=company,
+            scope=SQL("p.id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL("TRUE"),
             journey=self.id,
             period=period,
             limit=SQL("LIMIT %s", limit) if limit else SQL(""),
@@ -267,12 +322,12 @@ class HousekeepingJourney(models.Model):
         self.env["housekeeping.journey.send"].flush_model()
 
     # ------------------------------------------------------------------ run
-    def _hk_run(self, today, limit=None):
-        """Message the audience of this journey (at most ``limit`` customers);
-        returns ``(sent_count, more)``."""
+    def _hk_run(self, today, limit=None, partner_ids=None):
+        """Message the audience of this journey (at most ``limit`` customers, only
+        ``partner_ids`` when given); returns ``(sent_count, more)``."""
         self.ensure_one()
         self._hk_flush()
-        query = self._hk_audience_query(today, limit=limit and limit + 1)
+        query = self._hk_audience_query(today, limit=limit and limit + 1, partner_ids=partner_ids)
         if query is None:
             return 0, False
         self.env.cr.execute(query)
@@ -335,7 +390,7 @@ class HousekeepingJourney(models.Model):
         """Render the template for all customers at once and queue the e-mails
         (mail.mail, outgoing) with a message in each customer's chatter: one INSERT
         each, whatever the number of customers. The mail queue cron sends them."""
-        template = self.mail_template_id.sudo()
+        template = self.mail_template_id.sudo().with_context(hk_journey_id=self.id)
         ids = partners.ids
         subjects = template._render_field("subject", ids, compute_lang=True)
         bodies = template._render_field(
@@ -388,7 +443,7 @@ class HousekeepingJourney(models.Model):
     def _hk_queue_sms(self, partners):
         """Render the SMS for all customers and queue them (sms.sms, outgoing; the
         SMS queue cron sends them). One INSERT."""
-        template = self.sms_template_id.sudo()
+        template = self.sms_template_id.sudo().with_context(hk_journey_id=self.id)
         bodies = template._render_field("body", partners.ids, compute_lang=True)
         return bulk_insert(
             self.env["sms.sms"].sudo(),
@@ -405,16 +460,38 @@ class HousekeepingJourney(models.Model):
             ],
         )
 
+    def _hk_offer_of(self, partner):
+        """The offer for ``partner``: the line of the customer's tier, else the
+        journey's own offer (a record with ``offer_type``, ``bonus_points`` and
+        ``loyalty_program_id``)."""
+        self.ensure_one()
+        tier = partner.membership_tier_id if "membership_tier_id" in partner._fields else False
+        line = tier and self.offer_ids.filtered(lambda o: o.tier_id == tier)[:1]
+        return line or self
+
     def _hk_issue_offers(self, sends):
         if self.trigger == "birthday":
             self._hk_issue_tier_birthday_coupons(sends)
-        if self.offer_type == "points" and self.bonus_points:
+        if not self.offer_ids:
+            self._hk_issue_offer(self, sends)
+            return
+        by_offer = {}
+        for send in sends:
+            offer = self._hk_offer_of(send.partner_id)
+            by_offer[offer] = by_offer.get(offer, send.browse()) | send
+        for offer, offer_sends in by_offer.items():
+            self._hk_issue_offer(offer, offer_sends)
+
+    def _hk_issue_offer(self, offer, sends):
+        """Give ``offer`` (the journey or one of its tier lines) to the customers of
+        ``sends``: bonus points once per occasion, or one coupon each."""
+        if offer.offer_type == "points" and offer.bonus_points:
             reason = self.env._("Journey: %(journey)s", journey=self.name)
             for key, key_sends in sends.grouped("period_key").items():
                 key_sends.partner_id._hk_grant_points(
-                    self.bonus_points, reason, origin=f"journey:{self.id}:{key}"
+                    offer.bonus_points, reason, origin=f"journey:{self.id}:{key}"
                 )
-        elif self.offer_type == "coupon" and self.loyalty_program_id:
+        elif offer.offer_type == "coupon" and offer.loyalty_program_id:
             # coupons are native loyalty cards (their rights are sales rights)
             for chunk in split_every(1000, sends.ids, sends.browse):
                 cards = (
@@ -423,7 +500,7 @@ class HousekeepingJourney(models.Model):
                     .create(
                         [
                             {
-                                "program_id": self.loyalty_program_id.id,
+                                "program_id": offer.loyalty_program_id.id,
                                 "partner_id": send.partner_id.id,
                                 "points": 1,
                             }
@@ -525,6 +602,48 @@ class HousekeepingJourney(models.Model):
         return action
 
 
+class HousekeepingJourneyOffer(models.Model):
+    """The offer of a journey for the members of one tier (e.g. a holiday campaign
+    giving 50 points to Silver members and a free deep cleaning to Black ones)."""
+
+    _name = "housekeeping.journey.offer"
+    _description = "Journey Offer per Tier"
+    _order = "journey_id, tier_id"
+
+    journey_id = fields.Many2one(
+        "housekeeping.journey", required=True, index=True, ondelete="cascade"
+    )
+    tier_id = fields.Many2one("housekeeping.tier", required=True, ondelete="cascade")
+    offer_type = fields.Selection(
+        [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")],
+        default="points",
+        required=True,
+    )
+    loyalty_program_id = fields.Many2one(
+        "loyalty.program", string="Coupon Program", ondelete="restrict"
+    )
+    bonus_points = fields.Integer()
+
+    _tier_unique = models.Constraint(
+        "UNIQUE(journey_id, tier_id)", "A journey has one offer per tier."
+    )
+    _bonus_points_positive = models.Constraint(
+        "CHECK(bonus_points >= 0)", "Bonus points cannot be negative."
+    )
+
+    @api.constrains("offer_type", "loyalty_program_id")
+    def _check_program(self):
+        for offer in self:
+            if offer.offer_type == "coupon" and not offer.loyalty_program_id:
+                raise ValidationError(
+                    self.env._(
+                        "The %(tier)s offer of %(journey)s needs a coupon program.",
+                        tier=offer.tier_id.name,
+                        journey=offer.journey_id.name,
+                    )
+                )
+
+
 class HousekeepingJourneySend(models.Model):
     """One journey message to one customer (the once-only log)."""
 
@@ -558,6 +677,16 @@ class HousekeepingJourneySend(models.Model):
         "UNIQUE(journey_id, partner_id, period_key)",
         "A customer receives a journey once per occasion.",
     )
+
+
+def offer_description(offer):
+    """What ``offer`` (a journey or one of its tier lines) gives, as a short phrase
+    in the language of ``offer``'s environment ("" for no offer)."""
+    if offer.offer_type == "points" and offer.bonus_points:
+        return offer.env._("%(points)s bonus points", points=offer.bonus_points)
+    if offer.offer_type == "coupon" and offer.loyalty_program_id:
+        return offer.env._("a coupon: %(program)s", program=offer.loyalty_program_id.sudo().name)
+    return ""
 
 
 def _is_leap(year):

@@ -1,11 +1,42 @@
+from datetime import timedelta
+
+from babel.dates import get_month_names
+
 from odoo import api, fields, models
 from odoo.tools import SQL
+from odoo.tools.misc import babel_locale_parse
+
+BASES = [
+    ("history", "Similar History"),
+    ("profile", "Similar Household"),
+    ("season", "Own Season"),
+    ("calendar", "Service Season"),
+]
+# the parameters of the engine and their defaults (ir.config_parameter keys)
+PARAMS = {
+    "recommendation_min_customers": 2,
+    "recommendation_profile_weight": 1.0,
+    "recommendation_season_score": 100,
+    "recommendation_calendar_score": 10,
+    "recommendation_season_lookahead_days": 45,
+    "recommendation_season_gap_days": 180,
+}
 
 
 class HousekeepingRecommendation(models.Model):
-    """Up to three service types suggested to a customer, from what other customers
-    who use the same services also book (co-occurrence over all done visits).
-    Rebuilt every night by one statement."""
+    """Up to three service types suggested to a customer, from
+
+    * what customers with similar histories book (co-occurrence over all done
+      visits: the share of the customers who book one of the customer's services
+      who also book the candidate),
+    * what households with the same profile book (the share of the customers with
+      one of the customer's household tags who book the candidate), added to the
+      history score with a weight (setting),
+    * the customer's own season (a service booked in the coming months of earlier
+      years, seasonally) and the season of service types flagged with months.
+
+    Rebuilt every night for the whole population by one DELETE and one INSERT …
+    SELECT (the number of queries does not grow with the data)."""
 
     _name = "housekeeping.recommendation"
     _description = "Service Recommendation"
@@ -18,51 +49,136 @@ class HousekeepingRecommendation(models.Model):
         "housekeeping.service.type", string="Recommended Service", required=True, ondelete="cascade"
     )
     rank = fields.Integer(required=True)
-    score = fields.Integer(
-        help="Customers sharing one of this customer's services who also book this one, "
-        "summed over the customer's services."
+    score = fields.Float(
+        digits=(16, 1),
+        help="History share + household share × weight + season scores (settings).",
     )
+    basis = fields.Selection(BASES, help="The strongest reason for the recommendation.")
     source_service_type_id = fields.Many2one(
         "housekeeping.service.type",
         string="Because Of",
         ondelete="cascade",
-        help="The customer's service most often booked together with the recommended one.",
+        help="Similar history: the customer's service most often booked with the recommended one.",
+    )
+    household_tag_id = fields.Many2one(
+        "housekeeping.household.tag",
+        string="Household",
+        ondelete="cascade",
+        help="Similar household: the customer's household tag whose households book it most.",
     )
     support = fields.Integer(
-        help="Customers who booked both the source and the recommended service."
+        help="Customers who booked both the source and the recommended service (or households "
+        "of the same profile who booked it)."
     )
+    percent = fields.Integer(
+        string="Share (%)",
+        help="Share of the comparable customers who booked the recommended service.",
+    )
+    season_month = fields.Integer(help="Season: the month the service is due.")
+    season_years = fields.Integer(help="Own season: years the customer booked it in that month.")
     explanation = fields.Char(compute="_compute_explanation")
 
-    @api.depends("service_type_id", "source_service_type_id", "support")
+    @api.depends(
+        "basis",
+        "service_type_id",
+        "source_service_type_id",
+        "household_tag_id",
+        "percent",
+        "season_month",
+        "season_years",
+    )
+    @api.depends_context("lang")
     def _compute_explanation(self):
+        months = get_month_names("wide", locale=babel_locale_parse(self.env.lang or "en_US"))
         for rec in self:
-            rec.explanation = self.env._(
-                "%(count)s customers who book %(origin)s also book %(target)s.",
-                count=rec.support,
-                origin=rec.source_service_type_id.name or "",
-                target=rec.service_type_id.name or "",
-            )
+            target = rec.service_type_id.name or ""
+            month = months.get(rec.season_month, "")
+            if rec.basis == "profile":
+                rec.explanation = self.env._(
+                    "Households like yours (%(profile)s) also book %(target)s: "
+                    "%(percent)s%% of them.",
+                    profile=rec.household_tag_id.name or "",
+                    target=target,
+                    percent=rec.percent,
+                )
+            elif rec.basis == "season" and rec.season_years > 1:
+                rec.explanation = self.env._(
+                    "You book %(target)s every %(month)s: its season is coming.",
+                    target=target,
+                    month=month,
+                )
+            elif rec.basis == "season":
+                rec.explanation = self.env._(
+                    "You booked %(target)s in %(month)s before: its season is coming.",
+                    target=target,
+                    month=month,
+                )
+            elif rec.basis == "calendar":
+                rec.explanation = self.env._(
+                    "%(target)s is in season from %(month)s.", target=target, month=month
+                )
+            else:
+                rec.explanation = self.env._(
+                    "Bought by %(percent)s%% of customers who book %(origin)s.",
+                    percent=rec.percent,
+                    origin=rec.source_service_type_id.name or "",
+                )
 
     @api.model
-    def _cron_recommend_services(self):
-        """Nightly: rebuild every customer's top 3 (one DELETE and one INSERT …
-        SELECT over the done visits; idempotent)."""
-        min_support = int(
-            self.env["ir.config_parameter"]
+    def _hk_params(self):
+        get = self.env["ir.config_parameter"].sudo().get_param
+        return {
+            key: type(default)(get(f"housekeeping_membership.{key}", default))
+            for key, default in PARAMS.items()
+        }
+
+    @api.model
+    def _hk_upcoming_months(self, today, lookahead):
+        """The calendar months touched by ``today`` .. ``today + lookahead``, in order."""
+        months, day = [], today
+        while day <= today + timedelta(days=lookahead):
+            if day.month not in months:
+                months.append(day.month)
+            day += timedelta(days=1)
+        return months
+
+    @api.model
+    def _hk_seasonal_service_types(self, upcoming):
+        """``(service_type_ids, months)``: the active service types flagged in season
+        in one of the ``upcoming`` months, with the first such month (one query)."""
+        ids, first_months = [], []
+        for service_type in (
+            self.env["housekeeping.service.type"]
             .sudo()
-            .get_param("housekeeping_membership.recommendation_min_customers", 2)
-        )
-        self.env["housekeeping.visit"].flush_model(["partner_id", "service_type_id", "state"])
-        self.env["housekeeping.service.type"].flush_model(["active", "company_id"])
-        self.env.cr.execute(
-            SQL(
-                """
-            DELETE FROM housekeeping_recommendation;
+            .search_fetch([("season_months", "!=", False)], ["season_months"])
+        ):
+            months = {
+                int(m)
+                for m in service_type.season_months.replace(" ", "").split(",")
+                if m.isdigit()
+            }
+            ahead = [m for m in upcoming if m in months]
+            if ahead:
+                ids.append(service_type.id)
+                first_months.append(ahead[0])
+        return ids, first_months
+
+    @api.model
+    def _hk_recommendation_query(self, today):
+        params = self._hk_params()
+        upcoming = self._hk_upcoming_months(today, params["recommendation_season_lookahead_days"])
+        calendar_ids, calendar_months = self._hk_seasonal_service_types(upcoming)
+        tags = self.env["res.partner"]._fields["household_tag_ids"]
+        gap = today - timedelta(days=params["recommendation_season_gap_days"])
+        return SQL(
+            """
             WITH used AS (
                 SELECT DISTINCT v.partner_id, v.service_type_id
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done'
+            ), buyers AS (
+                SELECT service_type_id, count(*) AS n FROM used GROUP BY 1
             ), pairs AS (
                 SELECT a.service_type_id AS src, b.service_type_id AS dst, count(*) AS n
                   FROM used a
@@ -70,36 +186,147 @@ class HousekeepingRecommendation(models.Model):
                              AND b.service_type_id != a.service_type_id
                  GROUP BY 1, 2
                 HAVING count(*) >= %(min_support)s
-            ), cand AS (
-                SELECT u.partner_id, pr.dst, sum(pr.n) AS score,
-                       (array_agg(pr.src ORDER BY pr.n DESC, pr.src))[1] AS src,
-                       max(pr.n) AS support
+            ), profile AS (
+                SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
+                  FROM %(tag_rel)s rel
+                  JOIN res_partner p ON p.id = rel.%(tag_partner)s AND p.active
+                  JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
+            ), customers AS (
+                SELECT DISTINCT partner_id FROM used
+            ), tag_size AS (
+                SELECT pf.tag_id, count(*) AS n
+                  FROM profile pf JOIN customers c ON c.partner_id = pf.partner_id
+                 GROUP BY 1
+            ), tag_buy AS (
+                SELECT pf.tag_id, u.service_type_id AS dst, count(*) AS n
+                  FROM profile pf JOIN used u ON u.partner_id = pf.partner_id
+                 GROUP BY 1, 2
+                HAVING count(*) >= %(min_support)s
+            ), history AS (
+                SELECT DISTINCT ON (u.partner_id, pr.dst)
+                       u.partner_id, pr.dst, 'history' AS basis,
+                       100.0 * pr.n / b.n AS score, pr.src, NULL::int AS tag_id, pr.n AS support,
+                       100.0 * pr.n / b.n AS pct, NULL::int AS month, NULL::int AS years
                   FROM used u
                   JOIN pairs pr ON pr.src = u.service_type_id
-                  JOIN res_partner p ON p.id = u.partner_id
-                  JOIN housekeeping_service_type st ON st.id = pr.dst AND st.active
+                  JOIN buyers b ON b.service_type_id = pr.src
+                 ORDER BY u.partner_id, pr.dst, pr.n::float / b.n DESC, pr.n DESC, pr.src
+            ), household AS (
+                SELECT DISTINCT ON (pf.partner_id, tb.dst)
+                       pf.partner_id, tb.dst, 'profile' AS basis,
+                       %(weight)s * 100.0 * tb.n / ts.n AS score, NULL::int AS src, pf.tag_id,
+                       tb.n AS support, 100.0 * tb.n / ts.n AS pct,
+                       NULL::int AS month, NULL::int AS years
+                  FROM profile pf
+                  JOIN tag_buy tb ON tb.tag_id = pf.tag_id
+                  JOIN tag_size ts ON ts.tag_id = pf.tag_id
+                 ORDER BY pf.partner_id, tb.dst, tb.n::float / ts.n DESC, tb.n DESC, pf.tag_id
+            ), own_months AS (
+                -- the seasonal services of each customer: booked in at most 3
+                -- distinct months, not in the last months, once in an upcoming month
+                SELECT v.partner_id, v.service_type_id,
+                       array_agg(DISTINCT extract(month FROM v.date)::int) AS months,
+                       count(DISTINCT extract(month FROM v.date)) AS month_count,
+                       max(v.date) AS last_date
+                  FROM housekeeping_visit v
+                  JOIN res_partner p ON p.id = v.partner_id AND p.active
+                 WHERE v.state = 'done'
+                 GROUP BY 1, 2
+            ), season AS (
+                SELECT DISTINCT ON (om.partner_id, om.service_type_id)
+                       om.partner_id, om.service_type_id AS dst, 'season' AS basis,
+                       %(season_score)s::float AS score, NULL::int AS src, NULL::int AS tag_id,
+                       0 AS support, 0 AS pct, m.month, y.years
+                  FROM own_months om
+                  JOIN unnest(%(upcoming)s::int[]) WITH ORDINALITY AS m(month, pos)
+                    ON m.month = ANY(om.months)
+                 CROSS JOIN LATERAL (
+                       SELECT count(DISTINCT extract(year FROM v.date))::int AS years
+                         FROM housekeeping_visit v
+                        WHERE v.partner_id = om.partner_id
+                          AND v.service_type_id = om.service_type_id
+                          AND v.state = 'done'
+                          AND extract(month FROM v.date) = m.month) y
+                 -- a habit (two years in that month) or a service flagged in season
+                 WHERE om.month_count <= 3 AND om.last_date < %(gap)s
+                   AND (y.years >= 2 OR om.service_type_id = ANY(%(calendar_ids)s::int[]))
+                 ORDER BY om.partner_id, om.service_type_id, m.pos
+            ), calendar AS (
+                SELECT c.partner_id, s.id AS dst, 'calendar' AS basis,
+                       %(calendar_score)s::float AS score, NULL::int AS src, NULL::int AS tag_id,
+                       0 AS support, 0 AS pct, s.month, NULL::int AS years
+                  FROM customers c
+                  CROSS JOIN unnest(%(calendar_ids)s::int[], %(calendar_months)s::int[])
+                       AS s(id, month)
+            ), cand AS (
+                SELECT * FROM history
+                UNION ALL SELECT * FROM household
+                UNION ALL SELECT * FROM season
+                UNION ALL SELECT * FROM calendar
+            ), merged AS (
+                SELECT DISTINCT ON (c.partner_id, c.dst)
+                       c.*, sum(c.score) OVER (PARTITION BY c.partner_id, c.dst) AS total
+                  FROM cand c
+                  JOIN res_partner p ON p.id = c.partner_id
+                  JOIN housekeeping_service_type st ON st.id = c.dst AND st.active
                        AND (st.company_id IS NULL OR p.company_id IS NULL
                             OR st.company_id = p.company_id)
-                 WHERE NOT EXISTS (SELECT 1 FROM used x
-                                    WHERE x.partner_id = u.partner_id
-                                      AND x.service_type_id = pr.dst)
-                 GROUP BY u.partner_id, pr.dst
+                 -- a service booked recently (or booked ahead) is no recommendation;
+                 -- one the customer uses is one only for its season
+                 WHERE NOT EXISTS (
+                           SELECT 1 FROM housekeeping_visit x
+                            WHERE x.partner_id = c.partner_id AND x.service_type_id = c.dst
+                              AND x.state != 'cancelled'
+                              AND (x.date >= %(gap)s OR x.state IN ('draft', 'scheduled')))
+                   AND (c.basis = 'season'
+                        OR NOT EXISTS (SELECT 1 FROM used x
+                                        WHERE x.partner_id = c.partner_id
+                                          AND x.service_type_id = c.dst))
+                 ORDER BY c.partner_id, c.dst, c.score DESC,
+                          array_position(ARRAY['season', 'history', 'profile', 'calendar'],
+                                         c.basis)
             ), ranked AS (
-                SELECT c.*, row_number() OVER (PARTITION BY c.partner_id
-                                               ORDER BY c.score DESC, c.support DESC, c.dst) AS rn
-                  FROM cand c
+                SELECT m.*, row_number() OVER (PARTITION BY m.partner_id
+                                               ORDER BY m.total DESC, m.dst) AS rn
+                  FROM merged m
             )
             INSERT INTO housekeeping_recommendation
-                   (partner_id, service_type_id, rank, score, source_service_type_id, support,
+                   (partner_id, service_type_id, rank, score, basis, source_service_type_id,
+                    household_tag_id, support, percent, season_month, season_years,
                     create_uid, create_date, write_uid, write_date)
-            SELECT partner_id, dst, rn, score, src, support,
+            SELECT partner_id, dst, rn, round(total::numeric, 1), basis, src, tag_id, support,
+                   round(pct), month, years,
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM ranked WHERE rn <= 3
             """,
-                min_support=min_support,
-                uid=self.env.uid,
-            )
+            min_support=params["recommendation_min_customers"],
+            weight=params["recommendation_profile_weight"],
+            season_score=params["recommendation_season_score"],
+            calendar_score=params["recommendation_calendar_score"],
+            tag_rel=SQL.identifier(tags.relation),
+            tag_partner=SQL.identifier(tags.column1),
+            tag_col=SQL.identifier(tags.column2),
+            upcoming=upcoming,
+            gap=gap,
+            calendar_ids=calendar_ids,
+            calendar_months=calendar_months,
+            uid=self.env.uid,
         )
+
+    @api.model
+    def _cron_recommend_services(self):
+        """Nightly: rebuild every customer's top 3 (one DELETE and one INSERT …
+        SELECT over the done visits and household profiles; idempotent)."""
+        today = fields.Date.context_today(self)
+        self.env["housekeeping.visit"].flush_model(
+            ["partner_id", "service_type_id", "state", "date"]
+        )
+        self.env["housekeeping.service.type"].flush_model(["active", "company_id", "season_months"])
+        self.env["housekeeping.household.tag"].flush_model(["active"])
+        self.env["res.partner"].flush_model(["active", "company_id", "household_tag_ids"])
+        query = self._hk_recommendation_query(today)
+        self.env.cr.execute("DELETE FROM housekeeping_recommendation")
+        self.env.cr.execute(query)
         count = self.env.cr.rowcount
         self.invalidate_model()
         self.env["res.partner"].invalidate_model(["hk_recommendation_ids"])

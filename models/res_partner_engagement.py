@@ -8,6 +8,7 @@ from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .bulk import bulk_insert
+from .housekeeping_journey import offer_description
 
 CONSENT_SOURCES = [
     ("form", "Signed Form"),
@@ -92,22 +93,47 @@ class ResPartner(models.Model):
         base = self.get_base_url()
         return f"{base}/housekeeping/unsubscribe/{self.id}/{self._hk_unsubscribe_token()}"
 
-    def _hk_unsubscribe(self):
-        """Withdraw every marketing consent (the customer clicked the link)."""
+    def _hk_unsubscribe(self, channel="page"):
+        """Withdraw every marketing consent (the customer confirmed on the
+        unsubscribe page, ``channel='page'``, or their mail client sent the
+        one-click request, ``channel='one_click'``). The consent date and source
+        record it, and a chatter note says how."""
         changed = self.filtered(lambda p: p.consent_email or p.consent_sms)
         changed.write(
             {
                 "consent_email": False,
                 "consent_sms": False,
                 "consent_source": "unsubscribe",
+                "consent_date": fields.Datetime.now(),
             }
         )
-        for partner in changed:
-            partner.message_post(
-                body=self.env._("The customer unsubscribed from e-mails and text messages."),
-                subtype_xmlid="mail.mt_note",
+        if channel == "one_click":
+            body = self.env._(
+                "The customer unsubscribed from e-mails and text messages "
+                "(one-click unsubscribe of their mail client)."
             )
+        else:
+            body = self.env._(
+                "The customer unsubscribed from e-mails and text messages "
+                "(confirmed on the unsubscribe page)."
+            )
+        for partner in changed:
+            partner.message_post(body=body, subtype_xmlid="mail.mt_note")
         return changed
+
+    def _hk_journey_offer_text(self):
+        """For journey templates: what the journey being sent (``hk_journey_id`` in
+        the context) offers this customer, the offer of their tier first."""
+        self.ensure_one()
+        journey = (
+            self.env["housekeeping.journey"]
+            .sudo()
+            .browse(self.env.context.get("hk_journey_id"))
+            .exists()
+        )
+        if not journey:
+            return ""
+        return offer_description(journey.with_env(self.env)._hk_offer_of(self))
 
     # ------------------------------------------------------------------ visit hook
     def _hk_visits_done(self, visits):

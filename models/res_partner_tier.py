@@ -428,8 +428,8 @@ class ResPartner(models.Model):
         self._hk_tier_log(moved + manual_kept, tier_of, today, trigger, reason, gifts)
         self._hk_tier_notes(rows, tier_of, company_of, trigger, reason)
         if upgrades:
-            self._hk_tier_upgrade_mail(upgrades, tier_of, trigger)
             self._hk_tier_assign_agents(upgrades, tier_of)
+            self._hk_tier_upgrade_journeys(upgrades, today)
 
     def _hk_tier_gifts(self, upgrades, tier_of, today):
         """Give the upgrade gift pack (points and coupon) of the new tier, once per
@@ -609,26 +609,16 @@ class ResPartner(models.Model):
             ],
         )
 
-    def _hk_tier_upgrade_mail(self, upgrades, tier_of, trigger):
-        """E-mail the customers who reached a tier with thresholds. A first tier
-        given by the scheduled evaluation (e.g. right after installation) is not
-        announced."""
-        template = self.env.ref(
-            "housekeeping_membership.mail_template_tier_upgrade", raise_if_not_found=False
-        )
-        if not template:
-            return
-        ids = [
-            r["id"]
-            for r in upgrades
-            if tier_of[r["new_tier"]]._hk_has_threshold() and (r["old_tier"] or trigger != "cron")
-        ]
-        company_of = {r["id"]: r["cid"] for r in upgrades}
-        by_company = {}
-        for partner in self.browse(ids).filtered("email"):
-            by_company.setdefault(company_of[partner.id], []).append(partner.id)
-        for company_id, partner_ids in by_company.items():
-            template.sudo().with_company(company_id).send_mail_batch(partner_ids)
+    def _hk_tier_upgrade_journeys(self, upgrades, today):
+        """Announce the upgrades at once through the active *Tier Upgrade* journeys
+        (the built-in *Upgrade gift pack* sends the tier's welcome e-mail with the
+        gift coupon): consent, the once-per-upgrade log and conversion are theirs,
+        and the daily journey run finds nothing more to send. Without an active
+        upgrade journey no message is sent (the gift pack is given all the same)."""
+        journeys = self.env["housekeeping.journey"].sudo().search([("trigger", "=", "upgrade")])
+        ids = [r["id"] for r in upgrades]
+        for journey in journeys:
+            journey._hk_run(today, partner_ids=ids)
 
     def _hk_tier_assign_agents(self, upgrades, tier_of):
         """Give members of a tier with a team of dedicated agents the least loaded

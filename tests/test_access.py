@@ -34,6 +34,7 @@ MATRIX = {
     "housekeeping.holiday": {"user": "r", "manager": "rwcu"},
     "housekeeping.tier.set": {"manager": "rwcu"},
     "housekeeping.journey": {"user": "r", "manager": "rwcu"},
+    "housekeeping.journey.offer": {"user": "r", "manager": "rwcu"},
     # the journey log is written by the engine only
     "housekeeping.journey.send": {"user": "r", "manager": "r"},
     "housekeeping.cleaner.quality.report": {"manager": "r"},

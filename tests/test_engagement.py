@@ -522,9 +522,8 @@ class TestRecommendations(EngagementCase):
         self.assertEqual(t.mapped("rank"), [1, 2])
         self.assertEqual(t[0].service_type_id, deep, "4 customers pair hourly with deep")
         self.assertEqual(t[0].support, 4)
-        self.assertEqual(
-            t[0].explanation, "4 customers who book Hourly Cleaning also book Deep Cleaning."
-        )
+        self.assertEqual((t[0].basis, t[0].percent), ("history", 67), "4 of the 6 hourly customers")
+        self.assertEqual(t[0].explanation, "Bought by 67% of customers who book Hourly Cleaning.")
         self.assertEqual((t[1].service_type_id, t[1].support), (appliance, 3))
         u = partners["U"].hk_recommendation_ids
         self.assertEqual(u.mapped("service_type_id"), hourly | appliance)
@@ -540,9 +539,171 @@ class TestRecommendations(EngagementCase):
         model._cron_recommend_services()
         self.assertEqual(partners["U"].hk_recommendation_ids.service_type_id, hourly)
 
+    def _customer(self, name, history, tags=None):
+        partner = self.Partner.create(
+            {
+                "name": name,
+                "household_tag_ids": [(6, 0, (tags or self.env["housekeeping.household.tag"]).ids)],
+            }
+        )
+        for service, when in history:
+            self._visit(partner=partner, date=f"{when} 09:00:00", service_type=service)
+        return partner
+
+    def _known_dataset(self):
+        """Pet households book glass cleaning, others deep cleaning; two customers
+        book appliance cleaning in May / June of earlier years."""
+        self.env["housekeeping.service.type"].search([]).season_months = False
+        hourly, deep, appliance = self.service_hourly, self.service_deep, self.service_appliance
+        glass = self.env.ref("housekeeping_membership.service_type_glass")
+        appliance.season_months = "5,6"
+        pets = self.env.ref("housekeeping_membership.household_tag_pets")
+        h, d, g = (hourly, "2026-03-02"), (deep, "2026-03-03"), (glass, "2026-03-04")
+        people = {
+            "P1": self._customer("P1", [h, g], pets),
+            "P2": self._customer("P2", [h, g], pets),
+            "P3": self._customer("P3", [h, d], pets),
+            "N1": self._customer("N1", [h, d]),
+            "N2": self._customer("N2", [h, d]),
+            "N3": self._customer("N3", [h, d]),
+            "X": self._customer("X", [h], pets),
+            "S": self._customer(
+                "S", [(appliance, "2024-05-10"), (appliance, "2025-05-12"), (hourly, "2026-03-05")]
+            ),
+            "S2": self._customer("S2", [(appliance, "2025-06-01")]),
+        }
+        return people, glass
+
+    @freeze_time("2026-04-20 20:00:00")
+    def test_household_profile_and_season(self):
+        deep, appliance = self.service_deep, self.service_appliance
+        people, glass = self._known_dataset()
+        self.env["housekeeping.recommendation"]._cron_recommend_services()
+
+        def result(name):
+            return [
+                (r.service_type_id, r.basis, r.score, r.explanation)
+                for r in people[name].hk_recommendation_ids
+            ]
+
+        # X (pets, hourly): by history alone deep (4 of 8 hourly customers: 50) comes
+        # before glass (2 of 8: 25); 2 of the 4 pet households book glass (+50)
+        self.assertEqual(
+            result("X"),
+            [
+                (
+                    glass,
+                    "profile",
+                    75.0,
+                    "Households like yours (Pets) also book Window Cleaning: 50% of them.",
+                ),
+                (deep, "history", 50.0, "Bought by 50% of customers who book Hourly Cleaning."),
+                (appliance, "calendar", 10.0, "Appliance Cleaning is in season from May."),
+            ],
+        )
+        # S booked appliance cleaning in May 2024 and 2025: first, for its season
+        self.assertEqual(
+            result("S"),
+            [
+                (
+                    appliance,
+                    "season",
+                    100.0,
+                    "You book Appliance Cleaning every May: its season is coming.",
+                ),
+                (deep, "history", 50.0, "Bought by 50% of customers who book Hourly Cleaning."),
+                (glass, "history", 25.0, "Bought by 25% of customers who book Hourly Cleaning."),
+            ],
+        )
+        self.assertEqual(
+            result("S2"),
+            [
+                (
+                    appliance,
+                    "season",
+                    100.0,
+                    "You booked Appliance Cleaning in June before: its season is coming.",
+                )
+            ],
+        )
+        # N1 (no household tag): history and the service season only
+        self.assertEqual(
+            [(r.service_type_id, r.basis) for r in people["N1"].hk_recommendation_ids],
+            [(glass, "history"), (appliance, "calendar")],
+        )
+        # once booked again this season, the season recommendation goes; a booked
+        # visit ahead removes a recommendation too
+        self._visit(partner=people["S2"], date="2026-04-18 09:00:00", service_type=appliance)
+        self._visit(
+            partner=people["X"], date="2026-04-25 09:00:00", service_type=glass, state="draft"
+        )
+        self.env["housekeeping.recommendation"]._cron_recommend_services()
+        self.assertFalse(people["S2"].hk_recommendation_ids)
+        self.assertEqual(people["X"].hk_recommendation_ids.service_type_id, deep | appliance)
+
+    @freeze_time("2026-10-20 20:00:00")
+    def test_no_season_out_of_season(self):
+        people, _glass = self._known_dataset()
+        self.env["housekeeping.recommendation"]._cron_recommend_services()
+        self.assertNotIn("season", people["S"].hk_recommendation_ids.mapped("basis"))
+        self.assertNotIn("calendar", people["X"].hk_recommendation_ids.mapped("basis"))
+
+    def test_explanation_in_chinese(self):
+        self.env["res.lang"]._activate_lang("zh_CN")
+        rec = self.env["housekeeping.recommendation"].new(
+            {
+                "basis": "season",
+                "service_type_id": self.service_appliance.id,
+                "season_month": 5,
+                "season_years": 2,
+            }
+        )
+        self.assertIn("五月", rec.with_context(lang="zh_CN").explanation)
+
 
 @tagged("post_install", "-at_install")
 class TestEngagementQueryCount(EngagementCase):
+    def test_recommendation_query_count_does_not_grow(self):
+        model = self.env["housekeeping.recommendation"]
+        pets = self.env.ref("housekeeping_membership.household_tag_pets")
+
+        def grow(prefix, count):
+            partners = self.Partner.create(
+                [
+                    {
+                        "name": f"{prefix}{i}",
+                        "household_tag_ids": [(6, 0, pets.ids if i % 2 else [])],
+                    }
+                    for i in range(count)
+                ]
+            )
+            visits = self.env["housekeeping.visit"].create(
+                [
+                    {
+                        "partner_id": p.id,
+                        "service_type_id": service.id,
+                        "date": "2025-05-10 09:00:00",
+                        "amount": 0,
+                        "state": "draft",
+                    }
+                    for i, p in enumerate(partners)
+                    for service in (
+                        self.service_hourly,
+                        (self.service_deep, self.service_appliance)[i % 2],
+                    )
+                ]
+            )
+            visits.action_done()
+
+        with freeze_time("2026-04-20 20:00:00"):
+            grow("Few", 5)
+            model._cron_recommend_services()  # warm the caches
+            queries_small = self._counted(model._cron_recommend_services, "2026-04-20 20:00:00")
+            grow("Many", 100)
+            queries_large = self._counted(model._cron_recommend_services, "2026-04-20 20:00:00")
+        self.assertTrue(model.search_count([]) > 100)
+        self.assertEqual(queries_small, queries_large)
+
     def _counted(self, method, when):
         self.env.flush_all()
         self.env.invalidate_all()
@@ -626,33 +787,93 @@ class TestEngagementRoutes(HttpCase):
         self.assertEqual(visit.complaint_ids.severity, "high")
         self.assertEqual(visit.complaint_ids.activity_ids.activity_type_id.name, "Service Recovery")
 
-    def test_unsubscribe_link(self):
-        partner = self.env["res.partner"].create(
+    def _leaving(self):
+        return self.env["res.partner"].create(
             {
                 "name": "Leaving",
                 "email": "leaving@example.com",
                 "consent_email": True,
                 "consent_sms": True,
+                "consent_source": "form",
+                "consent_date": "2026-01-01 08:00:00",
             }
         )
-        token = partner._hk_unsubscribe_token()
-        response = self.url_open(f"/housekeeping/unsubscribe/{partner.id}/{token}x")
-        self.assertEqual(response.status_code, 404)
+
+    def _assert_subscribed(self, partner):
         partner.invalidate_recordset()
         self.assertTrue(partner.consent_email)
-        response = self.url_open(f"/housekeeping/unsubscribe/{partner.id}/{token}")
+        self.assertTrue(partner.consent_sms)
+        self.assertEqual(partner.consent_source, "form")
+        self.assertEqual(str(partner.consent_date), "2026-01-01 08:00:00")
+
+    def test_unsubscribe_get_changes_nothing(self):
+        """A link scanner (or a preview) opening the link unsubscribes nobody."""
+        partner = self._leaving()
+        url = partner._hk_unsubscribe_url()
+        for _attempt in range(2):
+            response = self.url_open(url)
+            self.assertEqual(response.status_code, 200)
+            self.assertIn("hk_unsubscribe_confirm", response.text)
+            self.assertIn('method="post"', response.text)
+            self.assertIn('name="viewport"', response.text, "made for phones")
+        self._assert_subscribed(partner)
+
+    def test_unsubscribe_post_with_valid_token(self):
+        partner = self._leaving()
+        url = partner._hk_unsubscribe_url()
+        self.authenticate(None, None)  # no login
+        response = self.url_open(url, data={"confirm": "1"})
         self.assertEqual(response.status_code, 200)
         self.assertIn("hk_unsubscribed", response.text)
         partner.invalidate_recordset()
         self.assertFalse(partner.consent_email)
         self.assertFalse(partner.consent_sms)
         self.assertEqual(partner.consent_source, "unsubscribe")
-        # one-click (RFC 8058) posts to the same link without a session
+        self.assertGreater(partner.consent_date, fields.Datetime.to_datetime("2026-01-02"))
+        self.assertTrue(
+            partner.message_ids.filtered(lambda m: "unsubscribe page" in (m.body or ""))
+        )
+        # opening the link again says so, and changes nothing
+        response = self.url_open(url)
+        self.assertIn("hk_already_unsubscribed", response.text)
+
+    def test_unsubscribe_one_click(self):
+        """RFC 8058: the mail client posts List-Unsubscribe=One-Click to the link."""
+        partner = self._leaving()
         response = self.url_open(
-            f"/housekeeping/unsubscribe/{partner.id}/{token}",
-            data={"List-Unsubscribe": "One-Click"},
+            partner._hk_unsubscribe_url(), data={"List-Unsubscribe": "One-Click"}
         )
         self.assertEqual(response.status_code, 200)
+        partner.invalidate_recordset()
+        self.assertFalse(partner.consent_email)
+        self.assertTrue(partner.message_ids.filtered(lambda m: "one-click" in (m.body or "")))
+
+    def test_unsubscribe_bad_token(self):
+        partner = self._leaving()
+        other = self.env["res.partner"].create({"name": "Other", "consent_email": True})
+        token = partner._hk_unsubscribe_token()
+        for url in (
+            f"/housekeeping/unsubscribe/{partner.id}/{token}x",
+            f"/housekeeping/unsubscribe/{partner.id}/{token[:-1]}",
+            f"/housekeeping/unsubscribe/{other.id}/{token}",
+            f"/housekeeping/unsubscribe/999999999/{token}",
+        ):
+            for data in (None, {"confirm": "1"}, {"List-Unsubscribe": "One-Click"}):
+                response = self.url_open(url, data=data)
+                self.assertEqual(response.status_code, 404, url)
+                self.assertIn("hk_invalid", response.text)
+                self.assertIn("nothing was changed", response.text)
+        self._assert_subscribed(partner)
+        other.invalidate_recordset()
+        self.assertTrue(other.consent_email)
+
+    def test_every_marketing_message_has_the_link(self):
+        journeys = self.env["housekeeping.journey"].with_context(active_test=False).search([])
+        self.assertGreaterEqual(len(journeys), 5)
+        for template in journeys.mail_template_id:
+            self.assertIn("_hk_unsubscribe_url()", template.body_html, template.name)
+        for template in journeys.sms_template_id:
+            self.assertIn("TD", template.body, template.name)
 
 
 @tagged("post_install", "-at_install")

@@ -66,8 +66,12 @@ class TestTiers(HousekeepingCase):
     # ------------------------------------------------------------ upgrades
     @freeze_time("2026-03-05 20:00:00")
     def test_upgrade_on_crossing_visit(self):
+        # the upgrade message is the Upgrade gift pack journey's: it needs consent
         partner = self._member(
-            "Ms Wu", ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"], email="w@ex.com"
+            "Ms Wu",
+            ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"],
+            email="w@ex.com",
+            consent_email=True,
         )
         self.assertEqual(partner.membership_tier_id, self.standard, "first visit: entry tier")
         self.assertIn("1 more visit", partner.tier_progress)
@@ -304,7 +308,9 @@ class TestTiers(HousekeepingCase):
 
     def test_cron_upgrades_after_threshold_change(self):
         with freeze_time("2026-03-01 20:00:00"):
-            partner = self._member("Ms Xu", ["2026-03-01"], amount=800, email="xu@ex.com")
+            partner = self._member(
+                "Ms Xu", ["2026-03-01"], amount=800, email="xu@ex.com", consent_email=True
+            )
             self.assertEqual(partner.membership_tier_id, self.standard)
             self.silver.min_spend = 500
             self.assertEqual(self._cron(), 1)
@@ -319,7 +325,9 @@ class TestTiers(HousekeepingCase):
             )
             # a first tier given by the evaluation (backfill after installation or an
             # import) comes without e-mail nor gift pack
-            imported = self.Partner.create({"name": "Imported", "email": "imp@ex.com"})
+            imported = self.Partner.create(
+                {"name": "Imported", "email": "imp@ex.com", "consent_email": True}
+            )
             visit = self._visit(partner=imported, date="2026-02-01 09:00:00", state="draft")
             visit.amount = 800
             self.env.flush_all()
