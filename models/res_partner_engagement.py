@@ -284,13 +284,13 @@ class ResPartner(models.Model):
         callback was planned at least N days ago (company setting) and who has no
         open callback; one query and one INSERT."""
         activity_type = self.env.ref("housekeeping_membership.mail_activity_type_callback")
-        self.flush_model(["hk_vip_callback_date", "user_id", "category_id"])
+        self.flush_model(["hk_vip_callback_date", "user_id", "tier_agent_id", "category_id"])
         self.env["mail.activity"].flush_model(["res_model", "res_id", "activity_type_id", "active"])
         main_company = self.env["res.company"].search([], order="id", limit=1)
         self.env.cr.execute(
             SQL(
                 """
-            SELECT p.id, p.user_id, p.name
+            SELECT p.id, COALESCE(p.tier_agent_id, p.user_id), p.name
               FROM res_partner p
               JOIN res_partner_res_partner_category_rel rel
                 ON rel.partner_id = p.id AND rel.category_id = %(vip)s
@@ -316,6 +316,15 @@ class ResPartner(models.Model):
             return 0
         model_id = self.env["ir.model"]._get_id("res.partner")
         summary = self.env._("VIP callback: thank the customer and ask for feedback")
+        # the services to suggest during the call, with the reason of each
+        suggest = {}
+        for rec in self.env["housekeeping.recommendation"].search(
+            [("partner_id", "in", [r[0] for r in rows])]
+        ):
+            suggest.setdefault(rec.partner_id.id, []).append(
+                Markup("<li><b>%s</b>: %s</li>") % (rec.service_type_id.name, rec.explanation)
+            )
+        intro = self.env._("Services to suggest:")
         bulk_insert(
             self.env["mail.activity"],
             [
@@ -326,6 +335,11 @@ class ResPartner(models.Model):
                     "res_name": name,
                     "activity_type_id": activity_type.id,
                     "summary": summary,
+                    "note": (
+                        Markup("<p>%s</p><ul>%s</ul>") % (intro, Markup().join(suggest[pid]))
+                        if pid in suggest
+                        else None
+                    ),
                     "date_deadline": today,
                     "user_id": user_id or self.env.user.id,
                     "automated": True,

@@ -311,6 +311,38 @@ class TestJourneys(EngagementCase):
             self.env["housekeeping.journey"]._cron_run_journeys()
             self.assertEqual(len(self._sends(self.wake_up)), 2)
 
+    def test_recommendations_in_callbacks_and_wake_up(self):
+        """The recommended services, with their reason, are in the VIP callback the
+        agent works and in the wake-up e-mail the customer reads."""
+        window = self.env.ref("housekeeping_membership.service_type_glass")
+        self.env["housekeeping.recommendation"].create(
+            {
+                "partner_id": self.fan.id,
+                "service_type_id": window.id,
+                "rank": 1,
+                "score": 50,
+                "basis": "history",
+                "source_service_type_id": self.service_hourly.id,
+                "percent": 34,
+            }
+        )
+        reason = f"Bought by 34% of customers who book {self.service_hourly.name}."
+        callback = self.env.ref("housekeeping_membership.mail_activity_type_callback")
+        with freeze_time("2026-01-01 20:00:00"):
+            self._visit(partner=self.fan, date="2026-01-01 09:00:00")
+            self.fan.category_id = [(4, self.vip.id)]
+            self.Partner._cron_evaluate_vip()
+            activity = self.fan.activity_ids.filtered(lambda a: a.activity_type_id == callback)
+            self.assertIn(window.name, activity.note)
+            self.assertIn(reason, activity.note)
+        with freeze_time("2026-03-02 20:00:00"):
+            self.env["housekeeping.journey"]._cron_run_journeys()
+            mail = self.env["mail.mail"].search(
+                [("model", "=", "res.partner"), ("res_id", "=", self.fan.id)]
+            )
+            self.assertIn(window.name, mail.body_html)
+            self.assertIn(reason, mail.body_html)
+
     def test_merge_keeps_once_only_log(self):
         twin = self.Partner.create(
             {"name": "Fan (duplicate)", "email": "fan2@example.com", "consent_email": True}
