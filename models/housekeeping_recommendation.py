@@ -164,7 +164,74 @@ class HousekeepingRecommendation(models.Model):
         return ids, first_months
 
     @api.model
-    def _hk_recommendation_query(self, today):
+    def _hk_recommendation_stats(self):
+        """The population's co-occurrence figures, kept in two small temporary
+        tables for the batches of the run: ``hk_rec_pairs`` (service ``src``,
+        service ``dst``, customers of ``src`` who also book ``dst``, their share)
+        and ``hk_rec_tags`` (household tag, service, customers with the tag who book
+        it, their share). One statement each, over all done visits."""
+        params = self._hk_params()
+        tags = self.env["res.partner"]._fields["household_tag_ids"]
+        self.env.cr.execute(
+            SQL(
+                """
+            DROP TABLE IF EXISTS hk_rec_used;
+            DROP TABLE IF EXISTS hk_rec_pairs;
+            DROP TABLE IF EXISTS hk_rec_tags;
+            CREATE TEMPORARY TABLE hk_rec_used AS
+                SELECT DISTINCT v.partner_id, v.service_type_id
+                  FROM housekeeping_visit v
+                  JOIN res_partner p ON p.id = v.partner_id AND p.active
+                 WHERE v.state = 'done';
+            CREATE TEMPORARY TABLE hk_rec_pairs AS
+                WITH buyers AS (
+                    SELECT service_type_id, count(*) AS n FROM hk_rec_used GROUP BY 1
+                )
+                SELECT *, row_number() OVER (PARTITION BY dst
+                                             ORDER BY pct DESC, n DESC, src) AS best
+                  FROM (SELECT a.service_type_id AS src, b.service_type_id AS dst,
+                               count(*) AS n, 100.0 * count(*) / min(bu.n) AS pct
+                          FROM hk_rec_used a
+                          JOIN hk_rec_used b ON b.partner_id = a.partner_id
+                                            AND b.service_type_id != a.service_type_id
+                          JOIN buyers bu ON bu.service_type_id = a.service_type_id
+                         GROUP BY 1, 2
+                        HAVING count(*) >= %(min_support)s) x;
+            CREATE TEMPORARY TABLE hk_rec_tags AS
+                WITH profile AS (
+                    SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
+                      FROM %(tag_rel)s rel
+                      JOIN res_partner p ON p.id = rel.%(tag_partner)s AND p.active
+                      JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
+                ), tag_size AS (
+                    SELECT pf.tag_id, count(*) AS n
+                      FROM profile pf
+                     WHERE EXISTS (SELECT 1 FROM hk_rec_used u WHERE u.partner_id = pf.partner_id)
+                     GROUP BY 1
+                )
+                SELECT pf.tag_id, u.service_type_id AS dst, count(*) AS n,
+                       100.0 * count(*) / min(ts.n) AS pct
+                  FROM profile pf
+                  JOIN hk_rec_used u ON u.partner_id = pf.partner_id
+                  JOIN tag_size ts ON ts.tag_id = pf.tag_id
+                 GROUP BY 1, 2
+                HAVING count(*) >= %(min_support)s;
+            DROP TABLE hk_rec_used;
+            ANALYZE hk_rec_pairs;
+            ANALYZE hk_rec_tags;
+            """,
+                min_support=params["recommendation_min_customers"],
+                tag_rel=SQL.identifier(tags.relation),
+                tag_partner=SQL.identifier(tags.column1),
+                tag_col=SQL.identifier(tags.column2),
+            )
+        )
+
+    @api.model
+    def _hk_recommendation_query(self, today, id_from, id_to):
+        """INSERT … SELECT of the top 3 of the customers whose id is in
+        ``[id_from, id_to)``, from ``_hk_recommendation_stats`` and their own
+        visits and household profile."""
         params = self._hk_params()
         upcoming = self._hk_upcoming_months(today, params["recommendation_season_lookahead_days"])
         calendar_ids, calendar_months = self._hk_seasonal_service_types(upcoming)
@@ -177,50 +244,35 @@ class HousekeepingRecommendation(models.Model):
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done'
-            ), buyers AS (
-                SELECT service_type_id, count(*) AS n FROM used GROUP BY 1
-            ), pairs AS (
-                SELECT a.service_type_id AS src, b.service_type_id AS dst, count(*) AS n
-                  FROM used a
-                  JOIN used b ON b.partner_id = a.partner_id
-                             AND b.service_type_id != a.service_type_id
-                 GROUP BY 1, 2
-                HAVING count(*) >= %(min_support)s
+                   AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
             ), profile AS (
                 SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
                   FROM %(tag_rel)s rel
                   JOIN res_partner p ON p.id = rel.%(tag_partner)s AND p.active
                   JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
+                 WHERE rel.%(tag_partner)s >= %(id_from)s AND rel.%(tag_partner)s < %(id_to)s
             ), customers AS (
                 SELECT DISTINCT partner_id FROM used
-            ), tag_size AS (
-                SELECT pf.tag_id, count(*) AS n
-                  FROM profile pf JOIN customers c ON c.partner_id = pf.partner_id
-                 GROUP BY 1
-            ), tag_buy AS (
-                SELECT pf.tag_id, u.service_type_id AS dst, count(*) AS n
-                  FROM profile pf JOIN used u ON u.partner_id = pf.partner_id
-                 GROUP BY 1, 2
-                HAVING count(*) >= %(min_support)s
             ), history AS (
-                SELECT DISTINCT ON (u.partner_id, pr.dst)
-                       u.partner_id, pr.dst, 'history' AS basis,
-                       100.0 * pr.n / b.n AS score, pr.src, NULL::int AS tag_id, pr.n AS support,
-                       100.0 * pr.n / b.n AS pct, NULL::int AS month, NULL::int AS years
-                  FROM used u
-                  JOIN pairs pr ON pr.src = u.service_type_id
-                  JOIN buyers b ON b.service_type_id = pr.src
-                 ORDER BY u.partner_id, pr.dst, pr.n::float / b.n DESC, pr.n DESC, pr.src
+                -- for each service the customer does not use, the strongest of the
+                -- services they use (pairs are ranked per target once, in ``best``):
+                -- a narrow hash aggregate instead of sorting every candidate
+                SELECT h.partner_id, pr.dst, 'history' AS basis,
+                       pr.pct AS score, pr.src, NULL::int AS tag_id, pr.n AS support,
+                       pr.pct, NULL::int AS month, NULL::int AS years
+                  FROM (SELECT u.partner_id, p2.dst, min(p2.best) AS best
+                          FROM used u
+                          JOIN hk_rec_pairs p2 ON p2.src = u.service_type_id
+                         GROUP BY 1, 2) h
+                  JOIN hk_rec_pairs pr ON pr.dst = h.dst AND pr.best = h.best
             ), household AS (
                 SELECT DISTINCT ON (pf.partner_id, tb.dst)
                        pf.partner_id, tb.dst, 'profile' AS basis,
-                       %(weight)s * 100.0 * tb.n / ts.n AS score, NULL::int AS src, pf.tag_id,
-                       tb.n AS support, 100.0 * tb.n / ts.n AS pct,
-                       NULL::int AS month, NULL::int AS years
+                       %(weight)s * tb.pct AS score, NULL::int AS src, pf.tag_id,
+                       tb.n AS support, tb.pct, NULL::int AS month, NULL::int AS years
                   FROM profile pf
-                  JOIN tag_buy tb ON tb.tag_id = pf.tag_id
-                  JOIN tag_size ts ON ts.tag_id = pf.tag_id
-                 ORDER BY pf.partner_id, tb.dst, tb.n::float / ts.n DESC, tb.n DESC, pf.tag_id
+                  JOIN hk_rec_tags tb ON tb.tag_id = pf.tag_id
+                 ORDER BY pf.partner_id, tb.dst, tb.pct DESC, tb.n DESC, pf.tag_id
             ), own_months AS (
                 -- the seasonal services of each customer: booked in at most 3
                 -- distinct months, not in the last months, once in an upcoming month
@@ -231,6 +283,7 @@ class HousekeepingRecommendation(models.Model):
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done'
+                   AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
                  GROUP BY 1, 2
             ), season AS (
                 SELECT DISTINCT ON (om.partner_id, om.service_type_id)
@@ -299,7 +352,8 @@ class HousekeepingRecommendation(models.Model):
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM ranked WHERE rn <= 3
             """,
-            min_support=params["recommendation_min_customers"],
+            id_from=id_from,
+            id_to=id_to,
             weight=params["recommendation_profile_weight"],
             season_score=params["recommendation_season_score"],
             calendar_score=params["recommendation_calendar_score"],
@@ -315,8 +369,12 @@ class HousekeepingRecommendation(models.Model):
 
     @api.model
     def _cron_recommend_services(self):
-        """Nightly: rebuild every customer's top 3 (one DELETE and one INSERT …
-        SELECT over the done visits and household profiles; idempotent)."""
+        """Nightly: rebuild every customer's top 3, idempotent. The population's
+        co-occurrence figures are computed once (``_hk_recommendation_stats``), then
+        customers are rebuilt by ranges of ids (one DELETE and one INSERT … SELECT
+        each; ``housekeeping_membership.recommendation_batch_size`` ids, default
+        50,000), so that sorts stay in memory and the cost grows linearly with the
+        population. Inside the scheduler each range commits."""
         today = fields.Date.context_today(self)
         self.env["housekeeping.visit"].flush_model(
             ["partner_id", "service_type_id", "state", "date"]
@@ -324,10 +382,25 @@ class HousekeepingRecommendation(models.Model):
         self.env["housekeeping.service.type"].flush_model(["active", "company_id", "season_months"])
         self.env["housekeeping.household.tag"].flush_model(["active"])
         self.env["res.partner"].flush_model(["active", "company_id", "household_tag_ids"])
-        query = self._hk_recommendation_query(today)
-        self.env.cr.execute("DELETE FROM housekeeping_recommendation")
-        self.env.cr.execute(query)
-        count = self.env.cr.rowcount
+        self._hk_recommendation_stats()
+        self.env.cr.execute("SELECT min(id), max(id) FROM res_partner")
+        low, high = self.env.cr.fetchone()
+        cursor = {"from": low or 0}
+
+        def step(size):
+            id_from, id_to = cursor["from"], cursor["from"] + size
+            self.env.cr.execute(
+                "DELETE FROM housekeeping_recommendation WHERE partner_id >= %s AND partner_id < %s",
+                [id_from, id_to],
+            )
+            self.env.cr.execute(self._hk_recommendation_query(today, id_from, id_to))
+            cursor["from"] = id_to
+            return self.env.cr.rowcount, id_to <= (high or 0)
+
+        count = self.env["res.partner"]._hk_run_batches(
+            "recommendation_batch_size", step, default=50000
+        )
+        self.env.cr.execute("DROP TABLE IF EXISTS hk_rec_pairs; DROP TABLE IF EXISTS hk_rec_tags")
         self.invalidate_model()
         self.env["res.partner"].invalidate_model(["hk_recommendation_ids"])
         return count
