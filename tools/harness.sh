@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Harness for housekeeping_membership: finds Odoo, owns a PostgreSQL cluster
 # under .cache/, links the checkout as an addon and runs Odoo or its tests.
-# Usage: tools/harness.sh (run|test|test-odoo|test-compat|lint|bench|shell|pg-start|pg-stop)
+# Usage: tools/harness.sh (run|test|test-odoo|test-compat|test-cycle|lint|bench|shell|pg-start|pg-stop)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -263,6 +263,51 @@ cmd_test_compat() {  # Odoo's own tests of the modules we extend, with the addon
         "$@"
 }
 
+cmd_test_cycle() {  # install -> data -> upgrade (-u) -> uninstall -> reinstall, on a copy
+    find_odoo; ensure_python_deps; pg_start
+    local db=hk_cycle tpl; tpl=$(ensure_template)
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    rm -rf "$CACHE/filestore/filestore/$db"
+    psql_db -d postgres -qc "CREATE DATABASE \"$db\" TEMPLATE \"$tpl\""
+    [[ -d $CACHE/filestore/filestore/$tpl ]] && cp -r "$CACHE/filestore/filestore/$tpl" "$CACHE/filestore/filestore/$db"
+    local conf logf=$CACHE/test-cycle.log; conf=$(write_conf "$db")
+    : >"$logf"
+    cycle_odoo() {  # cycle_odoo LABEL ARGS...: run Odoo, fail on an error in its log
+        local label=$1; shift
+        log "cycle: $label"
+        local out=$CACHE/cycle-step.log
+        odoo_bin -c "$conf" -d "$db" "$@" --log-level=warn >"$out" 2>&1 \
+            || { cat "$out" >>"$logf"; tail -40 "$out" >&2; die "cycle: $label failed (log: $logf)"; }
+        cat "$out" >>"$logf"
+        if grep -E ' (ERROR|CRITICAL) ' "$out" >/dev/null; then
+            grep -E ' (ERROR|CRITICAL) ' -A20 "$out" | head -60 >&2
+            die "cycle: $label logged errors (log: $logf)"
+        fi
+    }
+    cycle_shell() {  # cycle_shell STEP: a step of tools/cycle_check.py in odoo shell
+        local out=$CACHE/cycle-step.log
+        log "cycle: $1"
+        HK_CYCLE_STEP=$1 odoo_bin shell -c "$conf" -d "$db" --no-http --log-level=warn \
+            <"$ROOT/tools/cycle_check.py" >"$out" 2>&1 || true
+        cat "$out" >>"$logf"
+        grep -q '^CYCLE-OK' "$out" || { tail -40 "$out" >&2; die "cycle: $1 failed (log: $logf)"; }
+        if grep -E ' (ERROR|CRITICAL) ' "$out" >/dev/null; then
+            grep -E ' (ERROR|CRITICAL) ' -A20 "$out" | head -60 >&2
+            die "cycle: $1 logged errors (log: $logf)"
+        fi
+    }
+    cycle_odoo "install" -i "$MODULE" --stop-after-init
+    cycle_shell data
+    cycle_odoo "upgrade (-u) with data" -u "$MODULE" --stop-after-init
+    cycle_shell check-data
+    cycle_shell uninstall
+    cycle_odoo "reinstall" -i "$MODULE" --stop-after-init
+    cycle_shell check-installed
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    rm -rf "$CACHE/filestore/filestore/$db"
+    log "cycle: install, upgrade, uninstall and reinstall are clean"
+}
+
 cmd_bench() {
     find_odoo; ensure_python_deps; pg_start
     local db=hk_bench_${SCALE:-small}
@@ -300,11 +345,12 @@ case ${1:-} in
     test) shift; cmd_test "$@" ;;
     test-odoo) cmd_test_odoo ;;
     test-compat) shift; cmd_test_compat "$@" ;;
+    test-cycle) cmd_test_cycle ;;
     bench) cmd_bench ;;
     lint) cmd_lint ;;
     pot) cmd_pot ;;
     shell) shift; cmd_shell "$@" ;;
     pg-start) find_odoo; pg_start ;;
     pg-stop) pg_stop ;;
-    *) echo "usage: $0 run|test|test-odoo|test-compat|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;
+    *) echo "usage: $0 run|test|test-odoo|test-compat|test-cycle|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;
 esac
