@@ -219,6 +219,13 @@ check_browser() {
 
 cmd_test() {
     find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
+    # The whole suite (no TESTS) starts with the install/upgrade/uninstall/reinstall
+    # cycle (about 50 s; HK_SKIP_CYCLE=1 leaves it out); a failure fails the run
+    # after the tests.
+    local cycle_failed=0
+    if (($# == 0)) && [[ ${HK_SKIP_CYCLE:-} != 1 ]]; then
+        (cmd_test_cycle) || cycle_failed=1
+    fi
     fresh_db "$TEST_DB"
     local conf; conf=$(write_conf "$TEST_DB")
     local addon=$CACHE/addons/$MODULE args=() a
@@ -228,7 +235,8 @@ cmd_test() {
     cd "$addon"
     HK_STRICT_SKIP=1 PYTHONPATH=$ROOT/tools${PYTHONPATH:+:$PYTHONPATH} $PY -m pytest -p no:cacheprovider -p hk_pytest_strict \
         --odoo-database="$TEST_DB" --odoo-config="$conf" --odoo-http \
-        --odoo-log-level="${HK_LOG_LEVEL:-warn}" --rootdir="$addon" "${args[@]}"
+        --odoo-log-level="${HK_LOG_LEVEL:-warn}" --rootdir="$addon" "${args[@]}" || return $?
+    ((cycle_failed == 0)) || die "the tests passed but make test-cycle failed (see above)"
 }
 
 cmd_test_odoo() {
