@@ -286,7 +286,6 @@ class HousekeepingJourney(models.Model):
         returns ``(sent_count, more)``."""
         self.ensure_one()
         self._hk_flush()
-        self._hk_retry_failed()
         query = self._hk_audience_query(today, limit=limit and limit + 1)
         if query is None:
             return 0, False
@@ -636,6 +635,8 @@ class HousekeepingJourney(models.Model):
         total = 0
         journeys = list(self)
         for index, journey in enumerate(journeys):
+            # the messages of earlier runs first: delivered, refused, to prepare again
+            journey._hk_retry_failed()
             while True:
                 sent, more = journey._hk_run(today, limit=batch)
                 total += sent
