@@ -114,6 +114,10 @@ class ResPartner(models.Model):
         # pending e-mails and SMS to them are cancelled first (archiving the
         # customer cancels the journeys' queued messages, see res_partner_engagement)
         everyone._hk_cancel_pending_messages()
+        # bank accounts: entries may refer to them (Odoo archives instead of
+        # deleting, with a chatter note giving the number): archived, number and
+        # holder erased, without a note
+        self._hk_erase_bank_accounts(everyone)
         # the chatter of the customers: bodies, subjects, attachments, tracked values
         self._hk_erase_chatter(everyone)
         # notes written about them on their visits and complaints, their ratings'
@@ -171,6 +175,33 @@ class ResPartner(models.Model):
                 author_id=user.partner_id.id,
             )
         return True
+
+    @api.model
+    def _hk_erase_bank_accounts(self, partners):
+        bank_model = self.env["res.partner.bank"].sudo().with_context(active_test=False)
+        banks = bank_model.search([("partner_id", "in", partners.ids)])
+        if not banks:
+            return
+        bank_model.flush_model()
+        columns = [
+            SQL("%s = 'anonymized-' || id", SQL.identifier(name))
+            for name in ("acc_number", "sanitized_acc_number")
+            if name in bank_model._fields and bank_model._fields[name].store
+        ] + [
+            SQL("%s = NULL", SQL.identifier(name))
+            for name in ("acc_holder_name", "holder_name", "bank_bic")
+            if name in bank_model._fields
+            and bank_model._fields[name].store
+            and bank_model._fields[name].type == "char"
+        ]
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_partner_bank SET active = FALSE, %s WHERE id = ANY(%s)",
+                SQL(", ").join(columns),
+                banks.ids,
+            )
+        )
+        bank_model.invalidate_model()
 
     @api.model
     def _hk_erase_chatter(self, partners):

@@ -345,6 +345,9 @@ class TestAnonymization(EngagementCase):
         return self.env.cr.fetchone()
 
     def test_anonymize_erases_personal_data_keeps_accounting(self):
+        bank = self.env["res.partner.bank"].create(
+            {"partner_id": self.person.id, "acc_number": "6222 0202 0000 1234"}
+        )
         before = self._snapshot()
         wizard = (
             self.env["housekeeping.partner.anonymize"]
@@ -378,6 +381,8 @@ class TestAnonymization(EngagementCase):
             "category_id",
         ):
             self.assertFalse(person[name], name)
+        self.assertFalse(bank.active)
+        self.assertNotIn("1234", bank.acc_number, "bank account number erased")
         self.assertTrue(self.child.hk_anonymized)
         self.assertFalse(self.child.street)
         self.assertEqual(person.hk_anonymized_uid, self.manager)
@@ -397,6 +402,12 @@ class TestAnonymization(EngagementCase):
                 WHERE (model = 'res.partner' AND res_id = %s)
                   AND (body::text ILIKE %s OR body::text ILIKE %s OR subject ILIKE %s)""",
             [person.id, "%Liu Yang%", "%13912345678%", "%Liu%"],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        self.env.cr.execute(
+            """SELECT count(*) FROM mail_message
+                WHERE model = 'res.partner' AND res_id = %s AND body::text LIKE %s""",
+            [person.id, "%1234%"],
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
         self.env.cr.execute(
