@@ -368,7 +368,8 @@ class HousekeepingJourney(models.Model):
     def _hk_mark_failed(self, sends, error):
         _logger.warning("Journey %s: message to %s not queued: %s", self.id, sends.ids, error)
         attempts = self._hk_max_attempts()
-        for send in sends:
+        # the send log is written by the engine only (staff read it)
+        for send in sends.sudo():
             send.write(
                 {
                     "state": "failed" if send.attempts + 1 >= attempts else "retry",

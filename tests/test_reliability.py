@@ -196,6 +196,24 @@ class TestJourneySendFailures(JourneyFaultCase):
             self.assertEqual(self._received(partner), 1, partner.name)
             self.assertEqual(partner.points_balance, balance[partner.id] + 30, "offer given once")
 
+    def test_manager_run_now_with_a_failing_template(self):
+        poison = self.customers[0]
+        original = HousekeepingJourney._hk_queue_emails
+
+        def queue_emails(journey, partners):
+            if poison in partners:
+                raise ValueError("template error for this customer")
+            return original(journey, partners)
+
+        with (
+            freeze_time("2026-03-02 20:00:00"),
+            patch.object(HousekeepingJourney, "_hk_queue_emails", queue_emails),
+            mute_logger("odoo.addons.housekeeping_membership.models.housekeeping_journey"),
+        ):
+            self.wake_up.with_user(self.manager).action_run_now()
+        self.assertEqual(self._sends(self.wake_up, poison).state, "retry")
+        self.assertEqual(len(self._sends(self.wake_up)), 4)
+
     def test_sms_provider_failure_is_retried(self):
         self.wake_up.channel = "sms"
         self._run()

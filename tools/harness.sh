@@ -231,7 +231,12 @@ cmd_test() {
     local addon=$CACHE/addons/$MODULE args=() a
     # pytest-odoo names test modules after the folder holding the manifest: pass
     # paths through the link so that they import as odoo.addons.$MODULE.
-    for a in "${@:-tests/}"; do [[ $a == -* ]] && args+=("$a") || args+=("$addon/${a#./}"); done
+    # (the value of -k / -m is an expression, not a path)
+    local value_next=0
+    for a in "${@:-tests/}"; do
+        if ((value_next)) || [[ $a == -* ]]; then args+=("$a"); else args+=("$addon/${a#./}"); fi
+        value_next=0; [[ $a == -k || $a == -m ]] && value_next=1
+    done
     cd "$addon"
     HK_STRICT_SKIP=1 PYTHONPATH=$ROOT/tools${PYTHONPATH:+:$PYTHONPATH} $PY -m pytest -p no:cacheprovider -p hk_pytest_strict \
         --odoo-database="$TEST_DB" --odoo-config="$conf" --odoo-http \
