@@ -612,7 +612,8 @@ class HousekeepingJourney(models.Model):
                 ]
             )
         )
-        for send, card in zip(todo, cards, strict=True):
+        # the send log is written by the engine only (staff read it)
+        for send, card in zip(todo.sudo(), cards, strict=True):
             send.offer_card_id = card
 
     @api.model
