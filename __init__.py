@@ -2,3 +2,4 @@ from . import models
 from . import controllers
 from . import wizard
 from . import report
+from .hooks import uninstall_hook

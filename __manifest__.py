@@ -55,6 +55,7 @@
         "data/engagement_data.xml",
         "data/engagement_journey_data.xml",
         "views/engagement_views.xml",
+        "views/privacy_views.xml",
         "security/reports_security.xml",
         "report/housekeeping_lifecycle_report_views.xml",
         "report/housekeeping_cohort_report_views.xml",
@@ -66,6 +67,7 @@
     "demo": [
         "data/housekeeping_demo.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_backend": [
             "housekeeping_membership/static/src/dashboard/*",

@@ -470,9 +470,17 @@ class HousekeepingPortal(CustomerPortal):
             body=request.env._("Data request from the customer: %(kind)s", kind=labels[kind]),
             subtype_xmlid="mail.mt_note",
         )
+        if kind == "delete":
+            # a membership manager confirms it with the Anonymize action (PIPL)
+            partner.hk_deletion_requested = fields.Datetime.now()
         partner.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=labels[kind],
+            note=request.env._(
+                "Check the request, then use Anonymize (Deletion Request) on the customer."
+            )
+            if kind == "delete"
+            else False,
             date_deadline=fields.Date.context_today(partner) + timedelta(days=15),
             user_id=(partner.user_id or partner._hk_fallback_agent()).id,
         )

@@ -42,3 +42,4 @@ from . import housekeeping_visit_engagement
 from . import housekeeping_recommendation
 from . import housekeeping_reporting
 from . import res_partner_dashboard
+from . import res_partner_privacy

@@ -1,6 +1,9 @@
 import ast
+import logging
 from datetime import timedelta
 from uuid import uuid4
+
+import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
@@ -17,6 +20,17 @@ TRIGGERS = [
     ("holiday", "Holiday"),
 ]
 CHANNELS = [("email", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS")]
+SEND_STATES = [
+    ("queued", "Queued"),
+    ("sent", "Sent"),
+    ("retry", "To Retry"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+]
+# a message still on its way: its e-mail / SMS may be cancelled, or retried
+OPEN_SEND_STATES = ("queued", "retry")
+
+_logger = logging.getLogger(__name__)
 
 
 class HousekeepingJourney(models.Model):
@@ -363,6 +377,8 @@ class HousekeepingJourney(models.Model):
                     "channel": channel_of[pid],
                     "date": now,
                     "converted": False,
+                    "state": "queued",
+                    "attempts": 0,
                     "company_id": self.company_id.id or None,
                 }
                 for pid, key in rows
@@ -371,20 +387,150 @@ class HousekeepingJourney(models.Model):
         )
         if not sends:
             return sends
+        queued = self._hk_deliver(sends)
+        self._hk_issue_offers(queued)
+        return sends
+
+    def _hk_deliver(self, sends):
+        """Queue the e-mails and SMS of ``sends`` (one INSERT each for the batch).
+        When preparing them fails (a template that does not render for some
+        customer, a refused number…), the batch is retried customer by customer:
+        the ones that fail are marked *to retry* (a later run tries again, up to
+        the company's number of attempts) and the others are queued. Returns the
+        sends queued."""
+        try:
+            with self.env.cr.savepoint():
+                self._hk_queue_messages(sends)
+            return sends
+        except psycopg2.OperationalError:
+            raise  # a concurrent update: the whole transaction is retried
+        except Exception as error:  # noqa: BLE001 # pylint: disable=broad-exception-caught
+            if len(sends) == 1:
+                self._hk_mark_failed(sends, error)
+                return sends.browse()
+        queued = sends.browse()
+        for send in sends:
+            try:
+                with self.env.cr.savepoint():
+                    self._hk_queue_messages(send)
+                queued |= send
+            except psycopg2.OperationalError:
+                raise
+            except Exception as error:  # noqa: BLE001 # pylint: disable=broad-exception-caught
+                self._hk_mark_failed(send, error)
+        return queued
+
+    def _hk_mark_failed(self, sends, error):
+        _logger.warning("Journey %s: message to %s not queued: %s", self.id, sends.ids, error)
+        attempts = self._hk_max_attempts()
+        # the send log is written by the engine only (staff read it)
+        for send in sends.sudo():
+            send.write(
+                {
+                    "state": "failed" if send.attempts + 1 >= attempts else "retry",
+                    "attempts": send.attempts + 1,
+                    "failure_reason": str(error)[:500],
+                }
+            )
+
+    def _hk_max_attempts(self):
+        return max(
+            int(
+                self.env["ir.config_parameter"]
+                .sudo()
+                .get_param("housekeeping_membership.journey_max_attempts", 3)
+            ),
+            1,
+        )
+
+    def _hk_queue_messages(self, sends):
+        """Queue the e-mail and/or SMS of each send and link them to it."""
         sends.fetch(["partner_id", "channel", "period_key"])
         by_channel = sends.grouped("channel")
-        email_partners = (
-            by_channel.get("email", sends.browse()) | by_channel.get("both", sends.browse())
-        ).partner_id
-        sms_partners = (
-            by_channel.get("sms", sends.browse()) | by_channel.get("both", sends.browse())
-        ).partner_id
-        if email_partners and self.mail_template_id:
-            self._hk_queue_emails(email_partners)
-        if sms_partners and self.sms_template_id:
-            self._hk_queue_sms(sms_partners)
-        self._hk_issue_offers(sends)
-        return sends
+        email_sends = by_channel.get("email", sends.browse()) | by_channel.get(
+            "both", sends.browse()
+        )
+        sms_sends = by_channel.get("sms", sends.browse()) | by_channel.get("both", sends.browse())
+        mail_of, sms_of = {}, {}
+        if email_sends and self.mail_template_id:
+            mails = self._hk_queue_emails(email_sends.partner_id)
+            mail_of = dict(zip(email_sends.partner_id.ids, mails.ids, strict=True))
+        if sms_sends and self.sms_template_id:
+            sms = self._hk_queue_sms(sms_sends.partner_id)
+            sms_of = dict(zip(sms_sends.partner_id.ids, sms.ids, strict=True))
+        self.env["housekeeping.journey.send"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE housekeeping_journey_send s
+               SET state = 'queued', failure_reason = NULL,
+                   mail_id = COALESCE(c.mail, s.mail_id), sms_id = COALESCE(c.sms, s.sms_id)
+              FROM unnest(%s::int[], %s::int[], %s::int[]) AS c(id, mail, sms)
+             WHERE s.id = c.id
+            """,
+                sends.ids,
+                [mail_of.get(send.partner_id.id) for send in sends],
+                [sms_of.get(send.partner_id.id) for send in sends],
+            )
+        )
+        sends.invalidate_recordset(["state", "failure_reason", "mail_id", "sms_id"])
+
+    def _hk_retry_failed(self):
+        """Follow up the messages of the journey still on their way:
+
+        - an e-mail or SMS that the mail server or SMS provider refused is put back
+          in its queue (the same ``mail.mail`` / ``sms.sms``: never a second copy),
+          until the number of attempts is reached (then the send is *failed*);
+        - a message that could not be prepared (*to retry*) is prepared again;
+        - a message delivered (the queue row sent, or deleted after sending) is
+          marked *sent*;
+        - customers archived or who withdrew consent meanwhile are *cancelled*.
+        """
+        self.ensure_one()
+        # the engine reads the mail and SMS queues (system rights)
+        send_model = self.env["housekeeping.journey.send"].sudo()
+        open_sends = send_model.search(
+            [("journey_id", "=", self.id), ("state", "in", OPEN_SEND_STATES)]
+        )
+        if not open_sends:
+            return
+        open_sends.fetch(["partner_id", "mail_id", "sms_id", "state", "attempts", "channel"])
+        open_sends.mail_id.fetch(["state", "failure_reason"])
+        open_sends.sms_id.fetch(["state", "failure_type"])
+        gone = open_sends.filtered(lambda s: not s.partner_id.active or not self._hk_consents(s))
+        if gone:
+            gone._hk_cancel()
+        open_sends -= gone
+        max_attempts = self._hk_max_attempts()
+        to_prepare = open_sends.filtered(lambda s: s.state == "retry")
+        delivered = send_model
+        for send in open_sends - to_prepare:
+            mail, sms = send.mail_id, send.sms_id
+            failed_mail = mail if mail.state == "exception" else mail.browse()
+            failed_sms = sms if sms.state == "error" else sms.browse()
+            if failed_mail or failed_sms:
+                reason = failed_mail.failure_reason or failed_sms.failure_type or ""
+                if send.attempts + 1 >= max_attempts:
+                    send.write(
+                        {"state": "failed", "attempts": send.attempts + 1, "failure_reason": reason}
+                    )
+                    failed_mail.cancel()
+                    failed_sms.action_set_canceled()
+                    continue
+                send.write({"attempts": send.attempts + 1, "failure_reason": reason})
+                failed_mail.mark_outgoing()
+                failed_sms.action_set_outgoing()
+            elif mail.state not in ("outgoing",) and sms.state not in ("outgoing", "process"):
+                delivered |= send
+        delivered.write({"state": "sent"})
+        if to_prepare:
+            self._hk_issue_offers(self._hk_deliver(to_prepare))
+
+    def _hk_consents(self, send):
+        partner = send.partner_id
+        email = self.channel in ("email", "both") and partner.consent_email and partner.email
+        sms = self.channel in ("sms", "both") and partner.consent_sms and partner.phone
+        return bool(email or sms)
 
     def _hk_queue_emails(self, partners):
         """Render the template for all customers at once and queue the e-mails
@@ -543,7 +689,8 @@ class HousekeepingJourney(models.Model):
                 ]
             )
         )
-        for send, card in zip(todo, cards, strict=True):
+        # the send log is written by the engine only (staff read it)
+        for send, card in zip(todo.sudo(), cards, strict=True):
             send.offer_card_id = card
 
     @api.model
@@ -567,6 +714,8 @@ class HousekeepingJourney(models.Model):
         total = 0
         journeys = list(self)
         for index, journey in enumerate(journeys):
+            # the messages of earlier runs first: delivered, refused, to prepare again
+            journey._hk_retry_failed()
             while True:
                 sent, more = journey._hk_run(today, limit=batch)
                 total += sent
@@ -670,6 +819,21 @@ class HousekeepingJourneySend(models.Model):
         "housekeeping.visit", string="Converting Visit", ondelete="set null"
     )
     company_id = fields.Many2one("res.company", index=True)
+    state = fields.Selection(
+        SEND_STATES,
+        default="queued",
+        required=True,
+        index=True,
+        help="Queued: the e-mail / SMS waits in Odoo's queue. To retry: it could not be "
+        "prepared, a later run tries again. Failed: given up after the configured number "
+        "of attempts. Cancelled: the customer was archived or withdrew consent first.",
+    )
+    attempts = fields.Integer(help="Failed attempts to deliver the message.")
+    failure_reason = fields.Char(readonly=True)
+    mail_id = fields.Many2one(
+        "mail.mail", string="E-mail", ondelete="set null", index="btree_not_null"
+    )
+    sms_id = fields.Many2one("sms.sms", string="SMS", ondelete="set null", index="btree_not_null")
 
     # A constraint (not a bare unique index) so that Odoo's partner merge sees it
     # and moves the log rows inside a savepoint.
@@ -677,6 +841,15 @@ class HousekeepingJourneySend(models.Model):
         "UNIQUE(journey_id, partner_id, period_key)",
         "A customer receives a journey once per occasion.",
     )
+
+    def _hk_cancel(self):
+        """Cancel the messages of these sends not sent yet (e-mail and SMS in the
+        queue or refused); a message already sent stays sent."""
+        sends = self.sudo()
+        sends.fetch(["mail_id", "sms_id", "state"])
+        sends.mail_id.filtered(lambda m: m.state in ("outgoing", "exception")).cancel()
+        sends.sms_id.filtered(lambda s: s.state in ("outgoing", "error")).action_set_canceled()
+        sends.filtered(lambda s: s.state in OPEN_SEND_STATES).write({"state": "cancelled"})
 
 
 def offer_description(offer):

@@ -8,7 +8,7 @@ from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .bulk import bulk_insert
-from .housekeeping_journey import offer_description
+from .housekeeping_journey import OPEN_SEND_STATES, offer_description
 
 CONSENT_SOURCES = [
     ("form", "Signed Form"),
@@ -77,7 +77,19 @@ class ResPartner(models.Model):
         result = super().write(vals)
         if changed:
             super(ResPartner, changed).write({"consent_date": fields.Datetime.now()})
+        if "active" in vals and not vals["active"]:
+            self._hk_cancel_journey_messages()
         return result
+
+    def _hk_cancel_journey_messages(self):
+        """Archived customers get no journey message: the ones still queued or to
+        retry are cancelled (the audience of the journeys leaves them out)."""
+        sends = (
+            self.env["housekeeping.journey.send"]
+            .sudo()
+            .search([("partner_id", "in", self.ids), ("state", "in", OPEN_SEND_STATES)])
+        )
+        sends._hk_cancel()
 
     # ------------------------------------------------------------------ unsubscribe
     def _hk_unsubscribe_token(self):

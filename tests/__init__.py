@@ -17,4 +17,5 @@ from . import test_engagement_tiers
 from . import test_bad_input
 from . import test_concurrency
 from . import test_reports
+from . import test_reliability
 from . import test_i18n

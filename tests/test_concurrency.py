@@ -8,6 +8,7 @@ serialization error; that side is counted as "refused" and must have written
 nothing (Odoo retries such requests).
 """
 
+import contextlib
 import threading
 from datetime import timedelta
 from unittest.mock import patch
@@ -433,3 +434,478 @@ class TestConcurrentCrons(RealCursorCase):
             count, distinct = cr.fetchone()
             self.assertEqual(count, distinct, "a lot expired twice")
             return count
+
+
+class ScopedCronCase(RealCursorCase):
+    """Real-cursor tests whose scheduled engines only see this test's customers
+    (``self.scope``): the committed data of the database stays out of reach."""
+
+    def setUp(self):
+        super().setUp()
+        self.scope = []
+        partner_class = self.registry["res.partner"]
+        for name in ("_hk_lifecycle_query", "_hk_tier_query"):
+            original = getattr(partner_class, name)
+
+            def scoped(model, today, *args, _original=original, **kw):
+                if kw.get("partner_ids") is None:
+                    kw["partner_ids"] = list(self.scope)
+                return _original(model, today, *args, **kw)
+
+            patcher = patch.object(partner_class, name, scoped)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+    def _delete_customers(self, partner_ids, extra=()):
+        self._delete_partners(
+            partner_ids,
+            extra=(
+                *extra,
+                "DELETE FROM mail_mail m USING mail_message mm WHERE m.mail_message_id = mm.id "
+                "AND mm.model = 'res.partner' AND mm.res_id = ANY(%(ids)s)",
+                "DELETE FROM housekeeping_journey_send WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM housekeeping_tier_log WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM loyalty_card WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM rating_rating WHERE res_model = 'housekeeping.visit' AND res_id IN "
+                "(SELECT id FROM housekeeping_visit WHERE partner_id = ANY(%(ids)s))",
+                "DELETE FROM mail_message WHERE model = 'housekeeping.visit' AND res_id IN "
+                "(SELECT id FROM housekeeping_visit WHERE partner_id = ANY(%(ids)s))",
+                "DELETE FROM housekeeping_points_allocation a USING housekeeping_points_entry e "
+                "WHERE e.partner_id = ANY(%(ids)s) AND (a.lot_entry_id = e.id "
+                "OR a.debit_entry_id = e.id)",
+                "DELETE FROM housekeeping_points_entry WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM housekeeping_visit WHERE partner_id = ANY(%(ids)s)",
+            ),
+        )
+
+    def _run_workers(self, workers, retries=3):
+        """Run ``workers`` ({name: target(env)}) in threads at the same moment,
+        then retry, one at a time, the ones refused by a serialization failure
+        (Odoo retries such a request, and the scheduler runs a failed job again).
+        ``self.committed`` holds an Event per worker, set once it committed.
+        Returns {name: number of tries}."""
+        results = {}
+        barrier = threading.Barrier(len(workers), timeout=JOIN_TIMEOUT)
+
+        def run(name, target, first):
+            try:
+                with self.registry.cursor() as cr:
+                    env = self._cursor_env(cr)
+                    if first:
+                        barrier.wait()
+                    target(env)
+                results[name] = "ok"
+                self.committed[name].set()
+            except psycopg2.errors.SerializationFailure:
+                results[name] = "refused"
+            except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+                results[name] = repr(error)
+            finally:
+                self.attempted[name].set()
+
+        tries = dict.fromkeys(workers, 1)
+        threads = [
+            threading.Thread(target=run, args=(name, target, True), daemon=True)
+            for name, target in workers.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(JOIN_TIMEOUT)
+            self.assertFalse(thread.is_alive(), "a worker is stuck (deadlock?)")
+        for name, target in workers.items():
+            while results[name] == "refused" and tries[name] <= retries:
+                tries[name] += 1
+                run(name, target, False)
+            self.assertEqual(results[name], "ok", f"{name}: {results}")
+        return tries
+
+
+@tagged("post_install", "-at_install", "hk_real_cursors")
+class TestVisitDuringCrons(ScopedCronCase):
+    """A visit completed while the lifecycle and tier crons run: the customer ends
+    with the stage, tier, grace period and points of a sequential run (visit
+    then crons, or crons then visit, in the order the transactions committed)."""
+
+    def setUp(self):
+        super().setUp()
+        self.partner_ids, self.visit_of = [], {}
+        with self.registry.cursor() as cr:
+            env = self._cursor_env(cr, {"tracking_disable": True})
+            self.tiers = {
+                key: env.ref(f"housekeeping_membership.tier_{key}").id for key in ("silver", "gold")
+            }
+            service = env.ref("housekeeping_membership.service_type_hourly")
+            now = fields.Datetime.now()
+            for index in range(9):
+                partner = env["res.partner"].create({"name": f"Visit during crons {index}"})
+                # a regular customer (every 20 days) silent for 100 days: the
+                # lifecycle cron finds them at risk
+                env["housekeeping.visit"].create(
+                    [
+                        {
+                            "partner_id": partner.id,
+                            "service_type_id": service.id,
+                            "date": now - timedelta(days=100 + 20 * k),
+                            "amount": 200,
+                            "state": "done",
+                        }
+                        for k in range(12)
+                    ]
+                )
+                self.visit_of[partner.id] = (
+                    env["housekeeping.visit"]
+                    .create(
+                        {
+                            "partner_id": partner.id,
+                            "service_type_id": service.id,
+                            "date": now - timedelta(hours=1),
+                            "amount": 300,
+                        }
+                    )
+                    .id
+                )
+                self.partner_ids.append(partner.id)
+            env.flush_all()
+            # yesterday's state: a loyal Gold member who only qualifies for Silver
+            # now (the tier cron opens a grace period)
+            cr.execute(
+                "UPDATE res_partner SET lifecycle_stage = 'loyal', membership_tier_id = %s, "
+                "tier_grace_until = NULL WHERE id = ANY(%s)",
+                [self.tiers["gold"], self.partner_ids],
+            )
+        self.addCleanup(self._delete_customers, self.partner_ids)
+
+    def _state(self, partner_id):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                """
+                SELECT p.lifecycle_stage, p.membership_tier_id, p.tier_grace_until,
+                       p.points_balance, p.visit_count,
+                       (SELECT COALESCE(sum(points), 0) FROM housekeeping_points_entry e
+                         WHERE e.partner_id = p.id),
+                       (SELECT count(*) FROM housekeeping_points_entry e
+                         WHERE e.partner_id = p.id)
+                  FROM res_partner p WHERE p.id = %s
+                """,
+                [partner_id],
+            )
+            state = cr.fetchone()
+        self.assertEqual(state[3], state[5], "the balance is the ledger")
+        return state
+
+    def _workers(self, partner_id):
+        visit_id = self.visit_of[partner_id]
+        return {
+            "visit": lambda env: env["housekeeping.visit"].browse(visit_id).action_done(),
+            "lifecycle": lambda env: env["res.partner"]._cron_evaluate_lifecycle(),
+            "tiers": lambda env: env["res.partner"]._cron_evaluate_tiers(),
+        }
+
+    def _sequential(self, partner_id, order):
+        self.scope[:] = [partner_id]
+        workers = self._workers(partner_id)
+        for name in order:
+            with self.registry.cursor() as cr:
+                workers[name](self._cursor_env(cr))
+        return self._state(partner_id)
+
+    def _concurrent(self, partner_id, hold):
+        """The three workers at once; ``hold`` makes the worst timing: the crons
+        scan, then wait for the visit to commit before applying (``crons``), or
+        the visit reads, then waits for the crons to commit before writing
+        (``visit``)."""
+        self.scope[:] = [partner_id]
+        self.committed = {name: threading.Event() for name in ("visit", "lifecycle", "tiers")}
+        self.attempted = {name: threading.Event() for name in ("visit", "lifecycle", "tiers")}
+        partner_class = self.registry["res.partner"]
+        visit_class = self.registry["housekeeping.visit"]
+        patches = []
+        if hold == "crons":
+            for name in ("_hk_lifecycle_apply", "_hk_tier_apply"):
+                original = getattr(partner_class, name)
+
+                def apply(model, rows, today, trigger, reason=None, _original=original):
+                    if trigger == "cron":
+                        self.attempted["visit"].wait(JOIN_TIMEOUT / 3)
+                    return _original(model, rows, today, trigger, reason=reason)
+
+                patches.append(patch.object(partner_class, name, apply))
+        elif hold == "visit":
+            original_done = visit_class.action_done
+
+            def action_done(visits, _original=original_done):
+                visits.partner_id.mapped("points_balance")  # the snapshot is taken
+                for name in ("lifecycle", "tiers"):
+                    self.attempted[name].wait(JOIN_TIMEOUT / 3)
+                return _original(visits)
+
+            patches.append(patch.object(visit_class, "action_done", action_done))
+        for patcher in patches:
+            patcher.start()
+        try:
+            tries = self._run_workers(self._workers(partner_id))
+        finally:
+            for patcher in patches:
+                patcher.stop()
+        return self._state(partner_id), tries
+
+    def test_visit_while_crons_run(self):
+        ids = self.partner_ids
+        visit_first = self._sequential(ids[0], ("visit", "lifecycle", "tiers"))
+        crons_first = self._sequential(ids[1], ("lifecycle", "tiers", "visit"))
+        # the sequential runs: a loyal customer again, Gold kept in grace, the
+        # visit's points at the Gold multiplier
+        for state in (visit_first, crons_first):
+            self.assertEqual(state[0], "loyal")
+            self.assertEqual(state[1], self.tiers["gold"])
+            self.assertTrue(state[2], "grace period")
+            self.assertEqual(state[4], 13)
+        self.assertEqual(visit_first, crons_first)
+        expected = visit_first
+        outcomes = []
+        for partner_id, hold in zip(
+            ids[2:], ("crons", "visit", None, "crons", "visit", None, None), strict=True
+        ):
+            state, tries = self._concurrent(partner_id, hold)
+            outcomes.append((hold, tries))
+            self.assertEqual(state, expected, f"{hold}: {tries}")
+        # the worst timings did collide (one side was refused, then retried)
+        self.assertTrue(any(max(tries.values()) > 1 for _hold, tries in outcomes), outcomes)
+
+
+@tagged("post_install", "-at_install", "hk_real_cursors")
+class TestTierAndBirthdayWorkers(ScopedCronCase):
+    """Two workers running the tier cron, or the birthday cron, at the same time
+    (e.g. the scheduler and a manager's "Run now"), both reading before either
+    writes: nothing is applied twice."""
+
+    CUSTOMERS = 6
+
+    def setUp(self):
+        super().setUp()
+        today = fields.Date.today()
+        with self.registry.cursor() as cr:
+            env = self._cursor_env(cr, {"tracking_disable": True})
+            service = env.ref("housekeeping_membership.service_type_hourly")
+            self.standard = env.ref("housekeeping_membership.tier_standard")
+            self.silver = env.ref("housekeeping_membership.tier_silver")
+            program = (
+                env["loyalty.program"]
+                .with_context(default_program_type="coupons")
+                .create({"name": "Concurrent birthday coupon"})
+            )
+            self.program_id = program.id
+            self.saved_birthday_program = self.standard.birthday_program_id.id
+            self.standard.birthday_program_id = program
+            partners = env["res.partner"].create(
+                [
+                    {
+                        "name": f"Tier and birthday {i}",
+                        "email": f"tier.birthday{i}@example.com",
+                        "consent_email": True,
+                        "birthday": today.replace(year=1990)
+                        if (today.month, today.day) != (2, 29)
+                        else today.replace(year=1992),
+                    }
+                    for i in range(self.CUSTOMERS)
+                ]
+            )
+            self.partner_ids = partners.ids
+            now = fields.Datetime.now()
+            env["housekeeping.visit"].create(
+                [
+                    {
+                        "partner_id": partner.id,
+                        "service_type_id": service.id,
+                        "date": now - timedelta(days=10 + k),
+                        "amount": 250,
+                    }
+                    for partner in partners
+                    for k in range(10)
+                ]
+            )
+            env.flush_all()
+            # done in SQL: the history without the visit hooks (no tier yet)
+            cr.execute(
+                "UPDATE housekeeping_visit SET state = 'done' WHERE partner_id = ANY(%s)",
+                [self.partner_ids],
+            )
+            partners._hk_refresh_visit_stats()
+            env.flush_all()
+            # Standard members whose spend (2500) now qualifies for Silver: the
+            # tier cron upgrades them (log, note, gift points, e-mail)
+            cr.execute(
+                "UPDATE res_partner SET membership_tier_id = %s, tier_grace_until = NULL "
+                "WHERE id = ANY(%s)",
+                [self.standard.id, self.partner_ids],
+            )
+            cr.execute(
+                "DELETE FROM mail_mail m USING mail_message mm WHERE m.mail_message_id = mm.id "
+                "AND mm.model = 'res.partner' AND mm.res_id = ANY(%s)",
+                [self.partner_ids],
+            )
+            # only this test's customers get a birthday greeting
+            journeys = env["housekeeping.journey"].search([("trigger", "=", "birthday")])
+            self.saved_audiences = {j.id: j.audience_domain for j in journeys}
+            journeys.write({"audience_domain": str([("id", "in", self.partner_ids)])})
+            self.birthday_journey_ids = journeys.ids
+        self.scope[:] = self.partner_ids
+        self.addCleanup(self._cleanup)
+        # the birthday points: only this test's customers (the cron's query reads
+        # the whole population)
+        partner_class = self.registry["res.partner"]
+        entry_class = self.registry["housekeeping.points.entry"]
+        original_post = entry_class._post_credits
+        partner_ids = set(self.partner_ids)
+
+        def post_credits(model, vals_list, _original=original_post):
+            if any(v.get("reason_code") == "birthday" for v in vals_list):
+                vals_list = [v for v in vals_list if v["partner_id"] in partner_ids]
+            return _original(model, vals_list)
+
+        patcher = patch.object(entry_class, "_post_credits", post_credits)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.partner_class = partner_class
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = self._cursor_env(cr)
+            env["housekeeping.tier"].browse(
+                self.standard.id
+            ).birthday_program_id = self.saved_birthday_program
+            for journey_id, domain in self.saved_audiences.items():
+                env["housekeeping.journey"].browse(journey_id).audience_domain = domain
+        self._delete_customers(self.partner_ids)
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM loyalty_card WHERE program_id = %s", [self.program_id])
+            cr.execute("DELETE FROM loyalty_program WHERE id = %s", [self.program_id])
+
+    def _both_read_then_apply(self, method_name, target):
+        """Two workers of ``target``; both pass ``method_name`` (on res.partner or
+        housekeeping.journey) before either goes on."""
+        both_read = threading.Barrier(2, timeout=5)
+        model_name, name = method_name
+        model_class = self.registry[model_name]
+        original = getattr(model_class, name)
+
+        def wait_then(model, *args, _original=original, **kwargs):
+            # the other worker may be blocked by this one's first writes: go on
+            # after the timeout (the barrier is then broken)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+            return _original(model, *args, **kwargs)
+
+        self.committed = {name: threading.Event() for name in ("a", "b")}
+        self.attempted = {name: threading.Event() for name in ("a", "b")}
+        with patch.object(model_class, name, wait_then):
+            return self._run_workers({"a": target, "b": target})
+
+    def _count(self, query):
+        with self.registry.cursor() as cr:
+            cr.execute(query, {"ids": self.partner_ids, "program": self.program_id})
+            return dict(cr.fetchall())
+
+    def test_two_tier_workers(self):
+        tries = self._both_read_then_apply(
+            ("res.partner", "_hk_tier_apply"),
+            lambda env: env["res.partner"]._cron_evaluate_tiers(),
+        )
+        self.assertEqual(sorted(tries.values()), [1, 2], "one worker refused, then rerun")
+        ones = dict.fromkeys(self.partner_ids, 1)
+        self.assertEqual(
+            self._count(
+                "SELECT partner_id, count(*) FROM housekeeping_tier_log "
+                "WHERE partner_id = ANY(%(ids)s) GROUP BY partner_id"
+            ),
+            ones,
+            f"one tier log per customer ({tries})",
+        )
+        self.assertEqual(
+            self._count("SELECT id, membership_tier_id FROM res_partner WHERE id = ANY(%(ids)s)"),
+            dict.fromkeys(self.partner_ids, self.silver.id),
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT partner_id, count(*) FROM housekeeping_points_entry "
+                "WHERE partner_id = ANY(%(ids)s) AND source_key LIKE 'grant:tier-upgrade:%%' "
+                "GROUP BY partner_id"
+            ),
+            ones,
+            "one gift pack",
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT res_id, count(*) FROM mail_message WHERE model = 'res.partner' "
+                "AND res_id = ANY(%(ids)s) AND body::text LIKE '%%Membership tier:%%' "
+                "GROUP BY res_id"
+            ),
+            ones,
+            "one chatter note",
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT mm.res_id, count(*) FROM mail_mail m "
+                "JOIN mail_message mm ON mm.id = m.mail_message_id "
+                "WHERE mm.model = 'res.partner' AND mm.res_id = ANY(%(ids)s) GROUP BY mm.res_id"
+            ),
+            ones,
+            "one upgrade e-mail",
+        )
+        with self.registry.cursor() as cr:
+            self.assertEqual(self._cursor_env(cr)["res.partner"]._cron_evaluate_tiers(), 0)
+
+    def test_two_birthday_workers(self):
+        tries = self._both_read_then_apply(
+            ("housekeeping.journey", "_hk_send"),
+            lambda env: env["res.partner"]._cron_birthday(),
+        )
+        ones = dict.fromkeys(self.partner_ids, 1)
+        year = fields.Date.today().year
+        self.assertEqual(
+            self._count(
+                "SELECT partner_id, count(*) FROM housekeeping_points_entry "
+                "WHERE partner_id = ANY(%(ids)s) AND reason_code = 'birthday' "
+                "GROUP BY partner_id"
+            ),
+            ones,
+            f"birthday points once ({tries})",
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT partner_id, count(*) FROM housekeeping_journey_send "
+                "WHERE partner_id = ANY(%(ids)s) GROUP BY partner_id"
+            ),
+            ones,
+            "one greeting logged",
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT partner_id, count(*) FROM loyalty_card "
+                "WHERE program_id = %(program)s GROUP BY partner_id"
+            ),
+            ones,
+            "one birthday coupon",
+        )
+        self.assertEqual(
+            self._count(
+                "SELECT mm.res_id, count(*) FROM mail_mail m "
+                "JOIN mail_message mm ON mm.id = m.mail_message_id "
+                "WHERE mm.model = 'res.partner' AND mm.res_id = ANY(%(ids)s) GROUP BY mm.res_id"
+            ),
+            ones,
+            "one birthday e-mail",
+        )
+        self.assertEqual(
+            set(
+                self._count(
+                    "SELECT partner_id, period_key FROM housekeeping_journey_send "
+                    "WHERE partner_id = ANY(%(ids)s)"
+                ).values()
+            ),
+            {f"birthday:{year}"},
+        )
+        with self.registry.cursor() as cr:
+            env = self._cursor_env(cr)
+            self.assertEqual(env["res.partner"]._cron_birthday(), 0, "a rerun does nothing")

@@ -24,9 +24,7 @@ class TestDemoData(TransactionCase):
         self.assertGreater(portal.partner_id.visit_count, 10)
         # a story: every lifecycle stage, tiers, a ledger
         stages = set(partners.mapped("lifecycle_stage"))
-        self.assertTrue(
-            {"potential", "new", "loyal", "at_risk", "churned"} <= stages, stages
-        )
+        self.assertTrue({"potential", "new", "loyal", "at_risk", "churned"} <= stages, stages)
         self.assertGreaterEqual(len(stages), 4)
         self.assertGreater(len(set(partners.mapped("membership_tier_id"))), 1)
         ledger = self.env["housekeeping.points.entry"].search([("partner_id", "in", partners.ids)])

@@ -181,3 +181,17 @@ class TestEngagementTiers(EngagementCase):
             self.assertEqual(greeting.partner_id, self.fan)
             self.assertEqual(greeting.offer_card_id.program_id, self.program)
             self.assertEqual(greeting.offer_card_id.partner_id, self.fan)
+
+    def test_manager_runs_the_birthday_journey(self):
+        """A membership manager's *Run now* of the birthday journey gives the
+        tier's coupon too (the send log is written by the engine)."""
+        with freeze_time("2026-03-05 20:00:00"):
+            for day in range(1, 6):
+                self._visit(partner=self.fan, date=f"2026-03-0{day} 09:00:00", amount=200)
+        self.assertEqual(self.fan.membership_tier_id, self.silver)
+        self.fan.birthday = date(1990, 3, 21)
+        with freeze_time("2026-03-21 20:00:00"):
+            self.birthday.with_user(self.manager).action_run_now()
+        greeting = self._sends(self.birthday)
+        self.assertEqual(greeting.partner_id, self.fan)
+        self.assertEqual(greeting.offer_card_id.program_id, self.program)

@@ -236,6 +236,12 @@ class TestPortalRoutes(HttpCase):
         self.assertIn("Invalid choice", response.text)
         self.url_open("/my/preferences/data-request", data={"csrf_token": token, "kind": "export"})
         self.assertIn("Export my personal data", self.customer.activity_ids.mapped("summary"))
+        self.assertFalse(self.customer.hk_deletion_requested)
+        self.url_open("/my/preferences/data-request", data={"csrf_token": token, "kind": "delete"})
+        self.assertIn("Delete my personal data", self.customer.activity_ids.mapped("summary"))
+        # flagged for a membership manager, who confirms with the Anonymize action
+        self.assertTrue(self.customer.hk_deletion_requested)
+        self.assertFalse(self.customer.hk_anonymized)
 
     def test_referral_page_and_link(self):
         self._login()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Harness for housekeeping_membership: finds Odoo, owns a PostgreSQL cluster
 # under .cache/, links the checkout as an addon and runs Odoo or its tests.
-# Usage: tools/harness.sh (run|test|test-odoo|test-compat|lint|bench|shell|pg-start|pg-stop)
+# Usage: tools/harness.sh (run|test|test-odoo|test-compat|test-cycle|lint|bench|shell|pg-start|pg-stop)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -220,16 +220,29 @@ check_browser() {
 
 cmd_test() {
     find_odoo; ensure_python_deps; ensure_system_deps browser; check_browser; pg_start
+    # The whole suite (no TESTS) starts with the install/upgrade/uninstall/reinstall
+    # cycle (about 50 s; HK_SKIP_CYCLE=1 leaves it out); a failure fails the run
+    # after the tests.
+    local cycle_failed=0
+    if (($# == 0)) && [[ ${HK_SKIP_CYCLE:-} != 1 ]]; then
+        (cmd_test_cycle) || cycle_failed=1
+    fi
     fresh_db "$TEST_DB"
     local conf; conf=$(write_conf "$TEST_DB")
     local addon=$CACHE/addons/$MODULE args=() a
     # pytest-odoo names test modules after the folder holding the manifest: pass
     # paths through the link so that they import as odoo.addons.$MODULE.
-    for a in "${@:-tests/}"; do [[ $a == -* ]] && args+=("$a") || args+=("$addon/${a#./}"); done
+    # (the value of -k / -m is an expression, not a path)
+    local value_next=0
+    for a in "${@:-tests/}"; do
+        if ((value_next)) || [[ $a == -* ]]; then args+=("$a"); else args+=("$addon/${a#./}"); fi
+        value_next=0; [[ $a == -k || $a == -m ]] && value_next=1
+    done
     cd "$addon"
     HK_STRICT_SKIP=1 PYTHONPATH=$ROOT/tools${PYTHONPATH:+:$PYTHONPATH} $PY -m pytest -p no:cacheprovider -p hk_pytest_strict \
         --odoo-database="$TEST_DB" --odoo-config="$conf" --odoo-http \
-        --odoo-log-level="${HK_LOG_LEVEL:-warn}" --rootdir="$addon" "${args[@]}"
+        --odoo-log-level="${HK_LOG_LEVEL:-warn}" --rootdir="$addon" "${args[@]}" || return $?
+    ((cycle_failed == 0)) || die "the tests passed but make test-cycle failed (see above)"
 }
 
 cmd_test_odoo() {
@@ -287,6 +300,51 @@ bench_install() {
     printf '%.1f' "$(echo "$t1 - $t0" | bc)"
 }
 
+cmd_test_cycle() {  # install -> data -> upgrade (-u) -> uninstall -> reinstall, on a copy
+    find_odoo; ensure_python_deps; pg_start
+    local db=hk_cycle tpl; tpl=$(ensure_template)
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    rm -rf "$CACHE/filestore/filestore/$db"
+    psql_db -d postgres -qc "CREATE DATABASE \"$db\" TEMPLATE \"$tpl\""
+    [[ -d $CACHE/filestore/filestore/$tpl ]] && cp -r "$CACHE/filestore/filestore/$tpl" "$CACHE/filestore/filestore/$db"
+    local conf logf=$CACHE/test-cycle.log; conf=$(write_conf "$db")
+    : >"$logf"
+    cycle_odoo() {  # cycle_odoo LABEL ARGS...: run Odoo, fail on an error in its log
+        local label=$1; shift
+        log "cycle: $label"
+        local out=$CACHE/cycle-step.log
+        odoo_bin -c "$conf" -d "$db" "$@" --log-level=warn >"$out" 2>&1 \
+            || { cat "$out" >>"$logf"; tail -40 "$out" >&2; die "cycle: $label failed (log: $logf)"; }
+        cat "$out" >>"$logf"
+        if grep -E ' (ERROR|CRITICAL) ' "$out" >/dev/null; then
+            grep -E ' (ERROR|CRITICAL) ' -A20 "$out" | head -60 >&2
+            die "cycle: $label logged errors (log: $logf)"
+        fi
+    }
+    cycle_shell() {  # cycle_shell STEP: a step of tools/cycle_check.py in odoo shell
+        local out=$CACHE/cycle-step.log
+        log "cycle: $1"
+        HK_CYCLE_STEP=$1 odoo_bin shell -c "$conf" -d "$db" --no-http --log-level=warn \
+            <"$ROOT/tools/cycle_check.py" >"$out" 2>&1 || true
+        cat "$out" >>"$logf"
+        grep -q '^CYCLE-OK' "$out" || { tail -40 "$out" >&2; die "cycle: $1 failed (log: $logf)"; }
+        if grep -E ' (ERROR|CRITICAL) ' "$out" >/dev/null; then
+            grep -E ' (ERROR|CRITICAL) ' -A20 "$out" | head -60 >&2
+            die "cycle: $1 logged errors (log: $logf)"
+        fi
+    }
+    cycle_odoo "install" -i "$MODULE" --stop-after-init
+    cycle_shell data
+    cycle_odoo "upgrade (-u) with data" -u "$MODULE" --stop-after-init
+    cycle_shell check-data
+    cycle_shell uninstall
+    cycle_odoo "reinstall" -i "$MODULE" --stop-after-init
+    cycle_shell check-installed
+    psql_db -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    rm -rf "$CACHE/filestore/filestore/$db"
+    log "cycle: install, upgrade, uninstall and reinstall are clean"
+}
+
 cmd_bench() {
     find_odoo; ensure_python_deps; pg_start
     local scale=${SCALE:-small} db=hk_bench_${SCALE:-small}
@@ -339,6 +397,7 @@ case ${1:-} in
     test) shift; cmd_test "$@" ;;
     test-odoo) cmd_test_odoo ;;
     test-compat) shift; cmd_test_compat "$@" ;;
+    test-cycle) cmd_test_cycle ;;
     bench) cmd_bench ;;
     bench-plot) $PY -c 'import matplotlib' 2>/dev/null || $PY -m pip install -q matplotlib; $PY "$ROOT/tools/bench_plot.py" "$ROOT/docs/benchmarks" ;;
     bench-install) shift; find_odoo; pg_start; bench_install "${1:-100000}"; echo ;;
@@ -347,5 +406,5 @@ case ${1:-} in
     shell) shift; cmd_shell "$@" ;;
     pg-start) find_odoo; pg_start ;;
     pg-stop) pg_stop ;;
-    *) echo "usage: $0 run|test|test-odoo|test-compat|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;
+    *) echo "usage: $0 run|test|test-odoo|test-compat|test-cycle|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;
 esac

@@ -1,0 +1,113 @@
+"""Uninstallation of housekeeping_membership.
+
+Odoo removes a module's records (newest first), then its columns and tables. The
+module's many2one columns (on its own tables and on ``res_partner``) forbid the
+deletion of what they point to (``ondelete='restrict'``), so records of the module
+would fail to delete while those columns still exist (logged errors, external ids
+left behind). The columns go away with the module: their foreign keys are dropped
+first. Records of the module that the business still uses (the service products
+on sale orders, a demo customer with a portal user) stay, without the module's
+external id.
+"""
+
+import psycopg2
+
+from odoo.tools import SQL
+
+MODULE = "housekeeping_membership"
+# models whose records the module creates but that outlive it when in use
+KEPT_WHEN_USED = ("product.template", "product.product", "res.partner", "res.users")
+
+
+def _drop_module_foreign_keys(env):
+    """Drop the foreign keys of the module's stored many2one fields."""
+    env.cr.execute(
+        SQL(
+            """
+        SELECT f.model, f.name
+          FROM ir_model_fields f
+          JOIN ir_model_data d ON d.model = 'ir.model.fields' AND d.res_id = f.id
+         WHERE d.module = %s AND f.ttype = 'many2one' AND f.store
+            """,
+            MODULE,
+        )
+    )
+    columns = {}
+    for model, name in env.cr.fetchall():
+        if model in env and env[model]._auto and not env[model]._abstract:
+            columns.setdefault(env[model]._table, []).append(name)
+    for table, names in columns.items():
+        env.cr.execute(
+            SQL(
+                """
+            SELECT c.conname
+              FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+             WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND a.attname = ANY(%s)
+                """,
+                table,
+                names,
+            )
+        )
+        for (constraint,) in env.cr.fetchall():
+            env.cr.execute(
+                SQL(
+                    "ALTER TABLE %s DROP CONSTRAINT %s",
+                    SQL.identifier(table),
+                    SQL.identifier(constraint),
+                )
+            )
+
+
+def _in_use(env, model, res_id):
+    """Whether deleting the record would break a reference (probe in a savepoint
+    that is always rolled back)."""
+    table = env[model]._table
+    try:
+        with env.cr.savepoint(flush=False) as savepoint:
+            env.cr.execute(
+                SQL("DELETE FROM %s WHERE id = %s", SQL.identifier(table), res_id),
+                log_exceptions=False,
+            )
+            savepoint.rollback()
+    except psycopg2.errors.IntegrityError:
+        return True
+    return False
+
+
+def _release_records_in_use(env):
+    """Records of the module that the business uses keep living without the
+    module's external id (e.g. service products on sale orders)."""
+    env.cr.execute(
+        SQL(
+            "SELECT id, model, res_id FROM ir_model_data WHERE module = %s AND model IN %s",
+            MODULE,
+            KEPT_WHEN_USED,
+        )
+    )
+    rows = env.cr.fetchall()
+    # a product variant is used when its template is
+    release = [xid for xid, model, res_id in rows if _in_use(env, model, res_id)]
+    used_templates = {
+        res_id for xid, model, res_id in rows if xid in release and model == "product.product"
+    }
+    if used_templates:
+        env.cr.execute(
+            SQL(
+                "SELECT product_tmpl_id FROM product_product WHERE id IN %s",
+                tuple(used_templates),
+            )
+        )
+        templates = {r[0] for r in env.cr.fetchall()}
+        release += [
+            xid
+            for xid, model, res_id in rows
+            if model == "product.template" and res_id in templates and xid not in release
+        ]
+    if release:
+        env.cr.execute(SQL("DELETE FROM ir_model_data WHERE id IN %s", tuple(release)))
+
+
+def uninstall_hook(env):
+    _drop_module_foreign_keys(env)
+    _release_records_in_use(env)
