@@ -310,6 +310,10 @@ class ResPartner(models.Model):
         while True:
             done, more = step(batch)
             total += done
+            # what a batch loaded (partners, messages, activities) is not needed
+            # by the next one: memory stays flat whatever the population
+            self.env.flush_all()
+            self.env.invalidate_all()
             if in_cron:
                 time_left = self.env["ir.cron"]._commit_progress(done, remaining=1 if more else 0)
                 if not more or time_left <= 0:
