@@ -170,6 +170,10 @@ class ResPartner(models.Model):
                     "prefers_eco_products": rng.random() < 0.3,
                     "prefers_hypoallergenic": rng.random() < 0.15,
                     "is_prospect": cadence == "prospect",
+                    # marketing consent (PIPL): three in four by e-mail, two in five by SMS
+                    "consent_email": i % 4 != 0,
+                    "consent_sms": i % 5 < 2,
+                    "consent_source": ("form", "wechat", "store", "phone")[i % 4],
                     "special_instructions": rng.choice(
                         [
                             "",
@@ -427,3 +431,34 @@ class ResPartner(models.Model):
         if "housekeeping.journey" in env:
             env["res.partner"]._cron_evaluate_vip()
             env["housekeeping.journey"]._cron_run_journeys()
+            # the messages went out three weeks ago, and one customer in three came
+            # back after the wake-up message: the journeys show their conversion
+            sends = env["housekeeping.journey.send"].search(
+                [("partner_id", "in", partners.ids)], order="id"
+            )
+            env.cr.execute(
+                "UPDATE housekeeping_journey_send SET date = date - interval '21 days' "
+                "WHERE id = ANY(%s)",
+                [sends.ids],
+            )
+            sends.invalidate_recordset(["date"])
+            back = sends.filtered(lambda s: s.journey_id.trigger == "wake_up")[::3]
+            hourly = env.ref("housekeeping_membership.service_type_hourly")
+            cleaners = env["hr.employee"].search([("company_id", "=", company.id)], order="id")
+            now = fields.Datetime.now()
+            comeback = env["housekeeping.visit"].create(
+                [
+                    {
+                        "partner_id": send.partner_id.id,
+                        "service_type_id": hourly.id,
+                        "date": now - timedelta(days=7 + n % 7),
+                        "duration": hourly.default_duration,
+                        "employee_id": rng.choice(cleaners).id,
+                        "amount": 150,
+                        "payment_method": "wechat",
+                        "company_id": company.id,
+                    }
+                    for n, send in enumerate(back)
+                ]
+            )
+            comeback.action_done()

@@ -38,6 +38,11 @@ class TestDemoData(TransactionCase):
             [("res_model", "=", "housekeeping.visit"), ("partner_id", "in", partners.ids)]
         )
         self.assertGreater(ratings, 50)
+        # journeys went out (to those who consented) and some customers came back
+        sends = self.env["housekeeping.journey.send"].search([("partner_id", "in", partners.ids)])
+        self.assertTrue(sends)
+        self.assertTrue(all(s.partner_id.consent_email or s.partner_id.consent_sms for s in sends))
+        self.assertTrue(sends.filtered("converted"))
         # same seed, same story
         names = partners.mapped("name")
         self.assertEqual(names[:3], partners.browse(partners.ids[:3]).mapped("name"))
