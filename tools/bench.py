@@ -514,8 +514,9 @@ RFM_FLOOR = """
     ), win AS (
         SELECT c.id, count(v.id) AS freq, COALESCE(sum(v.amount), 0) AS money
           FROM cust c
+          JOIN res_company rc ON rc.id = c.company_id
           LEFT JOIN housekeeping_visit v ON v.partner_id = c.id AND v.state = 'done'
-                AND v.date >= now() - interval '12 months'
+                AND v.date >= now() - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
          GROUP BY c.id
     )
     SELECT c.id,
@@ -778,7 +779,8 @@ class Table:
             f"[bench] {label}: {run.seconds:.2f} s, {run.queries} queries"
             + (f", floor {floor.seconds:.2f} s" if floor else "")
             + (f", floor with writes {wfloor.seconds:.2f} s" if wfloor else "")
-            + (f", naive {naive:.1f} s" if naive else ""),
+            + (f", naive {naive:.1f} s" if naive else "")
+            + f", peak RSS {peak_rss_mb():.0f} MB",
             file=sys.stderr,
             flush=True,
         )
@@ -831,6 +833,12 @@ def main():
     parser.add_argument("--database", required=True)
     parser.add_argument("--scale", default="small", choices=SCALES)
     parser.add_argument("--sample", type=int, default=200)
+    parser.add_argument(
+        "--resume-from",
+        choices=["rfm", "tiers", "recommendations", "expiry", "reports"],
+        help="continue an interrupted run on its database: no generation, the engines "
+        "before this one are skipped",
+    )
     args = parser.parse_args()
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
     customers, per_customer, cleaners = SCALES[args.scale]
@@ -840,7 +848,21 @@ def main():
     sample = args.sample
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
-        pmin, pmax, visits, gen_s = generate(env, customers, per_customer, cleaners)
+        steps = ["stats", "lifecycle", "rfm", "tiers", "recommendations", "expiry", "reports"]
+        start = steps.index(args.resume_from) if args.resume_from else 0
+
+        def todo(step):
+            return steps.index(step) >= start
+
+        if args.resume_from:
+            cr.execute(
+                "SELECT min(id), max(id) FROM res_partner WHERE name LIKE 'Bench Customer %%'"
+            )
+            pmin, pmax = cr.fetchone()
+            cr.execute("SELECT count(*) FROM housekeeping_visit")
+            visits, gen_s = cr.fetchone()[0], 0.0
+        else:
+            pmin, pmax, visits, gen_s = generate(env, customers, per_customer, cleaners)
         cr.commit()
         population = pmax - pmin + 1
         print(f"[bench] generated {visits:,} visits in {gen_s:.1f} s", file=sys.stderr, flush=True)
@@ -854,102 +876,117 @@ def main():
             f"Machine: {platform.machine()}, {platform.python_implementation()} "
             f"{platform.python_version()}, {__import__('os').cpu_count()} cores.\n"
         )
-        full, rerun, incremental, floor, naive_total = engine_visit_stats(env, pmin, pmax, sample)
-        cr.commit()
-        table.add("stats", "visit statistics, first run", full, floor, naive_total)
-        table.add(
-            "stats_rerun", "visit statistics, rerun (nothing changed)", rerun, floor, naive_total
-        )
-        table.add("stats_1pct", "visit statistics, 1% of customers", incremental)
-        # The population was analysed before the statistics engine filled
-        # visit_count; refresh the planner's statistics as autovacuum would.
-        cr.execute("ANALYZE res_partner")
-
-        lc_wfloor = write_floor_lifecycle(env)
-        # the naive loop first, while every customer still has its stage to set
-        # (it rolls back)
-        lc_naive = extrapolate(naive_lifecycle(env, pmin, sample))
-        lc_floor, lc_full, lc_rerun, lc_rows, lc_changed = engine_lifecycle(env)
-        cr.commit()
-        table.add(
-            "lifecycle",
-            f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)",
-            lc_full,
-            lc_floor,
-            lc_naive,
-            lc_wfloor,
-        )
-        table.add(
-            "lifecycle_rerun", "lifecycle, rerun (nothing changes)", lc_rerun, lc_floor, lc_naive
-        )
-        lc_inc, lc_inc_changed = incremental_lifecycle(env, pmin, pmax)
-        cr.commit()
-        table.add(
-            "lifecycle_1pct",
-            f"lifecycle, 1% of customers visited ({lc_inc_changed:,} change)",
-            lc_inc,
-        )
-
-        rfm_floor = floor_rfm(env)
-        rfm_full, rfm_rerun = engine_rfm(env)
-        cr.commit()
-        rfm_naive = extrapolate(naive_rfm(env, pmin, sample))
-        table.add("rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive)
-        table.add("rfm_rerun", "RFM segments, rerun", rfm_rerun, rfm_floor, rfm_naive)
-
-        tier_floor = floor_tiers(env)
-        tier_naive = extrapolate(naive_tiers(env, pmin, sample))
-        tier_wfloor = write_floor_tiers(env)
-        tier_full, tier_rerun = engine_tiers(env)
-        cr.commit()
-        table.add("tiers", "tiers, first run", tier_full, tier_floor, tier_naive, tier_wfloor)
-        table.add(
-            "tiers_rerun", "tiers, rerun (nothing changes)", tier_rerun, tier_floor, tier_naive
-        )
-
-        rec_floor, rec_full, rec_rerun, rec_count = engine_recommendations(env)
-        cr.commit()
-        # the naive loop reads every visit of the customers' services for each
-        # customer: a few customers are enough to extrapolate
-        rec_sample = max(2, sample // 40)
-        rec_naive = naive_recommendations(env, pmin, rec_sample).seconds * population / rec_sample
-        table.add(
-            "recommendations",
-            f"recommendations ({rec_count:,} rows)",
-            rec_full,
-            rec_floor,
-            rec_naive,
-        )
-        table.add(
-            "recommendations_rerun", "recommendations, rerun", rec_rerun, rec_floor, rec_naive
-        )
-
-        px_floor, px_full, px_rerun, px_count, px_wfloor = engine_points_expiry(env, pmin, pmax)
-        cr.commit()
-        table.add(
-            "expiry", f"points expiry ({px_count:,} lots)", px_full, px_floor, wfloor=px_wfloor
-        )
-        table.add("expiry_rerun", "points expiry, rerun (nothing to expire)", px_rerun, px_floor)
-        # the naive loop needs lots still to expire: make a fresh sample of them
-        cr.execute(
-            """
-            INSERT INTO housekeeping_points_entry
-                   (partner_id, company_id, points, entry_type, reason_code, date,
-                    expiry_date, source_key)
-            SELECT id, %s, 100, 'earn', 'other', DATE '2024-01-01', DATE '2025-01-01',
-                   'bench-naive'
-              FROM generate_series(%s, %s) AS id
-            """,
-            [env.company.id, pmin, pmin + sample - 1],
-        )
-        px_naive, px_sample = naive_expiry(env, sample)
-        table.rows[-2]["naive"] = table.rows[-1]["naive"] = (
-            px_naive.seconds * px_count / max(px_sample, 1)
-        )
-
-        for label, run in bench_reports(env):
-            table.add("report", label, run)
-        cr.commit()
+        if todo("stats"):
+            full, rerun, incremental, floor, naive_total = engine_visit_stats(
+                env, pmin, pmax, sample
+            )
+            cr.commit()
+            table.add("stats", "visit statistics, first run", full, floor, naive_total)
+            table.add(
+                "stats_rerun",
+                "visit statistics, rerun (nothing changed)",
+                rerun,
+                floor,
+                naive_total,
+            )
+            table.add("stats_1pct", "visit statistics, 1% of customers", incremental)
+            # The population was analysed before the statistics engine filled
+            # visit_count; refresh the planner's statistics as autovacuum would.
+            cr.execute("ANALYZE res_partner")
+        if todo("lifecycle"):
+            lc_wfloor = write_floor_lifecycle(env)
+            # the naive loop first, while every customer still has its stage to set
+            # (it rolls back)
+            lc_naive = extrapolate(naive_lifecycle(env, pmin, sample))
+            lc_floor, lc_full, lc_rerun, lc_rows, lc_changed = engine_lifecycle(env)
+            cr.commit()
+            table.add(
+                "lifecycle",
+                f"lifecycle, first run ({lc_changed:,} of {lc_rows:,} change)",
+                lc_full,
+                lc_floor,
+                lc_naive,
+                lc_wfloor,
+            )
+            table.add(
+                "lifecycle_rerun",
+                "lifecycle, rerun (nothing changes)",
+                lc_rerun,
+                lc_floor,
+                lc_naive,
+            )
+            lc_inc, lc_inc_changed = incremental_lifecycle(env, pmin, pmax)
+            cr.commit()
+            table.add(
+                "lifecycle_1pct",
+                f"lifecycle, 1% of customers visited ({lc_inc_changed:,} change)",
+                lc_inc,
+            )
+        if todo("rfm"):
+            rfm_floor = floor_rfm(env)
+            rfm_full, rfm_rerun = engine_rfm(env)
+            cr.commit()
+            rfm_naive = extrapolate(naive_rfm(env, pmin, sample))
+            table.add("rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive)
+            table.add("rfm_rerun", "RFM segments, rerun", rfm_rerun, rfm_floor, rfm_naive)
+        if todo("tiers"):
+            tier_floor = floor_tiers(env)
+            tier_naive = extrapolate(naive_tiers(env, pmin, sample))
+            tier_wfloor = write_floor_tiers(env)
+            tier_full, tier_rerun = engine_tiers(env)
+            cr.commit()
+            table.add("tiers", "tiers, first run", tier_full, tier_floor, tier_naive, tier_wfloor)
+            table.add(
+                "tiers_rerun", "tiers, rerun (nothing changes)", tier_rerun, tier_floor, tier_naive
+            )
+        if todo("recommendations"):
+            rec_floor, rec_full, rec_rerun, rec_count = engine_recommendations(env)
+            cr.commit()
+            # the naive loop reads every visit of the customers' services for each
+            # customer: a few customers are enough to extrapolate
+            rec_sample = max(2, sample // 40)
+            rec_naive = (
+                naive_recommendations(env, pmin, rec_sample).seconds * population / rec_sample
+            )
+            table.add(
+                "recommendations",
+                f"recommendations ({rec_count:,} rows)",
+                rec_full,
+                rec_floor,
+                rec_naive,
+            )
+            table.add(
+                "recommendations_rerun", "recommendations, rerun", rec_rerun, rec_floor, rec_naive
+            )
+        if todo("expiry"):
+            px_floor, px_full, px_rerun, px_count, px_wfloor = engine_points_expiry(env, pmin, pmax)
+            cr.commit()
+            table.add(
+                "expiry", f"points expiry ({px_count:,} lots)", px_full, px_floor, wfloor=px_wfloor
+            )
+            table.add(
+                "expiry_rerun", "points expiry, rerun (nothing to expire)", px_rerun, px_floor
+            )
+            # the naive loop needs lots still to expire: make a fresh sample of them
+            cr.execute(
+                """
+                INSERT INTO housekeeping_points_entry
+                       (partner_id, company_id, points, entry_type, reason_code, date,
+                        expiry_date, source_key)
+                SELECT id, %s, 100, 'earn', 'other', DATE '2024-01-01', DATE '2025-01-01',
+                       'bench-naive'
+                  FROM generate_series(%s, %s) AS id
+                """,
+                [env.company.id, pmin, pmin + sample - 1],
+            )
+            px_naive, px_sample = naive_expiry(env, sample)
+            table.rows[-2]["naive"] = table.rows[-1]["naive"] = (
+                px_naive.seconds * px_count / max(px_sample, 1)
+            )
+        if todo("reports"):
+            for label, run in bench_reports(env):
+                table.add("report", label, run)
+            cr.commit()
         out.extend(table.markdown())
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")
