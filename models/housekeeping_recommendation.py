@@ -183,6 +183,8 @@ class HousekeepingRecommendation(models.Model):
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done';
+            -- without statistics the planner may join it to itself with a nested loop
+            ANALYZE hk_rec_used;
             CREATE TEMPORARY TABLE hk_rec_pairs AS
                 WITH buyers AS (
                     SELECT service_type_id, count(*) AS n FROM hk_rec_used GROUP BY 1

@@ -621,18 +621,20 @@ RECOMMENDATION_FLOOR = """
 """
 
 
-def engine_recommendations(env):
+def engine_recommendations(env, floor=True):
     """Top 3 services of every customer: the floor is the co-occurrence query alone
     (without the household profile and season parts)."""
     Rec = env["housekeeping.recommendation"]
-    with QueryCounter(env.cr) as floor:
-        env.cr.execute(RECOMMENDATION_FLOOR)
-        env.cr.fetchall()
+    floor_run = None
+    if floor:
+        with QueryCounter(env.cr) as floor_run:
+            env.cr.execute(RECOMMENDATION_FLOOR)
+            env.cr.fetchall()
     with QueryCounter(env.cr) as full:
         count = Rec._cron_recommend_services()
     with QueryCounter(env.cr) as rerun:
         Rec._cron_recommend_services()
-    return floor, full, rerun, count
+    return floor_run, full, rerun, count
 
 
 def naive_recommendations(env, pmin, sample):
@@ -834,6 +836,12 @@ def main():
     parser.add_argument("--scale", default="small", choices=SCALES)
     parser.add_argument("--sample", type=int, default=200)
     parser.add_argument(
+        "--no-recommendation-floor",
+        action="store_true",
+        help="skip the one-statement recommendation floor (it spills to disk at 1M "
+        "customers and ran for more than 15 minutes)",
+    )
+    parser.add_argument(
         "--resume-from",
         choices=["rfm", "tiers", "recommendations", "expiry", "reports"],
         help="continue an interrupted run on its database: no generation, the engines "
@@ -940,7 +948,9 @@ def main():
                 "tiers_rerun", "tiers, rerun (nothing changes)", tier_rerun, tier_floor, tier_naive
             )
         if todo("recommendations"):
-            rec_floor, rec_full, rec_rerun, rec_count = engine_recommendations(env)
+            rec_floor, rec_full, rec_rerun, rec_count = engine_recommendations(
+                env, floor=not args.no_recommendation_floor
+            )
             cr.commit()
             # the naive loop reads every visit of the customers' services for each
             # customer: a few customers are enough to extrapolate
