@@ -4,7 +4,6 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.tools import SQL, consteq
-from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .bulk import bulk_insert
@@ -265,29 +264,14 @@ class ResPartner(models.Model):
             )
         self.invalidate_model(["category_id", "hk_vip_since", "hk_vip_callback_date"])
         vip.invalidate_recordset()
-        note = self.env.ref("mail.mt_note").id
-        now = fields.Datetime.now()
         text_add = self.env._(
             "VIP: the customer's last rated visits meet the satisfaction threshold."
         )
         text_remove = self.env._(
             "VIP tag removed: the last rated visits no longer meet the satisfaction threshold."
         )
-        bulk_insert(
-            self.env["mail.message"],
-            [
-                {
-                    "model": "res.partner",
-                    "res_id": pid,
-                    "message_type": "notification",
-                    "subtype_id": note,
-                    "author_id": self.env.user.partner_id.id,
-                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
-                    "date": now,
-                    "body": Markup("<p>%s</p>") % (text_add if action == "add" else text_remove),
-                }
-                for pid, action in rows
-            ],
+        self._hk_post_notes(
+            {pid: text_add if action == "add" else text_remove for pid, action in rows}
         )
 
     @api.model

@@ -1,11 +1,8 @@
 from datetime import timedelta
 
-from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
-from odoo.tools.mail import generate_tracking_message_id
 
 from .bulk import bulk_insert
 
@@ -340,15 +337,7 @@ class ResPartner(models.Model):
         if not stage_changes:
             return
         labels = dict(self._fields["lifecycle_stage"]._description_selection(self.env))
-        logs, messages = [], []
-        note = self.env.ref("mail.mt_note").id
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        reply_to = (
-            self.browse([r[0] for r in stage_changes])
-            .sudo()
-            ._notify_get_reply_to(default=email_from, author_id=author_id)
-        )
-        now = fields.Datetime.now()
+        logs, notes = [], {}
         for pid, old, new, _seasonal, suggestion in stage_changes:
             won_back = old in LOST_STAGES and new in ("new", "loyal")
             text = reason or (
@@ -372,29 +361,15 @@ class ResPartner(models.Model):
                     "company_id": companies.get(pid) or None,
                 }
             )
-            messages.append(
-                {
-                    "model": "res.partner",
-                    "res_id": pid,
-                    "message_type": "notification",
-                    "subtype_id": note,
-                    "author_id": author_id,
-                    "email_from": email_from,
-                    "reply_to": reply_to[pid],
-                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
-                    "date": now,
-                    "body": Markup("<p>%s</p>")
-                    % self.env._(
-                        "Lifecycle stage: %(old)s → %(new)s (%(reason)s)",
-                        old=labels.get(old, self.env._("none")),
-                        new=labels[new],
-                        reason=text,
-                    ),
-                }
+            notes[pid] = self.env._(
+                "Lifecycle stage: %(old)s → %(new)s (%(reason)s)",
+                old=labels.get(old, self.env._("none")),
+                new=labels[new],
+                reason=text,
             )
         # one INSERT each, whatever the batch size (chatter notes: no notification)
         bulk_insert(self.env["housekeeping.stage.log"], logs)
-        bulk_insert(self.env["mail.message"], messages)
+        self._hk_post_notes(notes)
         lost = self.browse(
             [r[0] for r in stage_changes if r[2] in LOST_STAGES and r[1] not in LOST_STAGES]
         )
@@ -576,14 +551,12 @@ class ResPartner(models.Model):
         second run finds nothing to change.
         """
 
-        def find_ids():
+        def rule_query():
             self._hk_lifecycle_flush()
-            today = fields.Date.context_today(self)
-            self.env.cr.execute(SQL("SELECT q.id FROM (%s) q", self._hk_lifecycle_query(today)))
-            return [row[0] for row in self.env.cr.fetchall()]
+            return self._hk_lifecycle_query(fields.Date.context_today(self))
 
         return self._hk_run_chunks(
             "lifecycle_batch_size",
-            find_ids,
+            rule_query,
             lambda ids: self._hk_lifecycle_evaluate(partner_ids=ids, trigger="cron"),
         )

@@ -10,7 +10,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .bulk import bulk_insert
 from .housekeeping_points import REASON_CODES
 
 # Fields that make a complete profile (profile completion bonus, campaign task).
@@ -664,25 +663,19 @@ class ResPartner(models.Model):
         rows = [row for row in self.env.cr.fetchall() if row[2] > 0]
         if not rows:
             return 0
-        note = self.env.ref("mail.mt_note").id
-        bulk_insert(
-            self.env["mail.message"],
-            [
-                {
-                    "model": "res.partner",
-                    "res_id": partner_id,
-                    "message_type": "notification",
-                    "subtype_id": note,
-                    "date": fields.Datetime.now(),
-                    "message_id": f"<hk-points-reminder-{partner_id}-{expiry}@housekeeping>",
-                    "body": self.env._(
-                        "%(points)s points expire on %(date)s: remind the customer to use them.",
-                        points=points,
-                        date=expiry,
-                    ),
-                }
+        self._hk_post_notes(
+            {
+                partner_id: self.env._(
+                    "%(points)s points expire on %(date)s: remind the customer to use them.",
+                    points=points,
+                    date=expiry,
+                )
                 for partner_id, expiry, points in rows
-            ],
+            },
+            message_ids={
+                partner_id: f"<hk-points-reminder-{partner_id}-{expiry}@housekeeping>"
+                for partner_id, expiry, _points in rows
+            },
         )
         template = self.env.ref(
             "housekeeping_membership.mail_template_points_expiring", raise_if_not_found=False

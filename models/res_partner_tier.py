@@ -1,10 +1,8 @@
 from dateutil.relativedelta import relativedelta
-from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_amount
-from odoo.tools.mail import generate_tracking_message_id
 
 from .bulk import bulk_insert
 
@@ -580,34 +578,7 @@ class ResPartner(models.Model):
             else:
                 continue
             bodies[r["id"]] = body
-        if not bodies:
-            return
-        note = self.env.ref("mail.mt_note").id
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        reply_to = (
-            self.browse(list(bodies))
-            .sudo()
-            ._notify_get_reply_to(default=email_from, author_id=author_id)
-        )
-        now = fields.Datetime.now()
-        bulk_insert(
-            self.env["mail.message"],
-            [
-                {
-                    "model": "res.partner",
-                    "res_id": pid,
-                    "message_type": "notification",
-                    "subtype_id": note,
-                    "author_id": author_id,
-                    "email_from": email_from,
-                    "reply_to": reply_to[pid],
-                    "message_id": generate_tracking_message_id(f"{pid}-res.partner"),
-                    "date": now,
-                    "body": Markup("<p>%s</p>") % body,
-                }
-                for pid, body in bodies.items()
-            ],
-        )
+        self._hk_post_notes(bodies)
 
     def _hk_tier_upgrade_journeys(self, upgrades, today):
         """Announce the upgrades at once through the active *Tier Upgrade* journeys
@@ -748,14 +719,12 @@ class ResPartner(models.Model):
         resumes; a second run finds nothing to change.
         """
 
-        def find_ids():
+        def rule_query():
             self._hk_tier_flush()
-            today = fields.Date.context_today(self)
-            self.env.cr.execute(SQL("SELECT q.id FROM (%s) q", self._hk_tier_query(today)))
-            return [row[0] for row in self.env.cr.fetchall()]
+            return self._hk_tier_query(fields.Date.context_today(self))
 
         return self._hk_run_chunks(
             "tier_batch_size",
-            find_ids,
+            rule_query,
             lambda ids: self._hk_tier_evaluate(partner_ids=ids, trigger="cron"),
         )
