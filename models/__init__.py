@@ -9,6 +9,7 @@ from . import housekeeping_service_type
 from . import res_partner
 from . import housekeeping_visit
 from . import housekeeping_complaint
+from . import rating_rating
 from . import sale_order
 from . import housekeeping_demo
 from . import res_partner_rfm

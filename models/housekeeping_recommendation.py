@@ -179,10 +179,11 @@ class HousekeepingRecommendation(models.Model):
             DROP TABLE IF EXISTS hk_rec_pairs;
             DROP TABLE IF EXISTS hk_rec_tags;
             CREATE TEMPORARY TABLE hk_rec_used AS
-                SELECT DISTINCT v.partner_id, v.service_type_id
+                SELECT v.partner_id, v.service_type_id
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
-                 WHERE v.state = 'done';
+                 WHERE v.state = 'done'
+                 GROUP BY 1, 2;
             -- without statistics the planner may join it to itself with a nested loop
             ANALYZE hk_rec_used;
             CREATE TEMPORARY TABLE hk_rec_pairs AS
@@ -242,11 +243,12 @@ class HousekeepingRecommendation(models.Model):
         return SQL(
             """
             WITH used AS (
-                SELECT DISTINCT v.partner_id, v.service_type_id
+                SELECT v.partner_id, v.service_type_id
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done'
                    AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
+                 GROUP BY 1, 2
             ), profile AS (
                 SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
                   FROM %(tag_rel)s rel
@@ -254,7 +256,7 @@ class HousekeepingRecommendation(models.Model):
                   JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
                  WHERE rel.%(tag_partner)s >= %(id_from)s AND rel.%(tag_partner)s < %(id_to)s
             ), customers AS (
-                SELECT DISTINCT partner_id FROM used
+                SELECT partner_id FROM used GROUP BY 1
             ), history AS (
                 -- for each service the customer does not use, the strongest of the
                 -- services they use (pairs are ranked per target once, in ``best``):

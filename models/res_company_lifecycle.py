@@ -1,5 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from .res_partner_lifecycle import LIFECYCLE_SETTINGS
 
 
 class ResCompany(models.Model):
@@ -102,3 +105,24 @@ class ResCompany(models.Model):
                 raise ValidationError(
                     self.env._("The low rating threshold is a score from 1 to 5.")
                 )
+
+    def write(self, vals):
+        """New thresholds: every customer of these companies is evaluated at the next
+        run (one UPDATE; customers without a company follow the main company)."""
+        result = super().write(vals)
+        if set(LIFECYCLE_SETTINGS).intersection(vals):
+            main = self.search([], order="id", limit=1)
+            self.env["res.partner"].flush_model(["company_id", "lifecycle_next_check"])
+            self.env.cr.execute(
+                SQL(
+                    """
+                UPDATE res_partner SET lifecycle_next_check = NULL
+                 WHERE lifecycle_next_check IS NOT NULL
+                   AND COALESCE(company_id, %s) = ANY(%s)
+                """,
+                    main.id,
+                    self.ids,
+                )
+            )
+            self.env["res.partner"].invalidate_model(["lifecycle_next_check"])
+        return result

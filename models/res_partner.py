@@ -263,7 +263,9 @@ class ResPartner(models.Model):
                    visit_interval_days = n.interval_days,
                    preferred_service_type_id = n.pref_type,
                    coupon_usage_rate = n.coupon_rate,
-                   customer_since = COALESCE(p.customer_since, n.first_day)
+                   customer_since = COALESCE(p.customer_since, n.first_day),
+                   -- new figures: the lifecycle rules look at the customer next run
+                   lifecycle_next_check = NULL
               FROM new n
              WHERE p.id = n.id
                -- rows already right are not rewritten (no dead tuples on a rerun)
@@ -279,7 +281,7 @@ class ResPartner(models.Model):
                 tz=tz,
             )
         )
-        self.invalidate_recordset([*VISIT_STAT_FIELDS, "customer_since"])
+        self.invalidate_recordset([*VISIT_STAT_FIELDS, "customer_since", "lifecycle_next_check"])
 
     # ------------------------------------------------------------------ visit hooks
     # A visit changing state calls these on its customers, in this order, in one

@@ -14,6 +14,9 @@ LIFECYCLE_STAGES = [
     ("churned", "Churned"),
 ]
 LOST_STAGES = ("at_risk", "churned")
+# partner fields the rules read besides the visit statistics (which reset the next
+# check themselves, see _hk_refresh_visit_stats)
+_LIFECYCLE_INPUTS = {"is_prospect", "active", "lifecycle_override_until", "company_id"}
 
 # res.company fields holding the thresholds (see res_company_lifecycle.py), with the
 # name of the SQL parameter the engine reads them under.
@@ -67,6 +70,16 @@ class ResPartner(models.Model):
         "Spring Festival): the customer is only at risk once the next season passes "
         "without a visit.",
     )
+    lifecycle_next_check = fields.Date(
+        string="Next Lifecycle Check",
+        index=True,
+        readonly=True,
+        copy=False,
+        help="The day the lifecycle rules look at this customer again: the first day "
+        "the stage can change with time alone (a threshold of days without a visit, the "
+        "end of a manual stage), at the latest about a year later. Empty: at the next "
+        "run (new customers, and those whose visits, complaints or ratings changed).",
+    )
     stage_log_ids = fields.One2many("housekeeping.stage.log", "partner_id", string="Stage History")
 
     def _group_expand_lifecycle_stage(self, stages, domain):
@@ -83,10 +96,15 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------ the rule engine
     @api.model
     def _hk_lifecycle_query(
-        self, today, partner_ids=None, overrides=None, only_changed=True, limit=None
+        self, today, partner_ids=None, overrides=None, only_changed=True, limit=None, due=False
     ):
-        """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion)`` rows,
-        ``suggestion`` being the code of the suggested churn reason (or None).
+        """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion,
+        next_check, changed)`` rows, ``suggestion`` being the code of the suggested
+        churn reason (or None), ``next_check`` the first day the result can change
+        with time alone and ``changed`` whether the stage or the seasonal flag does. ``only_changed`` keeps the rows where one of them differs from
+        what is stored; ``due`` scopes the query to the customers whose
+        ``lifecycle_next_check`` has come (or is empty): an index scan, so that the
+        daily run reads what can have changed, not the population.
 
         One statement over the stored consumption statistics of the customers, their
         open complaints and their recent ratings; thresholds come from the customer's
@@ -104,7 +122,7 @@ class ResPartner(models.Model):
                 SELECT p.id, p.lifecycle_stage AS old_stage, p.visit_count, p.first_visit_date,
                        p.last_visit_date, p.visit_interval_days AS interval_days, p.is_prospect,
                        p.lifecycle_override_until, p.lifecycle_seasonal AS old_seasonal,
-                       p.preferred_service_type_id,
+                       p.preferred_service_type_id, p.lifecycle_next_check AS old_next,
                        COALESCE(rc.hk_price_increase_pct, 10) AS price_pct,
                        COALESCE(%(o_new_min)s, rc.hk_new_min_visits, 3) AS new_min,
                        COALESCE(%(o_new_days)s, rc.hk_new_max_days, 90) AS new_days,
@@ -116,7 +134,7 @@ class ResPartner(models.Model):
                        COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window
                   FROM res_partner p
                   JOIN res_company rc ON rc.id = COALESCE(p.company_id, %(main)s)
-                 WHERE p.active AND %(scope)s
+                 WHERE p.active AND %(scope)s AND %(due)s
                    AND (p.visit_count > 0 OR p.is_prospect OR p.lifecycle_stage IS NOT NULL
                         OR EXISTS (SELECT 1 FROM housekeeping_visit v0
                                     WHERE v0.partner_id = p.id AND v0.state != 'cancelled'))
@@ -129,47 +147,71 @@ class ResPartner(models.Model):
                 HAVING count(DISTINCT extract(year FROM v.date)) >= 2
                    AND count(DISTINCT extract(month FROM v.date)) <= 3
             ), complaint AS (
-                SELECT DISTINCT cp.partner_id
+                SELECT cp.partner_id
                   FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
                  WHERE cp.state IN ('new', 'in_progress')
+                 GROUP BY 1
             ), recent AS (
                 SELECT v.id, v.partner_id,
                        row_number() OVER (PARTITION BY v.partner_id ORDER BY v.date DESC) AS rn
                   FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
                  WHERE v.state = 'done'
             ), low AS (
-                SELECT DISTINCT r.partner_id
+                SELECT r.partner_id
                   FROM recent r
                   JOIN cust c ON c.id = r.partner_id AND r.rn <= c.rated_window
                   JOIN rating_rating rr ON rr.res_model = 'housekeeping.visit'
                                        AND rr.res_id = r.id AND rr.consumed AND rr.rating > 0
                  WHERE rr.rating <= c.low_rating
+                 GROUP BY 1
             ), eval AS (
                 SELECT c.*, (%(today)s::date - c.last_visit_date) AS idle,
                        (s.partner_id IS NOT NULL) AS seasonal,
                        (cp.partner_id IS NOT NULL OR l.partner_id IS NOT NULL) AS quality,
                        -- a seasonal customer is due back a year after the last visit,
                        -- with a month of grace
-                       (c.last_visit_date + interval '13 months')::date AS season_due
+                       (c.last_visit_date + interval '13 months')::date AS season_due,
+                       COALESCE(NULLIF(c.interval_days, 0) * c.risk_f, c.risk_floor) AS risk_days,
+                       GREATEST(COALESCE(NULLIF(c.interval_days, 0) * c.churn_f, 0),
+                                c.churn_floor) AS churn_days
                   FROM cust c
                   LEFT JOIN season s ON s.partner_id = c.id
                   LEFT JOIN complaint cp ON cp.partner_id = c.id
                   LEFT JOIN low l ON l.partner_id = c.id
             ), staged AS (
-                SELECT e.id, e.old_stage, e.old_seasonal, e.seasonal, e.quality,
+                SELECT e.id, e.old_stage, e.old_seasonal, e.old_next, e.seasonal, e.quality,
                        e.last_visit_date, e.preferred_service_type_id, e.price_pct,
+                       -- the first day a threshold of time is crossed (the stage may
+                       -- change without new data); a year or so at the latest, spread
+                       -- by id, as a safety net
+                       CASE
+                         WHEN e.lifecycle_override_until >= %(today)s::date
+                              AND e.old_stage IS NOT NULL
+                           THEN e.lifecycle_override_until + 1
+                         ELSE LEAST(
+                           CASE WHEN e.visit_count > 0 AND e.seasonal THEN LEAST(
+                             CASE WHEN e.season_due >= %(today)s::date THEN e.season_due + 1 END,
+                             CASE WHEN e.season_due + 365 >= %(today)s::date
+                                  THEN e.season_due + 366 END) END,
+                           CASE WHEN e.visit_count > 0 AND NOT e.seasonal THEN LEAST(
+                             CASE WHEN e.idle <= e.risk_days THEN e.last_visit_date
+                                  + floor(e.risk_days)::int + 1 END,
+                             CASE WHEN e.idle <= e.churn_days THEN e.last_visit_date
+                                  + floor(e.churn_days)::int + 1 END) END,
+                           CASE WHEN e.visit_count >= 2 AND e.visit_count < e.new_min
+                                 AND %(today)s::date - e.first_visit_date < e.new_days
+                                THEN e.first_visit_date + e.new_days END,
+                           %(today)s::date + 337 + e.id %% 28)
+                       END AS next_check,
                        CASE
                          WHEN e.lifecycle_override_until >= %(today)s::date
                               AND e.old_stage IS NOT NULL THEN e.old_stage
                          WHEN e.visit_count = 0 THEN 'potential'
                          WHEN e.seasonal AND %(today)s::date > e.season_due + 365 THEN 'churned'
-                         WHEN NOT e.seasonal AND e.idle > GREATEST(
-                              COALESCE(NULLIF(e.interval_days, 0) * e.churn_f, 0),
-                              e.churn_floor) THEN 'churned'
+                         WHEN NOT e.seasonal AND e.idle > e.churn_days THEN 'churned'
                          WHEN e.quality THEN 'at_risk'
                          WHEN e.seasonal AND %(today)s::date > e.season_due THEN 'at_risk'
-                         WHEN NOT e.seasonal AND e.idle > COALESCE(
-                              NULLIF(e.interval_days, 0) * e.risk_f, e.risk_floor) THEN 'at_risk'
+                         WHEN NOT e.seasonal AND e.idle > e.risk_days THEN 'at_risk'
                          WHEN e.visit_count >= e.new_min THEN 'loyal'
                          WHEN e.visit_count >= 2
                               AND %(today)s::date - e.first_visit_date >= e.new_days THEN 'loyal'
@@ -211,7 +253,10 @@ class ResPartner(models.Model):
                              AND m.date >= s.last_visit_date - 30
                              AND m.body::text ILIKE ANY(%(keywords)s))
                        THEN 'competitor'
-                   END AS suggestion
+                   END AS suggestion,
+                   s.next_check,
+                   (s.new_stage IS DISTINCT FROM s.old_stage
+                    OR s.seasonal IS DISTINCT FROM s.old_seasonal) AS changed
               FROM staged s
              WHERE %(changed)s
              ORDER BY id
@@ -229,8 +274,12 @@ class ResPartner(models.Model):
             o_churn_floor=params["o_hk_churn_floor_days"],
             o_low=params["o_hk_low_rating"],
             o_rated=params["o_hk_rated_visits_window"],
+            due=SQL("(p.lifecycle_next_check IS NULL OR p.lifecycle_next_check <= %s)", today)
+            if due
+            else SQL("TRUE"),
             changed=SQL(
-                "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal)"
+                "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal"
+                " OR next_check IS DISTINCT FROM old_next)"
             )
             if only_changed
             else SQL("TRUE"),
@@ -273,17 +322,25 @@ class ResPartner(models.Model):
         rows = rows[:limit] if limit else rows
         if rows:
             self._hk_lifecycle_apply(rows, today, trigger)
-        return len(rows), more
+        # rows whose only change is the day of their next check are not counted
+        return sum(1 for r in rows if r[6]), more
 
     @api.model
     def _hk_lifecycle_apply(self, rows, today, trigger, reason=None):
         """Write the stage changes of ``rows`` set-based: one UPDATE, one INSERT of
         logs, one batch of chatter messages, churn-reason suggestions, playbooks."""
         ids = [r[0] for r in rows]
-        partners = self.browse(ids)
-        old_dates = {p.id: p.lifecycle_stage_date for p in partners}
-        companies = {p.id: p.company_id.id for p in partners}
         stage_changes = [r for r in rows if r[1] != r[2]]
+        # two columns of the customers who change stage (not a prefetch of every
+        # partner field of the batch)
+        self.flush_model(["lifecycle_stage_date", "company_id"])
+        self.env.cr.execute(
+            "SELECT id, lifecycle_stage_date, company_id FROM res_partner WHERE id = ANY(%s)",
+            [[r[0] for r in stage_changes]],
+        )
+        old_dates, companies = {}, {}
+        for pid, stage_date, company_id in self.env.cr.fetchall():
+            old_dates[pid], companies[pid] = stage_date, company_id
         codes = {r[4] for r in rows if r[4]}
         reason_by_code = {}
         if codes:
@@ -311,9 +368,11 @@ class ResPartner(models.Model):
                                                  THEN false ELSE p.churn_reason_confirmed END,
                    lifecycle_override_until = CASE
                         WHEN p.lifecycle_override_until < %(today)s::date THEN NULL
-                        ELSE p.lifecycle_override_until END
+                        ELSE p.lifecycle_override_until END,
+                   lifecycle_next_check = c.next_check
               FROM unnest(%(ids)s::int[], %(stages)s::varchar[], %(seasonal)s::bool[],
-                          %(reasons)s::int[]) AS c(id, new_stage, seasonal, reason)
+                          %(reasons)s::int[], %(nexts)s::date[])
+                   AS c(id, new_stage, seasonal, reason, next_check)
              WHERE p.id = c.id
             """,
                 today=today,
@@ -321,6 +380,8 @@ class ResPartner(models.Model):
                 stages=[r[2] for r in rows],
                 seasonal=[bool(r[3]) for r in rows],
                 reasons=[reason_by_code.get(r[4]) for r in rows],
+                # rows set by hand carry no next check: the next run looks again
+                nexts=[r[5] if len(r) > 5 else None for r in rows],
             )
         )
         self.invalidate_model(
@@ -332,20 +393,27 @@ class ResPartner(models.Model):
                 "churn_reason_id",
                 "churn_reason_confirmed",
                 "lifecycle_override_until",
+                "lifecycle_next_check",
             ]
         )
         if not stage_changes:
             return
         labels = dict(self._fields["lifecycle_stage"]._description_selection(self.env))
+        # translated once per batch, not once per customer
+        won_back_text = self.env._("Won back: a visit was completed")
+        quality_text = self.env._("Service quality signal (complaint or low rating)")
+        rules_text = self.env._("Lifecycle rules")
+        none_label = self.env._("none")
+        note_format = self.env._("Lifecycle stage: %(old)s → %(new)s (%(reason)s)")
         logs, notes = [], {}
-        for pid, old, new, _seasonal, suggestion in stage_changes:
+        for pid, old, new, _seasonal, suggestion, *_rest in stage_changes:
             won_back = old in LOST_STAGES and new in ("new", "loyal")
             text = reason or (
-                self.env._("Won back: a visit was completed")
+                won_back_text
                 if won_back
-                else self.env._("Service quality signal (complaint or low rating)")
+                else quality_text
                 if suggestion == "quality" and new == "at_risk"
-                else self.env._("Lifecycle rules")
+                else rules_text
             )
             previous = old_dates.get(pid)
             logs.append(
@@ -361,12 +429,11 @@ class ResPartner(models.Model):
                     "company_id": companies.get(pid) or None,
                 }
             )
-            notes[pid] = self.env._(
-                "Lifecycle stage: %(old)s → %(new)s (%(reason)s)",
-                old=labels.get(old, self.env._("none")),
-                new=labels[new],
-                reason=text,
-            )
+            notes[pid] = note_format % {
+                "old": labels.get(old, none_label),
+                "new": labels[new],
+                "reason": text,
+            }
         # one INSERT each, whatever the batch size (chatter notes: no notification)
         bulk_insert(self.env["housekeeping.stage.log"], logs)
         self._hk_post_notes(notes)
@@ -477,6 +544,11 @@ class ResPartner(models.Model):
         return self.env.ref("base.user_admin", raise_if_not_found=False) or user
 
     # ------------------------------------------------------------------ hooks & actions
+    def _hk_lifecycle_mark_due(self):
+        """Have the next run evaluate these customers (their complaints, ratings or
+        settings changed)."""
+        self.filtered("lifecycle_next_check").write({"lifecycle_next_check": False})
+
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
         # a new done visit ends a manual override
@@ -505,7 +577,18 @@ class ResPartner(models.Model):
         for partner in self:
             days = (partner.company_id or self.env.company).hk_lifecycle_override_days
             partner.lifecycle_override_until = today + timedelta(days=days or 30)
-        rows = [(p.id, p.lifecycle_stage, stage, p.lifecycle_seasonal, None) for p in self]
+        # the rules look again the day after the manual stage ends
+        rows = [
+            (
+                p.id,
+                p.lifecycle_stage,
+                stage,
+                p.lifecycle_seasonal,
+                None,
+                p.lifecycle_override_until + timedelta(days=1),
+            )
+            for p in self
+        ]
         self.flush_recordset()
         self._hk_lifecycle_apply(rows, today, "manual", reason=reason.strip())
         return True
@@ -516,7 +599,11 @@ class ResPartner(models.Model):
 
     def write(self, vals):
         """A reason chosen by staff for a lost customer opens its playbook (once per
-        open attempt) and counts as confirmed."""
+        open attempt) and counts as confirmed. A change of what the rules read
+        outside the visits (prospect flag, archiving, manual stage end) makes the
+        customer due for the next run."""
+        if _LIFECYCLE_INPUTS.intersection(vals) and "lifecycle_next_check" not in vals:
+            vals = {**vals, "lifecycle_next_check": False}
         if "churn_reason_id" not in vals or self.env.context.get("hk_lifecycle_engine"):
             return super().write(vals)
         before = {p.id: p.churn_reason_id for p in self}
@@ -553,7 +640,7 @@ class ResPartner(models.Model):
 
         def rule_query():
             self._hk_lifecycle_flush()
-            return self._hk_lifecycle_query(fields.Date.context_today(self))
+            return self._hk_lifecycle_query(fields.Date.context_today(self), due=True)
 
         return self._hk_run_chunks(
             "lifecycle_batch_size",

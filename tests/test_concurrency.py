@@ -275,8 +275,8 @@ class TestConcurrentCrons(RealCursorCase):
     def _reset_stages(self):
         with self.registry.cursor() as cr:
             cr.execute(
-                "UPDATE res_partner SET lifecycle_stage = NULL, lifecycle_stage_date = NULL "
-                "WHERE id = ANY(%s)",
+                "UPDATE res_partner SET lifecycle_stage = NULL, lifecycle_stage_date = NULL, "
+                "lifecycle_next_check = NULL WHERE id = ANY(%s)",
                 [self.partner_ids],
             )
             cr.execute(

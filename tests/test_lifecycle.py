@@ -130,6 +130,40 @@ class TestLifecycle(HousekeepingCase):
             self.assertIn("Won back", last.reason)
             self.assertEqual(last.days_in_previous_stage, 10)
 
+    def test_daily_run_reads_only_due_customers(self):
+        with freeze_time("2026-01-29 20:00:00"):
+            # every 14 days: at risk after 28 idle days, i.e. from 2026-02-27
+            biweekly = self._customer("Biweekly", ["2026-01-01", "2026-01-15", "2026-01-29"])
+            self.assertEqual(biweekly.lifecycle_next_check, date(2026, 2, 27))
+            # one visit: at risk after the 45-day floor, i.e. from 2026-03-07
+            newcomer = self._customer("Newcomer", ["2026-01-20"])
+            self.assertEqual(newcomer.lifecycle_next_check, date(2026, 3, 7))
+        with freeze_time("2026-02-26 20:00:00"):
+            self.env.flush_all()
+            self.cr.execute(
+                self.Partner._hk_lifecycle_query(date(2026, 2, 26), due=True, only_changed=False)
+            )
+            self.assertEqual(self.cr.fetchall(), [], "nobody is due before a threshold")
+            self.assertEqual(self._cron(), 0)
+        with freeze_time("2026-02-27 20:00:00"):
+            self.assertEqual(self._cron(), 1)
+            self.assertEqual(biweekly.lifecycle_stage, "at_risk")
+            # churned after max(4 × 14, 180) idle days
+            self.assertEqual(biweekly.lifecycle_next_check, date(2026, 7, 29))
+            self.assertEqual(newcomer.lifecycle_stage, "new")
+            self.assertEqual(self._cron(), 0, "a second run the same day finds nobody due")
+        with freeze_time("2026-03-01 20:00:00"):
+            # new thresholds: the company's customers are due at the next run
+            self.company.hk_at_risk_floor_days = 30
+            self.assertFalse(newcomer.lifecycle_next_check)
+            self.assertFalse(biweekly.lifecycle_next_check)
+            self.assertEqual(self._cron(), 1)
+            self.assertEqual(newcomer.lifecycle_stage, "at_risk", "40 days idle > 30")
+            self.assertEqual(biweekly.lifecycle_next_check, date(2026, 7, 29))
+            # a complaint makes its customer due at once
+            self.env["housekeeping.complaint"].create({"name": "Late", "partner_id": biweekly.id})
+            self.assertFalse(biweekly.lifecycle_next_check)
+
     def test_floor_without_interval(self):
         with freeze_time("2026-01-01 20:00:00"):
             partner = self._customer("Once", ["2026-01-01"])
