@@ -439,7 +439,9 @@ class ResPartner(models.Model):
         ]
         if not candidates:
             return {}
-        given = set()
+        # latest gift day per (customer, tier): a lookup per candidate, not a scan of
+        # every gift of the batch
+        given = {}
         for log in (
             self.env["housekeeping.tier.log"]
             .sudo()
@@ -452,13 +454,14 @@ class ResPartner(models.Model):
                 ["partner_id", "to_tier_id", "date"],
             )
         ):
-            given.add((log.partner_id.id, log.to_tier_id.id, log.date))
+            key = (log.partner_id.id, log.to_tier_id.id)
+            given[key] = max(given.get(key, log.date), log.date)
         todo = [
             r
             for r in candidates
-            if not any(
-                pid == r["id"] and tier_id == r["new_tier"] and day >= r["win_start"]
-                for pid, tier_id, day in given
+            if not (
+                (r["id"], r["new_tier"]) in given
+                and given[(r["id"], r["new_tier"])] >= r["win_start"]
             )
         ]
         gifts = {}

@@ -783,6 +783,69 @@ def bench_visit_done(env, pmin):
     return results
 
 
+FORM_SPEC = {
+    "display_name": {},
+    "visit_count": {},
+    "total_spent": {},
+    "last_visit_date": {},
+    "lifecycle_stage": {},
+    "lifecycle_days_in_stage": {},
+    "points_balance": {},
+    "membership_tier_id": {"fields": {"display_name": {}}},
+    "tier_progress": {},
+    "complaint_count": {},
+    "hk_recommendation_ids": {"fields": {"service_type_id": {"fields": {"display_name": {}}}}},
+    "visit_ids": {"fields": {"name": {}, "date": {}, "amount": {}, "state": {}}, "limit": 40},
+    "points_entry_ids": {"fields": {"date": {}, "entry_type": {}, "points": {}}, "limit": 20},
+}
+LIST_SPEC = {
+    "display_name": {},
+    "phone": {},
+    "visit_count": {},
+    "total_spent": {},
+    "last_visit_date": {},
+    "lifecycle_stage": {},
+    "membership_tier_id": {"fields": {"display_name": {}}},
+    "points_balance": {},
+}
+
+
+def bench_loading(env):
+    """What a service agent waits for: the customer form of the busiest customer,
+    the first page of the customer list (80 rows, counted up to 10,000 as the web
+    client does), and finding a caller by phone number."""
+    env.cr.execute(
+        "SELECT partner_id FROM housekeeping_visit GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )
+    busiest = env["res.partner"].browse(env.cr.fetchone()[0])
+    phone = busiest.phone or "13900000001"
+    Partner = env["res.partner"]
+    runs = []
+    for label, call in (
+        ("customer form, busiest customer", lambda: busiest.web_read(FORM_SPEC)),
+        (
+            "customer list, first page of 80",
+            lambda: Partner.web_search_read(
+                [("visit_count", ">", 0)],
+                LIST_SPEC,
+                limit=80,
+                order="last_visit_date desc, id desc",
+                count_limit=10001,
+            ),
+        ),
+        (
+            "find a caller by phone",
+            lambda: Partner.name_search(phone[-8:], limit=8),
+        ),
+    ):
+        call()  # warm the registry caches, as a running server has them
+        env.invalidate_all()
+        with QueryCounter(env.cr) as qc:
+            call()
+        runs.append((label, qc))
+    return runs
+
+
 class Table:
     """The engine table, in Markdown and as JSON (for the growth plot)."""
 
@@ -1018,6 +1081,12 @@ def main():
         out.append("|---|---|---|---|")
         for label, (qc, n) in bench_visit_done(env, pmin).items():
             out.append(f"| {label} | {qc.queries} | {qc.seconds * 1000:.1f} | {n} |")
+        out.append("")
+        out.append("| loading | queries | time (ms) |")
+        out.append("|---|---|---|")
+        for label, qc in bench_loading(env):
+            print(f"[bench] {label}: {qc.seconds * 1000:.1f} ms, {qc.queries} queries")
+            out.append(f"| {label} | {qc.queries} | {qc.seconds * 1000:.1f} |")
         cr.rollback()
     text = "\n".join(out)
     print(text)
