@@ -80,11 +80,13 @@ class ResPartner(models.Model):
         d = ACTIVE_DAYS
         return {
             "active": SQL(
-                """SELECT count(DISTINCT v.partner_id) FILTER (WHERE %s),
-                          count(DISTINCT v.partner_id) FILTER (WHERE %s) %s""",
+                """SELECT count(*) FILTER (WHERE cur), count(*) FILTER (WHERE prev)
+                     FROM (SELECT v.partner_id, bool_or(%s) AS cur, bool_or(%s) AS prev
+                           %s AND %s GROUP BY v.partner_id) c""",
                 window(d, 0),
                 window(2 * d, d),
                 visits,
+                window(2 * d, 0),
             ),
             "new": SQL(
                 """SELECT count(*) FILTER (WHERE p.first_visit_date >= %(month)s),
