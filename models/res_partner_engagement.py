@@ -415,15 +415,19 @@ class ResPartner(models.Model):
                 ("date", "<=", max(visits.mapped("date"))),
             ]
         )
+        ordered = visits.sorted("date")
+        converted = {}  # visit id: the sends it converts (one write per visit)
         for send in sends:
             window = timedelta(days=(send.partner_id._hk_company()).hk_conversion_days)
             visit = next(
                 (
                     v
-                    for v in visits.sorted("date")
+                    for v in ordered
                     if v.partner_id == send.partner_id and send.date <= v.date <= send.date + window
                 ),
                 None,
             )
             if visit:
-                send.write({"converted": True, "converted_visit_id": visit.id})
+                converted[visit.id] = converted.get(visit.id, send_model) | send
+        for visit_id, converted_sends in converted.items():
+            converted_sends.write({"converted": True, "converted_visit_id": visit_id})
