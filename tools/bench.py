@@ -548,6 +548,21 @@ def floor_rfm(env):
     return floor
 
 
+def write_floor_rfm(env):
+    """The RFM floor, written: the three scores of every customer in bare SQL."""
+    return write_floor(
+        env,
+        [
+            SQL(
+                "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT * FROM (%s) q(id, r, f, m)",
+                SQL(RFM_FLOOR.replace("%(main)s", "%s"), env.company.id),
+            ),
+            "UPDATE res_partner p SET rfm_recency = w.r, rfm_frequency = w.f, "
+            "rfm_monetary = w.m FROM hk_wf w WHERE p.id = w.id",
+        ],
+    )
+
+
 def naive_rfm(env, pmin, sample):
     """Per customer through the ORM: read the visits of the window, then the
     quintiles in Python and one write per customer."""
@@ -1009,10 +1024,14 @@ def main():
             )
         if todo("rfm"):
             rfm_floor = floor_rfm(env)
+            rfm_wfloor = write_floor_rfm(env)
+            vacuum(env, "res_partner")
             rfm_full, rfm_rerun = engine_rfm(env)
             cr.commit()
             rfm_naive = extrapolate(naive_rfm(env, pmin, sample))
-            table.add("rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive)
+            table.add(
+                "rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive, rfm_wfloor
+            )
             table.add("rfm_rerun", "RFM segments, rerun", rfm_rerun, rfm_floor, rfm_naive)
         if todo("tiers"):
             tier_floor = floor_tiers(env)
