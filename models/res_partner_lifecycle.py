@@ -138,7 +138,7 @@ class ResPartner(models.Model):
                    AND (p.visit_count > 0 OR p.is_prospect OR p.lifecycle_stage IS NOT NULL
                         OR EXISTS (SELECT 1 FROM housekeeping_visit v0
                                     WHERE v0.partner_id = p.id AND v0.state != 'cancelled'))
-            ), season AS (
+            ), season AS MATERIALIZED (
                 -- done visits in at most 3 calendar months, over at least 2 years
                 SELECT v.partner_id
                   FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
@@ -146,7 +146,7 @@ class ResPartner(models.Model):
                  GROUP BY v.partner_id
                 HAVING count(DISTINCT extract(year FROM v.date)) >= 2
                    AND count(DISTINCT extract(month FROM v.date)) <= 3
-            ), complaint AS (
+            ), complaint AS MATERIALIZED (
                 SELECT cp.partner_id
                   FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
                  WHERE cp.state IN ('new', 'in_progress')
@@ -156,7 +156,9 @@ class ResPartner(models.Model):
                        row_number() OVER (PARTITION BY v.partner_id ORDER BY v.date DESC) AS rn
                   FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
                  WHERE v.state = 'done'
-            ), low AS (
+            ), low AS MATERIALIZED (
+                -- computed once: inlined, a misestimate (fresh data, no statistics
+                -- yet) put it on the inner side of a nested loop, run per customer
                 SELECT r.partner_id
                   FROM recent r
                   JOIN cust c ON c.id = r.partner_id AND r.rn <= c.rated_window
@@ -547,7 +549,18 @@ class ResPartner(models.Model):
     def _hk_lifecycle_mark_due(self):
         """Have the next run evaluate these customers (their complaints, ratings or
         settings changed)."""
-        self.filtered("lifecycle_next_check").write({"lifecycle_next_check": False})
+        # one UPDATE, not an ORM write (ratings and complaints arrive one by one and
+        # the partner's write() overrides have nothing to do with this column)
+        ids = [pid for pid in self.ids if pid]
+        if not ids:
+            return
+        self.flush_model(["lifecycle_next_check"])
+        self.env.cr.execute(
+            "UPDATE res_partner SET lifecycle_next_check = NULL"
+            " WHERE id = ANY(%s) AND lifecycle_next_check IS NOT NULL",
+            [ids],
+        )
+        self.invalidate_recordset(["lifecycle_next_check"])
 
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
