@@ -1029,9 +1029,7 @@ def main():
             rfm_full, rfm_rerun = engine_rfm(env)
             cr.commit()
             rfm_naive = extrapolate(naive_rfm(env, pmin, sample))
-            table.add(
-                "rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive, rfm_wfloor
-            )
+            table.add("rfm", "RFM segments, first run", rfm_full, rfm_floor, rfm_naive, rfm_wfloor)
             table.add("rfm_rerun", "RFM segments, rerun", rfm_rerun, rfm_floor, rfm_naive)
         if todo("tiers"):
             tier_floor = floor_tiers(env)
