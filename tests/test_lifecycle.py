@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 
@@ -163,6 +163,28 @@ class TestLifecycle(HousekeepingCase):
             # a complaint makes its customer due at once
             self.env["housekeeping.complaint"].create({"name": "Late", "partner_id": biweekly.id})
             self.assertFalse(biweekly.lifecycle_next_check)
+
+    @freeze_time("2026-03-01 10:00:00")
+    def test_inputs_outside_visits_make_customers_due(self):
+        loyal = self._customer("Loyal", ["2026-02-01", "2026-02-15", "2026-02-28"])
+        self.assertTrue(loyal.lifecycle_next_check)
+        loyal.action_archive()
+        loyal.action_unarchive()
+        self.assertFalse(loyal.lifecycle_next_check, "unarchived: evaluated at the next run")
+        self._cron()
+        self.assertTrue(loyal.lifecycle_next_check)
+        prospect = self.Partner.create({"name": "Walk-in"})
+        self._cron()
+        self.assertFalse(prospect.lifecycle_stage, "not a customer yet")
+        prospect.is_prospect = True
+        self._cron()
+        self.assertEqual(prospect.lifecycle_stage, "potential")
+        # a manual stage is looked at again the day after it ends
+        loyal.action_set_lifecycle_stage("at_risk", "Customer said they are moving")
+        self.assertEqual(
+            loyal.lifecycle_next_check,
+            loyal.lifecycle_override_until + timedelta(days=1),
+        )
 
     def test_floor_without_interval(self):
         with freeze_time("2026-01-01 20:00:00"):
