@@ -84,7 +84,8 @@ class HousekeepingComplaint(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         complaints = super().create(vals_list)
-        complaints._hk_lifecycle_due()
+        # an open complaint is a quality signal: the customer is due for the rules
+        complaints.partner_id.sudo()._hk_lifecycle_mark_due()
         for complaint in complaints:
             complaint.partner_id.message_post(
                 body=self.env._(
@@ -104,11 +105,6 @@ class HousekeepingComplaint(models.Model):
         if "state" in vals or "partner_id" in vals:
             (before | self.partner_id).sudo()._hk_lifecycle_mark_due()
         return result
-
-    def _hk_lifecycle_due(self):
-        """An open complaint is a quality signal of the lifecycle rules: its customer
-        is evaluated at the next run."""
-        self.partner_id.sudo()._hk_lifecycle_mark_due()
 
     def action_start(self):
         self.filtered(lambda c: c.state == "new").write({"state": "in_progress"})

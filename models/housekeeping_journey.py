@@ -20,6 +20,7 @@ TRIGGERS = [
     ("holiday", "Holiday"),
 ]
 CHANNELS = [("email", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS")]
+OFFER_TYPES = [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")]
 SEND_STATES = [
     ("queued", "Queued"),
     ("sent", "Sent"),
@@ -96,7 +97,7 @@ class HousekeepingJourney(models.Model):
         ondelete="restrict",
     )
     offer_type = fields.Selection(
-        [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")],
+        OFFER_TYPES,
         default="none",
         required=True,
     )
@@ -621,11 +622,7 @@ class HousekeepingJourney(models.Model):
         if not self.offer_ids:
             self._hk_issue_offer(self, sends)
             return
-        by_offer = {}
-        for send in sends:
-            offer = self._hk_offer_of(send.partner_id)
-            by_offer[offer] = by_offer.get(offer, send.browse()) | send
-        for offer, offer_sends in by_offer.items():
+        for offer, offer_sends in sends.grouped(lambda s: self._hk_offer_of(s.partner_id)).items():
             self._hk_issue_offer(offer, offer_sends)
 
     def _hk_issue_offer(self, offer, sends):
@@ -764,7 +761,7 @@ class HousekeepingJourneyOffer(models.Model):
     )
     tier_id = fields.Many2one("housekeeping.tier", required=True, ondelete="cascade")
     offer_type = fields.Selection(
-        [("none", "No Offer"), ("coupon", "Coupon"), ("points", "Bonus Points")],
+        OFFER_TYPES,
         default="points",
         required=True,
     )

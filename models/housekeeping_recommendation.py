@@ -242,13 +242,22 @@ class HousekeepingRecommendation(models.Model):
         gap = today - timedelta(days=params["recommendation_season_gap_days"])
         return SQL(
             """
-            WITH used AS (
-                SELECT v.partner_id, v.service_type_id
+            WITH own_months AS (
+                -- one pass over the range's done visits, per customer and service:
+                -- the services they use, and the months of each (seasonal services:
+                -- booked in at most 3 distinct months, not in the last months, once
+                -- in an upcoming month)
+                SELECT v.partner_id, v.service_type_id,
+                       array_agg(DISTINCT extract(month FROM v.date)::int) AS months,
+                       count(DISTINCT extract(month FROM v.date)) AS month_count,
+                       max(v.date) AS last_date
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
                  WHERE v.state = 'done'
                    AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
                  GROUP BY 1, 2
+            ), used AS (
+                SELECT partner_id, service_type_id FROM own_months
             ), profile AS (
                 SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
                   FROM %(tag_rel)s rel
@@ -277,18 +286,6 @@ class HousekeepingRecommendation(models.Model):
                   FROM profile pf
                   JOIN hk_rec_tags tb ON tb.tag_id = pf.tag_id
                  ORDER BY pf.partner_id, tb.dst, tb.pct DESC, tb.n DESC, pf.tag_id
-            ), own_months AS (
-                -- the seasonal services of each customer: booked in at most 3
-                -- distinct months, not in the last months, once in an upcoming month
-                SELECT v.partner_id, v.service_type_id,
-                       array_agg(DISTINCT extract(month FROM v.date)::int) AS months,
-                       count(DISTINCT extract(month FROM v.date)) AS month_count,
-                       max(v.date) AS last_date
-                  FROM housekeeping_visit v
-                  JOIN res_partner p ON p.id = v.partner_id AND p.active
-                 WHERE v.state = 'done'
-                   AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
-                 GROUP BY 1, 2
             ), season AS (
                 SELECT DISTINCT ON (om.partner_id, om.service_type_id)
                        om.partner_id, om.service_type_id AS dst, 'season' AS basis,

@@ -111,7 +111,7 @@ class ResCompany(models.Model):
         run (one UPDATE; customers without a company follow the main company)."""
         result = super().write(vals)
         if set(LIFECYCLE_SETTINGS).intersection(vals):
-            main = self.search([], order="id", limit=1)
+            main = self.env["res.partner"]._hk_main_company()
             self.env["res.partner"].flush_model(["company_id", "lifecycle_next_check"])
             self.env.cr.execute(
                 SQL(

@@ -101,8 +101,9 @@ class ResPartner(models.Model):
         """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion,
         next_check, changed)`` rows, ``suggestion`` being the code of the suggested
         churn reason (or None), ``next_check`` the first day the result can change
-        with time alone and ``changed`` whether the stage or the seasonal flag does. ``only_changed`` keeps the rows where one of them differs from
-        what is stored; ``due`` scopes the query to the customers whose
+        with time alone and ``changed`` whether the stage or the seasonal flag does.
+        ``only_changed`` keeps the rows where one of them differs from what is
+        stored; ``due`` scopes the query to the customers whose
         ``lifecycle_next_check`` has come (or is empty): an index scan, so that the
         daily run reads what can have changed, not the population.
 
@@ -382,8 +383,7 @@ class ResPartner(models.Model):
                 stages=[r[2] for r in rows],
                 seasonal=[bool(r[3]) for r in rows],
                 reasons=[reason_by_code.get(r[4]) for r in rows],
-                # rows set by hand carry no next check: the next run looks again
-                nexts=[r[5] if len(r) > 5 else None for r in rows],
+                nexts=[r[5] for r in rows],
             )
         )
         self.invalidate_model(
