@@ -300,6 +300,43 @@ class ResPartner(models.Model):
         self._hk_refresh_visit_stats()
 
     @api.model
+    def _hk_reply_to(self, partner_ids, default, author_id):
+        """``_notify_get_reply_to`` of the partners ``partner_ids``, computed once
+        per company: a partner's reply-to is its company's catchall unless an alias
+        of its own exists, so Odoo's answer for one partner of each company (and for
+        the partners with an alias) holds for all of them; ``_notify_get_reply_to``
+        itself reads the company and formats the address partner by partner."""
+        self.flush_model(["company_id"])
+        self.env.cr.execute(
+            SQL("SELECT id, company_id FROM res_partner WHERE id = ANY(%s)", partner_ids)
+        )
+        company_of = dict(self.env.cr.fetchall())
+        first_of = {}
+        for pid in partner_ids:
+            first_of.setdefault(company_of.get(pid), pid)
+        aliased = (
+            self.env["mail.alias"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("alias_parent_model_id.model", "=", self._name),
+                    ("alias_parent_thread_id", "in", partner_ids),
+                ],
+                ["alias_parent_thread_id"],
+            )
+            .mapped("alias_parent_thread_id")
+        )
+        computed = (
+            self.browse(set(first_of.values()) | set(aliased))
+            .sudo()
+            ._notify_get_reply_to(default=default, author_id=author_id)
+        )
+        return {
+            pid: computed[pid] if pid in computed else computed[first_of[company_of.get(pid)]]
+            for pid in partner_ids
+        }
+
+    @api.model
     def _hk_post_notes(self, bodies, message_ids=None):
         """Post a chatter note on each customer of ``bodies`` (``{partner id: text}``)
         with one INSERT, as the engines do for thousands of customers at once
@@ -310,11 +347,7 @@ class ResPartner(models.Model):
             return self.env["mail.message"]
         note = self.env.ref("mail.mt_note").id
         author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        reply_to = (
-            self.browse(list(bodies))
-            .sudo()
-            ._notify_get_reply_to(default=email_from, author_id=author_id)
-        )
+        reply_to = self._hk_reply_to(list(bodies), email_from, author_id)
         message_ids = message_ids or {}
         now = fields.Datetime.now()
         return bulk_insert(

@@ -377,7 +377,8 @@ class ResPartner(models.Model):
         )
         moved = [r for r in rows if r["new_tier"] != r["old_tier"]]
         if moved:
-            # the visits of priority tiers come first in the lists and calendar
+            # the visits still to do of priority tiers come first in the lists and
+            # calendar (done and cancelled visits rank 0: history is not rewritten)
             self.env["housekeeping.visit"].flush_model(["tier_sequence"])
             self.env.cr.execute(
                 SQL(
@@ -389,7 +390,9 @@ class ResPartner(models.Model):
                           FROM res_partner p
                           LEFT JOIN housekeeping_tier t ON t.id = p.membership_tier_id
                          WHERE p.id = ANY(%s)) x
-                 WHERE v.partner_id = x.id AND v.tier_sequence IS DISTINCT FROM x.seq
+                 WHERE v.partner_id = x.id
+                   AND v.state IN ('draft', 'scheduled')
+                   AND v.tier_sequence IS DISTINCT FROM x.seq
                 """,
                     [r["id"] for r in moved],
                 )
@@ -503,6 +506,7 @@ class ResPartner(models.Model):
 
     def _hk_tier_log(self, moved, tier_of, today, trigger, reason, gifts):
         logs = []
+        reasons = self._hk_tier_reasons(trigger)
         for r in moved:
             old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
             up = bool(new) and (not old or new.sequence >= old.sequence)
@@ -515,7 +519,7 @@ class ResPartner(models.Model):
                     "direction": "up" if up else "down",
                     "date": today,
                     "trigger": trigger,
-                    "reason": reason or self._hk_tier_reason(r, trigger),
+                    "reason": reason or reasons[r["action"] == "downgrade"],
                     "gift_given": bool(gift),
                     "gift_points": gift[0] if gift else 0,
                     "loyalty_card_id": gift[1] if gift else None,
@@ -524,20 +528,26 @@ class ResPartner(models.Model):
             )
         bulk_insert(self.env["housekeeping.tier.log"], logs)
 
-    def _hk_tier_reason(self, row, trigger):
-        if row["action"] == "downgrade":
-            return self.env._("Grace period ended without qualifying")
-        if trigger == "visit":
-            return self.env._("Qualified with a completed visit")
-        return self.env._("Qualification rules")
+    def _hk_tier_reasons(self, trigger):
+        """{is a downgrade: reason} for the logs and notes of ``trigger`` (translated
+        once per batch, not once per customer)."""
+        return {
+            True: self.env._("Grace period ended without qualifying"),
+            False: self.env._("Qualified with a completed visit")
+            if trigger == "visit"
+            else self.env._("Qualification rules"),
+        }
 
     def _hk_tier_notes(self, rows, tier_of, company_of, trigger, reason):
         """One chatter note per member whose tier or grace period changed."""
         none = self.env._("none")
+        reasons = self._hk_tier_reasons(trigger)
+        name_of = {tier_id: tier.name for tier_id, tier in tier_of.items()}
         bodies = {}
         for r in rows:
             old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
-            old_name, new_name = old.name if old else none, new.name if new else none
+            old_name = name_of.get(r["old_tier"], none)
+            new_name = name_of.get(r["new_tier"], none)
             if r["action"] == "grace":
                 needed, _pct = self._hk_tier_gap(
                     old,
@@ -570,7 +580,7 @@ class ResPartner(models.Model):
                     "Membership tier: %(old)s → %(new)s (%(reason)s)",
                     old=old_name,
                     new=new_name,
-                    reason=reason or self._hk_tier_reason(r, trigger),
+                    reason=reason or reasons[r["action"] == "downgrade"],
                 )
                 if r["new_grace"]:
                     body += " " + self.env._(

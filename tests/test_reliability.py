@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .common import HousekeepingCase
 from .test_engagement import EngagementCase
 
 BAD = "refused@example.com"
@@ -485,3 +486,44 @@ class TestAnonymization(EngagementCase):
         )
         self.person.with_user(self.manager).action_hk_anonymize()
         self.assertFalse(self.person.with_context(active_test=False).hk_deletion_requested)
+
+
+class TestEngineNotes(HousekeepingCase):
+    def test_engine_notes_reply_to_is_odoos(self):
+        """The engines' chatter notes compute the reply-to once per company; each
+        note still gets the address Odoo's ``message_post`` would give it."""
+        domain = self.env["mail.alias.domain"].create(
+            {"name": "hk-example.com", "catchall_alias": "catchall"}
+        )
+        other = self.env["res.company"].create(
+            {"name": "Branch Store", "alias_domain_id": domain.id}
+        )
+        Partner = self.env["res.partner"]
+        partners = Partner.create(
+            [
+                {"name": "Main 1", "company_id": self.company.id},
+                {"name": "Branch 1", "company_id": other.id},
+                {"name": "Branch 2", "company_id": other.id},
+                {"name": "No company"},
+                {"name": "Aliased", "company_id": other.id},
+            ]
+        )
+        self.env["mail.alias"].create(
+            {
+                "alias_name": "aliased-customer",
+                "alias_domain_id": domain.id,
+                "alias_model_id": self.env["ir.model"]._get_id("res.partner"),
+                "alias_parent_model_id": self.env["ir.model"]._get_id("res.partner"),
+                "alias_parent_thread_id": partners[4].id,
+            }
+        )
+        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
+        expected = partners.sudo()._notify_get_reply_to(default=email_from, author_id=author_id)
+        got = Partner._hk_reply_to(partners.ids, email_from, author_id)
+        self.assertEqual(got, expected)
+        self.assertIn("aliased-customer@hk-example.com", got[partners[4].id])
+        self.assertIn("catchall@hk-example.com", got[partners[1].id])
+        messages = Partner._hk_post_notes({p.id: "Note" for p in partners})
+        self.assertEqual(
+            {m.res_id: m.reply_to for m in messages}, expected, "notes carry Odoo's reply-to"
+        )

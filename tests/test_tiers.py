@@ -420,8 +420,39 @@ class TestTiers(HousekeepingCase):
         self.assertEqual(later.sorted("tier_sequence", reverse=True)[0].partner_id, vip)
         found = self.env["housekeeping.visit"].search([("id", "in", later.ids)])
         self.assertEqual(found.partner_id.ids, [vip.id, regular.id])
-        self.assertEqual(vip.visit_ids.mapped("tier_sequence"), [20, 20])
+        # only the visit still to do ranks: history is not rewritten by a tier change
+        # and the customer's visits list by date
+        history = self.env["housekeeping.visit"].search([("partner_id", "=", vip.id)])
+        self.assertEqual(history.mapped("tier_sequence"), [20, 0])
         self.assertEqual(regular.visit_ids.mapped("tier_sequence"), [0, 0])
+        self.assertEqual(
+            [str(d.date()) for d in history.mapped("date")], ["2026-03-10", "2026-03-01"]
+        )
+
+    @freeze_time("2026-03-05 20:00:00")
+    def test_tier_change_reranks_only_visits_to_do(self):
+        vip = self._member("VIP", ["2026-03-01", "2026-03-02"], amount=3000)  # Gold
+        todo = self.env["housekeeping.visit"].create(
+            {
+                "partner_id": vip.id,
+                "service_type_id": self.service_hourly.id,
+                "date": "2026-03-10 09:00:00",
+            }
+        )
+        done = vip.visit_ids - todo
+        self.assertEqual(todo.tier_sequence, 20)
+        self.assertEqual(done.mapped("tier_sequence"), [0, 0])
+        vip.action_set_tier(self.silver, "test")  # no priority booking
+        self.assertEqual(todo.tier_sequence, 0)
+        vip.action_set_tier(self.black, "test")
+        self.assertEqual(todo.tier_sequence, self.black.sequence)
+        self.assertEqual(done.mapped("tier_sequence"), [0, 0])
+        todo.action_cancel()
+        self.assertEqual(todo.tier_sequence, 0)
+        today = todo.copy({"date": "2026-03-05 09:00:00"})
+        self.assertEqual(today.tier_sequence, self.black.sequence)
+        today.action_done()
+        self.assertEqual(today.tier_sequence, 0, "a done visit joins the history")
 
     def test_priority_member_wins_the_cleaner(self):
         regular = self._member("Regular", ["2026-03-01"])
