@@ -20,4 +20,5 @@ class HousekeepingStageLog(models.Model):
     reason = fields.Char()
     churn_reason_id = fields.Many2one("housekeeping.churn.reason", ondelete="set null")
     days_in_previous_stage = fields.Integer(help="Days the customer spent in the previous stage.")
-    company_id = fields.Many2one("res.company", index=True)
+    # no index of its own: the (company_id, date) index of the reports serves it
+    company_id = fields.Many2one("res.company")

@@ -253,13 +253,32 @@ class ResPartner(models.Model):
         Entry = self.env["housekeeping.points.entry"].sudo()
         today = fields.Date.context_today(self)
         month_start = today.replace(day=1)
+        # two queries for the whole batch: the referrals already credited and each
+        # referrer's referrals this month (counted on as the batch credits them)
+        keys = [f"referral:{referee.id}" for referee in referees]
+        credited = {
+            (entry.partner_id.id, entry.source_key)
+            for entry in Entry.search_fetch(
+                [("source_key", "in", keys)], ["partner_id", "source_key"]
+            )
+        }
+        this_month = {
+            partner.id: count
+            for partner, count in Entry._read_group(
+                [
+                    ("partner_id", "in", (referees.referred_by_id | referees).ids),
+                    ("reason_code", "=", "referral"),
+                    ("date", ">=", month_start),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        }
         for referee in referees:
             referrer = referee.referred_by_id
             company = referrer._hk_company()
             key = f"referral:{referee.id}"
-            if not company.hk_referral_points or Entry.search_count(
-                [("partner_id", "=", referrer.id), ("source_key", "=", key)]
-            ):
+            if not company.hk_referral_points or (referrer.id, key) in credited:
                 continue
             if self._hk_same_person(referrer, referee):
                 referee.message_post(
@@ -271,20 +290,14 @@ class ResPartner(models.Model):
                     subtype_xmlid="mail.mt_note",
                 )
                 continue
-            this_month = Entry.search_count(
-                [
-                    ("partner_id", "=", referrer.id),
-                    ("reason_code", "=", "referral"),
-                    ("date", ">=", month_start),
-                ]
-            )
-            if company.hk_referral_monthly_cap and this_month >= company.hk_referral_monthly_cap:
+            cap = company.hk_referral_monthly_cap
+            if cap and this_month.get(referrer.id, 0) >= cap:
                 referrer.message_post(
                     body=self.env._(
                         "No referral points for %(referee)s: the monthly limit of %(cap)s "
                         "referrals is reached.",
                         referee=referee.display_name,
-                        cap=company.hk_referral_monthly_cap,
+                        cap=cap,
                     ),
                     subtype_xmlid="mail.mt_note",
                 )
@@ -316,6 +329,9 @@ class ResPartner(models.Model):
                     }
                 )
             Entry._post_credits(credits)
+            credited.add((referrer.id, key))
+            for credit in credits:
+                this_month[credit["partner_id"]] = this_month.get(credit["partner_id"], 0) + 1
 
     # ------------------------------------------------------------------ profile & birthday
     @api.model

@@ -556,6 +556,34 @@ class TestEarningRules(PointsCase):
             self.customer.message_ids.filtered(lambda m: "monthly limit" in (m.body or ""))
         )
 
+    def test_referrals_of_one_batch(self):
+        """Visits completed together (a batch from a sale order or an import) credit
+        each referral once and respect the monthly cap across the batch."""
+        self.company.write({"hk_referral_points": 50, "hk_referral_monthly_cap": 2})
+        friends = self.env["res.partner"].create(
+            [{"name": f"Batch friend {i}", "referred_by_id": self.customer.id} for i in range(4)]
+        )
+        with freeze_time("2026-01-20 20:00:00"):
+            visits = self.env["housekeeping.visit"].create(
+                [
+                    {
+                        "partner_id": friend.id,
+                        "service_type_id": self.service_hourly.id,
+                        "date": "2026-01-20 09:00:00",
+                        "amount": 100,
+                    }
+                    for friend in friends
+                ]
+            )
+            visits.action_done()
+            referral = self._entries(self.customer, reason_code="referral")
+            self.assertEqual(len(referral), 2, "the cap holds inside one batch")
+            self.assertEqual(sum(referral.mapped("points")), 100)
+            more = visits.copy({"date": "2026-01-20 10:00:00"})
+            more.action_done()
+        self.assertEqual(len(self._entries(self.customer, reason_code="referral")), 2)
+        self.assertBalanceIsLedger(self.customer)
+
     def test_campaign_task_once(self):
         with freeze_time("2026-01-20 20:00:00"):
             campaign = self.env["housekeeping.points.campaign"].create(

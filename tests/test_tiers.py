@@ -1,9 +1,11 @@
+import importlib.util
 from datetime import date
 
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools.misc import file_path
 
 from .common import HousekeepingCase
 
@@ -724,3 +726,23 @@ class TestTiers(HousekeepingCase):
             self._logs(there)[-1],
             self.env["housekeeping.tier.log"].with_user(user_a).search([]),
         )
+
+
+class TestMigration(HousekeepingCase):
+    def test_migration_1_1_resets_history_priority(self):
+        """Upgrading from 19.0.1.0.0: done visits lose the tier priority they had."""
+        done = self._visit()
+        todo = self._visit(state="draft", date="2030-01-10 09:00:00")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE housekeeping_visit SET tier_sequence = 20 WHERE id IN %s",
+            [(done.id, todo.id)],
+        )
+        path = file_path("housekeeping_membership/migrations/19.0.1.1.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("hk_migration_1_1", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.migrate(self.env.cr, "19.0.1.0.0")
+        (done | todo).invalidate_recordset(["tier_sequence"])
+        self.assertEqual(done.tier_sequence, 0)
+        self.assertEqual(todo.tier_sequence, 20, "visits still to do keep their priority")

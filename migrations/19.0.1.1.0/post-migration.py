@@ -1,5 +1,10 @@
-"""19.0.1.1.0: the tier priority of a visit applies to the visits still to do only;
-done and cancelled visits rank 0 (one statement, whatever the history)."""
+"""19.0.1.1.0
+
+- The tier priority of a visit applies to the visits still to do only: done and
+  cancelled visits rank 0 (one statement, whatever the history).
+- The stage log's company column lost its own index, which the (company_id, date)
+  index serves; Odoo keeps an index a field no longer asks for, so drop it here.
+"""
 
 
 def migrate(cr, version):
@@ -12,3 +17,4 @@ def migrate(cr, version):
          WHERE state IN ('done', 'cancelled') AND tier_sequence <> 0
         """
     )
+    cr.execute("DROP INDEX IF EXISTS housekeeping_stage_log__company_id_index")
