@@ -232,7 +232,7 @@ class HousekeepingRecommendation(models.Model):
 
     @api.model
     def _hk_recommendation_query(self, today, id_from, id_to):
-        """INSERT … SELECT of the top 3 of the customers whose id is in
+        """The statement rebuilding the top 3 of the customers whose id is in
         ``[id_from, id_to)``, from ``_hk_recommendation_stats`` and their own
         visits and household profile."""
         params = self._hk_params()
@@ -343,16 +343,44 @@ class HousekeepingRecommendation(models.Model):
                 SELECT m.*, row_number() OVER (PARTITION BY m.partner_id
                                                ORDER BY m.total DESC, m.dst) AS rn
                   FROM merged m
+            ), fresh AS (
+                SELECT partner_id, dst AS service_type_id, rn::int AS rank,
+                       round(total::numeric, 1)::float AS score, basis::varchar AS basis,
+                       src AS source_service_type_id, tag_id AS household_tag_id,
+                       support::int AS support, round(pct)::int AS percent,
+                       month AS season_month, years AS season_years
+                  FROM ranked WHERE rn <= 3
+            ), stale AS (
+                -- only what changed is rewritten: the rows still right stay in
+                -- place (a nightly rerun leaves no dead rows nor index churn); all
+                -- parts of the statement see the same snapshot, so the INSERT below
+                -- still sees the rows this DELETE removes
+                DELETE FROM housekeeping_recommendation r
+                 WHERE r.partner_id >= %(id_from)s AND r.partner_id < %(id_to)s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM fresh f
+                        WHERE f.partner_id = r.partner_id AND %(same)s)
             )
             INSERT INTO housekeeping_recommendation
                    (partner_id, service_type_id, rank, score, basis, source_service_type_id,
                     household_tag_id, support, percent, season_month, season_years,
                     create_uid, create_date, write_uid, write_date)
-            SELECT partner_id, dst, rn, round(total::numeric, 1), basis, src, tag_id, support,
-                   round(pct), month, years,
+            SELECT f.partner_id, f.service_type_id, f.rank, f.score, f.basis,
+                   f.source_service_type_id, f.household_tag_id, f.support, f.percent,
+                   f.season_month, f.season_years,
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
-              FROM ranked WHERE rn <= 3
+              FROM fresh f
+             WHERE NOT EXISTS (
+                   SELECT 1 FROM housekeeping_recommendation r
+                    WHERE r.partner_id = f.partner_id AND %(same)s)
             """,
+            same=SQL(
+                "(f.service_type_id, f.rank, f.score, f.basis, f.source_service_type_id, "
+                "f.household_tag_id, f.support, f.percent, f.season_month, f.season_years) "
+                "IS NOT DISTINCT FROM "
+                "(r.service_type_id, r.rank, r.score, r.basis, r.source_service_type_id, "
+                "r.household_tag_id, r.support, r.percent, r.season_month, r.season_years)"
+            ),
             id_from=id_from,
             id_to=id_to,
             weight=params["recommendation_profile_weight"],
@@ -372,10 +400,12 @@ class HousekeepingRecommendation(models.Model):
     def _cron_recommend_services(self):
         """Nightly: rebuild every customer's top 3, idempotent. The population's
         co-occurrence figures are computed once (``_hk_recommendation_stats``), then
-        customers are rebuilt by ranges of ids (one DELETE and one INSERT … SELECT
-        each; ``housekeeping_membership.recommendation_batch_size`` ids, default
-        50,000), so that sorts stay in memory and the cost grows linearly with the
-        population. Inside the scheduler each range commits."""
+        customers are rebuilt by ranges of ids (one statement each, which deletes
+        the recommendations no longer right and inserts the new ones;
+        ``housekeeping_membership.recommendation_batch_size`` ids, default 50,000),
+        so that sorts stay in memory and the cost grows linearly with the
+        population. Inside the scheduler each range commits. Returns the number of
+        recommendations written (0 when nothing changed)."""
         today = fields.Date.context_today(self)
         self.env["housekeeping.visit"].flush_model(
             ["partner_id", "service_type_id", "state", "date"]
@@ -390,10 +420,10 @@ class HousekeepingRecommendation(models.Model):
 
         def step(size):
             id_from, id_to = cursor["from"], cursor["from"] + size
-            self.env.cr.execute(
-                "DELETE FROM housekeeping_recommendation WHERE partner_id >= %s AND partner_id < %s",
-                [id_from, id_to],
-            )
+            # the statement's estimated cost makes PostgreSQL compile it (JIT with
+            # inlining and optimisation) on every range: 0.7 s of 3.3 s per 50,000
+            # customers, for no gain on its execution; off for this transaction
+            self.env.cr.execute("SET LOCAL jit = off")
             self.env.cr.execute(self._hk_recommendation_query(today, id_from, id_to))
             cursor["from"] = id_to
             return self.env.cr.rowcount, id_to <= (high or 0)

@@ -547,8 +547,11 @@ class TestRecommendations(EngagementCase):
         # a cancelled visit does not count
         self._visit(partner=partners["U"], service_type=appliance, state="cancelled")
         model = self.env["housekeeping.recommendation"]
-        model._cron_recommend_services()
-        count = model._cron_recommend_services()  # idempotent rebuild
+        count = model._cron_recommend_services()
+        rows = model.search([])
+        # idempotent: a rebuild with nothing changed rewrites nothing
+        self.assertEqual(model._cron_recommend_services(), 0)
+        self.assertEqual(model.search([]), rows, "the rows still right stay in place")
         t = partners["T"].hk_recommendation_ids
         self.assertEqual(t.mapped("service_type_id"), deep | appliance)
         self.assertEqual(t.mapped("rank"), [1, 2])
@@ -568,8 +571,14 @@ class TestRecommendations(EngagementCase):
         self.env["ir.config_parameter"].set_param(
             "housekeeping_membership.recommendation_min_customers", 3
         )
+        kept = partners["T"].hk_recommendation_ids
         model._cron_recommend_services()
         self.assertEqual(partners["U"].hk_recommendation_ids.service_type_id, hourly)
+        self.assertEqual(
+            partners["T"].hk_recommendation_ids.filtered(lambda r: r.rank == 1),
+            kept.filtered(lambda r: r.rank == 1),
+            "an unchanged recommendation is kept, not rewritten",
+        )
 
     def _customer(self, name, history, tags=None):
         partner = self.Partner.create(

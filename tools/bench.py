@@ -398,7 +398,34 @@ def write_floor(env, statements):
     return floor
 
 
+# The chatter row of the write floors: the columns the engines' notes fill
+# (``_hk_post_notes``: subtype, author, e-mail, reply-to and Message-Id included),
+# so that the floor writes what the engine writes, with no ORM.
+FLOOR_NOTE = """
+    INSERT INTO mail_message (model, res_id, message_type, subtype_id, author_id, email_from,
+                              reply_to, message_id, date, body, create_uid, create_date,
+                              write_uid, write_date)
+    SELECT 'res.partner', w.id, 'notification', %(note)s, %(author)s, %(email)s, %(email)s,
+           '<' || w.id || '.' || md5(random()::text) || '-res.partner@hk-bench>', now(),
+           %(body)s, 1, now(), 1, now()
+      FROM hk_wf w
+"""
+
+
+def floor_note(env, body):
+    author_id, email_from = env["mail.thread"]._message_compute_author(None)
+    return SQL(
+        FLOOR_NOTE,
+        note=env.ref("mail.mt_note").id,
+        author=author_id,
+        email=email_from,
+        body=body,
+    )
+
+
 def write_floor_lifecycle(env):
+    """The lifecycle engine's writes in bare SQL: the same partner columns, a log row
+    and a chatter row per change, with the same columns as the engine's."""
     partner = env["res.partner"]
     today = odoo.fields.Date.context_today(partner)
     partner._hk_lifecycle_flush()
@@ -406,26 +433,48 @@ def write_floor_lifecycle(env):
         env,
         [
             SQL(
-                "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_stage, q.new_stage "
-                "FROM (%s) q",
+                "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_stage, "
+                "q.new_stage, q.seasonal, q.next_check FROM (%s) q",
                 partner._hk_lifecycle_query(today),
             ),
-            "UPDATE res_partner p SET lifecycle_stage = w.new_stage FROM hk_wf w WHERE p.id = w.id",
             SQL(
-                "INSERT INTO housekeeping_stage_log (partner_id, from_stage, to_stage, date, "
-                "trigger, create_date) SELECT id, old_stage, new_stage, %s, 'cron', now() "
-                "FROM hk_wf",
-                today,
+                """
+            UPDATE res_partner p
+               SET lifecycle_stage = w.new_stage, lifecycle_seasonal = w.seasonal,
+                   lifecycle_stage_date = %(today)s, won_back_date = p.won_back_date,
+                   churn_reason_id = p.churn_reason_id,
+                   churn_reason_confirmed = p.churn_reason_confirmed,
+                   lifecycle_override_until = p.lifecycle_override_until,
+                   lifecycle_next_check = w.next_check
+              FROM hk_wf w WHERE p.id = w.id
+            """,
+                today=today,
             ),
-            "INSERT INTO mail_message (model, res_id, message_type, body, date, author_id) "
-            "SELECT 'res.partner', id, 'notification', "
-            "jsonb_build_object('en_US', '<p>Stage: ' || coalesce(old_stage, '') || ' → ' "
-            "|| new_stage || '</p>')->>'en_US', now(), 2 FROM hk_wf",
+            SQL(
+                """
+            INSERT INTO housekeeping_stage_log (partner_id, from_stage, to_stage, date, trigger,
+                        reason, days_in_previous_stage, churn_reason_id, company_id,
+                        create_uid, create_date, write_uid, write_date)
+            SELECT w.id, w.old_stage, w.new_stage, %(today)s, 'cron', 'Lifecycle rules',
+                   %(today)s - p.lifecycle_stage_date, NULL, p.company_id, 1, now(), 1, now()
+              FROM hk_wf w JOIN res_partner p ON p.id = w.id
+            """,
+                today=today,
+            ),
+            floor_note(
+                env,
+                SQL(
+                    "'<p>Lifecycle stage: ' || coalesce(w.old_stage, 'none') || ' → ' "
+                    "|| w.new_stage || ' (Lifecycle rules)</p>'"
+                ),
+            ),
         ],
     )
 
 
 def write_floor_tiers(env):
+    """The tier engine's writes in bare SQL: the same partner columns, a log row and
+    a chatter row per change, with the same columns as the engine's."""
     partner = env["res.partner"]
     today = odoo.fields.Date.context_today(partner)
     partner._hk_tier_flush()
@@ -434,21 +483,31 @@ def write_floor_tiers(env):
         [
             SQL(
                 "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_tier, q.new_tier, "
-                "q.new_grace FROM (%s) q",
+                "q.new_grace, q.company_id FROM (%s) q",
                 partner._hk_tier_query(today),
             ),
             "UPDATE res_partner p SET membership_tier_id = w.new_tier, "
-            "tier_grace_until = w.new_grace FROM hk_wf w WHERE p.id = w.id",
+            "tier_grace_until = w.new_grace, tier_manual_until = p.tier_manual_until "
+            "FROM hk_wf w WHERE p.id = w.id",
             SQL(
-                "INSERT INTO housekeeping_tier_log (partner_id, from_tier_id, to_tier_id, date, "
-                "trigger, create_date) SELECT id, old_tier, new_tier, %s, 'cron', now() "
-                "FROM hk_wf",
-                today,
+                """
+            INSERT INTO housekeeping_tier_log (partner_id, from_tier_id, to_tier_id, direction,
+                        date, trigger, reason, gift_given, gift_points, loyalty_card_id,
+                        company_id, create_uid, create_date, write_uid, write_date)
+            SELECT w.id, w.old_tier, w.new_tier, 'up', %(today)s, 'cron', 'Qualification rules',
+                   false, 0, NULL, w.company_id, 1, now(), 1, now()
+              FROM hk_wf w
+             WHERE w.new_tier IS DISTINCT FROM w.old_tier
+            """,
+                today=today,
             ),
-            "INSERT INTO mail_message (model, res_id, message_type, body, date, author_id) "
-            "SELECT 'res.partner', id, 'notification', '<p>Membership tier: ' "
-            "|| coalesce(old_tier::text, '') || ' → ' || new_tier || '</p>', now(), 2 "
-            "FROM hk_wf",
+            floor_note(
+                env,
+                SQL(
+                    "'<p>Membership tier: ' || coalesce(w.old_tier::text, 'none') || ' → ' "
+                    "|| w.new_tier || ' (Qualification rules)</p>'"
+                ),
+            ),
         ],
     )
 
