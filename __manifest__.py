@@ -67,6 +67,7 @@
     "demo": [
         "data/housekeeping_demo.xml",
     ],
+    "pre_init_hook": "pre_init_hook",
     "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_backend": [

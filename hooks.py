@@ -1,5 +1,14 @@
-"""Uninstallation of housekeeping_membership.
+"""Installation and uninstallation of housekeeping_membership.
 
+Installation on an existing customer base: Odoo adds a field's column, then gives
+every existing row the field's default with one ``UPDATE`` per column, which
+rewrites the whole table (25–30 s per column on 1,000,000 partners, 96 s of the
+109 s the installation took). PostgreSQL adds a column with a constant default
+without touching the rows (the value is kept in the catalogue): the pre-init hook
+adds the partner columns with a non-null default that way; Odoo then finds them
+and has nothing to fill.
+
+Uninstallation:
 Odoo removes a module's records (newest first), then its columns and tables. The
 module's many2one columns (on its own tables and on ``res_partner``) forbid the
 deletion of what they point to (``ondelete='restrict'``), so records of the module
@@ -17,6 +26,42 @@ from odoo.tools import SQL
 MODULE = "housekeeping_membership"
 # models whose records the module creates but that outlive it when in use
 KEPT_WHEN_USED = ("product.template", "product.product", "res.partner", "res.users")
+
+
+# res.partner columns whose default Odoo would write into every existing row
+FAST_DEFAULT_COLUMNS = (
+    ("visit_count", "int4", "Done Visits"),
+    ("total_spent", "numeric", "Total Spent"),
+    ("average_ticket", "numeric", "Average Ticket"),
+    ("points_balance", "int4", "Points"),
+)
+
+
+def pre_init_hook(env):
+    """Add the partner columns with a default in constant time (see above). The
+    column default is dropped right away: rows that existed read the value kept in
+    the catalogue, new rows get Odoo's, as for any other column."""
+    env.cr.execute(
+        """
+        SELECT column_name FROM information_schema.columns
+         WHERE table_schema = current_schema AND table_name = 'res_partner'
+        """
+    )
+    existing = {row[0] for row in env.cr.fetchall()}
+    for column, column_type, label in FAST_DEFAULT_COLUMNS:
+        if column in existing:
+            continue
+        env.cr.execute(
+            SQL(
+                "ALTER TABLE res_partner ADD COLUMN %s %s DEFAULT 0",
+                SQL.identifier(column),
+                SQL(column_type),
+            )
+        )
+        env.cr.execute(
+            SQL("ALTER TABLE res_partner ALTER COLUMN %s DROP DEFAULT", SQL.identifier(column))
+        )
+        env.cr.execute(SQL("COMMENT ON COLUMN res_partner.%s IS %s", SQL.identifier(column), label))
 
 
 def _drop_module_foreign_keys(env):

@@ -4,7 +4,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from odoo.tests import BaseCase, tagged
+from odoo.addons.housekeeping_membership.hooks import FAST_DEFAULT_COLUMNS, pre_init_hook
+from odoo.tests import BaseCase, TransactionCase, tagged
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +92,25 @@ class TestHarness(BaseCase):
         result = self._harness("test", ODOO_SRC="/nonexistent/odoo")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("ODOO_SRC=/nonexistent/odoo is not an Odoo 19.0 source tree", result.stderr)
+
+
+@tagged("post_install", "-at_install")
+class TestInstallHook(TransactionCase):
+    def test_fast_default_columns_match_the_fields(self):
+        """The pre-init hook adds partner columns with their default in constant time;
+        each must be the field's own column type and default, or the values read
+        after installation would differ from Odoo's."""
+        Partner = self.env["res.partner"]
+        for column, column_type, label in FAST_DEFAULT_COLUMNS:
+            field = Partner._fields[column]
+            self.assertEqual(field.column_type[0], column_type, column)
+            self.assertEqual(field.default(Partner), 0, column)
+            self.assertEqual(field.string, label, column)
+        # existing partners read 0, not NULL, in SQL as in the ORM
+        self.env.cr.execute(
+            "SELECT count(*) FROM res_partner WHERE visit_count IS NULL OR total_spent IS NULL"
+            " OR average_ticket IS NULL OR points_balance IS NULL"
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        # the hook is idempotent: the columns exist, nothing is altered
+        pre_init_hook(self.env)
