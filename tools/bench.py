@@ -185,20 +185,7 @@ def engine_visit_stats(env, pmin, pmax, sample):
     with QueryCounter(env.cr) as incremental:
         partner.browse(one_percent)._hk_refresh_visit_stats()
     with QueryCounter(env.cr) as floor:
-        env.cr.execute(
-            """
-            SELECT partner_id, count(*), sum(amount), min(local_day), max(local_day),
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY gap),
-                   count(coupon_card_id), mode() WITHIN GROUP (ORDER BY service_type_id)
-              FROM (SELECT v.partner_id, v.amount, v.coupon_card_id, v.service_type_id,
-                           (v.date AT TIME ZONE 'UTC' AT TIME ZONE p.tz)::date AS local_day,
-                           EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
-                               PARTITION BY v.partner_id ORDER BY v.date)) AS gap
-                      FROM housekeeping_visit v JOIN res_partner p ON p.id = v.partner_id
-                     WHERE v.state = 'done') v
-             GROUP BY partner_id
-            """
-        )
+        env.cr.execute(STATS_FLOOR)
         env.cr.fetchall()
     # naive: per partner, read its visits through the ORM and write the figures
     sample_ids = ids[:sample]
@@ -219,7 +206,23 @@ def engine_visit_stats(env, pmin, pmax, sample):
     return full, rerun, incremental, floor, naive_total, wfloor
 
 
-STATS_WRITE_FLOOR = """
+# The statistics of every customer in one statement (the floor of the statistics).
+STATS_FLOOR = """
+    SELECT partner_id, count(*) AS cnt, sum(amount) AS total,
+           min(local_day) AS first_day, max(local_day) AS last_day,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS gap,
+           count(coupon_card_id) AS coupons,
+           mode() WITHIN GROUP (ORDER BY service_type_id) AS pref
+      FROM (SELECT v.partner_id, v.amount, v.coupon_card_id, v.service_type_id,
+                   (v.date AT TIME ZONE 'UTC' AT TIME ZONE p.tz)::date AS local_day,
+                   EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
+                       PARTITION BY v.partner_id ORDER BY v.date)) AS gap
+              FROM housekeeping_visit v JOIN res_partner p ON p.id = v.partner_id
+             WHERE v.state = 'done') v
+     GROUP BY partner_id
+"""
+
+STATS_WRITE_FLOOR = f"""
     UPDATE res_partner p
        SET visit_count = s.cnt, total_spent = s.total, average_ticket = s.total / s.cnt,
            first_visit_date = s.first_day, last_visit_date = s.last_day,
@@ -228,18 +231,7 @@ STATS_WRITE_FLOOR = """
            coupon_usage_rate = round(100.0 * s.coupons / s.cnt, 1),
            customer_since = COALESCE(p.customer_since, s.first_day),
            lifecycle_next_check = NULL
-      FROM (SELECT partner_id, count(*) AS cnt, sum(amount) AS total,
-                   min(local_day) AS first_day, max(local_day) AS last_day,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS gap,
-                   count(coupon_card_id) AS coupons,
-                   mode() WITHIN GROUP (ORDER BY service_type_id) AS pref
-              FROM (SELECT v.partner_id, v.amount, v.coupon_card_id, v.service_type_id,
-                           (v.date AT TIME ZONE 'UTC' AT TIME ZONE p.tz)::date AS local_day,
-                           EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
-                               PARTITION BY v.partner_id ORDER BY v.date)) AS gap
-                      FROM housekeeping_visit v JOIN res_partner p ON p.id = v.partner_id
-                     WHERE v.state = 'done') v
-             GROUP BY partner_id) s
+      FROM ({STATS_FLOOR}) s
      WHERE p.id = s.partner_id
 """
 
