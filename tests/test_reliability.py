@@ -519,11 +519,14 @@ class TestEngineNotes(HousekeepingCase):
         )
         author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
         expected = partners.sudo()._notify_get_reply_to(default=email_from, author_id=author_id)
-        got = Partner._hk_reply_to(partners.ids, email_from, author_id)
+        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
+            got = Partner._hk_reply_to(partners.ids, email_from, author_id)
         self.assertEqual(got, expected)
+        self.assertEqual(Partner._hk_reply_to(partners.ids, email_from, author_id), expected)
         self.assertIn("aliased-customer@hk-example.com", got[partners[4].id])
         self.assertIn("catchall@hk-example.com", got[partners[1].id])
-        messages = Partner._hk_post_notes({p.id: "Note" for p in partners})
+        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
+            messages = Partner._hk_post_notes({p.id: "Note" for p in partners})
         self.assertEqual(
             {m.res_id: m.reply_to for m in messages}, expected, "notes carry Odoo's reply-to"
         )
