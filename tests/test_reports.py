@@ -195,7 +195,14 @@ class TestVisitReports(ReportsCase):
         ):
             self._visit(partner, date=f"{day} 09:00:00")
         self._visit(p3, date="2026-05-05 09:00:00", state="cancelled")
-        rows = self.env["housekeeping.report.cohort"].search([("company_id", "=", self.company.id)])
+        Cohort = self.env["housekeeping.report.cohort"]
+        # a snapshot: computed by the nightly action, identical when recomputed
+        self.assertFalse(Cohort.search([("company_id", "=", self.company.id)]))
+        cells_count = Cohort._cron_refresh()
+        self.assertEqual(Cohort._cron_refresh(), cells_count)
+        rows = Cohort.search([("company_id", "=", self.company.id)])
+        self.assertEqual(len(rows), cells_count)
+        self.assertEqual(set(rows.mapped("snapshot_date")), {date.fromisoformat(TODAY[:10])})
         cells = {(r.cohort_month.month, r.month_offset): r for r in rows}
         self.assertEqual(
             {k: (r.cohort_size, r.active_count, r.retention) for k, r in cells.items()},
@@ -220,6 +227,20 @@ class TestVisitReports(ReportsCase):
             ["retention:avg"],
         )
         self.assertEqual(sorted(triangle.values()), [50.0, 100.0])
+
+    def test_cohorts_use_company_time_zone(self):
+        """A visit late on 31 January UTC is a February visit in Beijing: the cohort
+        month is the company's local month, whoever refreshes the snapshot."""
+        partner = self.env["res.partner"].create({"name": "Night visit"})
+        self._visit(partner, date="2026-01-31 20:00:00")
+        Cohort = self.env["housekeeping.report.cohort"]
+        cron = self.env.ref("housekeeping_membership.ir_cron_cohort_refresh")
+        self.assertEqual(cron.code, "model._cron_refresh()")
+        for tz, month in (("Asia/Shanghai", 2), ("UTC", 1)):
+            self.company.partner_id.tz = tz
+            Cohort.with_context(tz="America/New_York")._cron_refresh()
+            first = Cohort.search([("company_id", "=", self.company.id), ("month_offset", "=", 0)])
+            self.assertEqual(first.cohort_month.month, month, tz)
 
     def test_visits_seasonality_and_satisfaction(self):
         p1, p2 = self.env["res.partner"].create([{"name": "Visit 1"}, {"name": "Visit 2"}])
@@ -364,6 +385,7 @@ class TestReportAccess(ReportsCase):
         self.assertEqual(visit_report.with_user(self.manager).search_count([]), 1)
         self.assertEqual(visit_report.with_user(manager_b).search_count([]), 0)
         cohort = self.env["housekeeping.report.cohort"]
+        cohort._cron_refresh()
         self.assertTrue(cohort.with_user(self.manager).search_count([]))
         self.assertEqual(cohort.with_user(manager_b).search_count([]), 0)
         for model in models:
