@@ -49,6 +49,9 @@ class ResPartner(models.Model):
         for key, query in self._hk_dashboard_queries(ctx).items():
             self.env.cr.execute(query)
             values[key] = self.env.cr.fetchone()
+        # one pass over the visits gives three KPIs (current, previous each)
+        row = values.pop("visit_kpis")
+        values.update(active=row[0:2], repeat=row[2:4], retention=row[4:6])
         return {
             "kpis": self._hk_dashboard_kpis(values),
             "charts": self._hk_dashboard_charts(ctx),
@@ -79,14 +82,32 @@ class ResPartner(models.Model):
         logs = SQL("(l.company_id IS NULL OR l.company_id = ANY(%s))", ctx["companies"])
         d = ACTIVE_DAYS
         return {
-            "active": SQL(
-                """SELECT count(*) FILTER (WHERE cur), count(*) FILTER (WHERE prev)
-                     FROM (SELECT v.partner_id, bool_or(%s) AS cur, bool_or(%s) AS prev
+            # active customers (a visit in the last 90 days, and the 90 before),
+            # repeat-purchase rate (2+ visits among customers with one, last 12
+            # months and the 12 before) and retention (customers of the previous 90
+            # days seen again in the last 90, and the same one period earlier):
+            # one scan of two years of visits, grouped by customer once
+            "visit_kpis": SQL(
+                """SELECT count(*) FILTER (WHERE p0), count(*) FILTER (WHERE p1),
+                          100.0 * count(*) FILTER (WHERE y0 >= 2)
+                                / NULLIF(count(*) FILTER (WHERE y0 >= 1), 0),
+                          100.0 * count(*) FILTER (WHERE y1 >= 2)
+                                / NULLIF(count(*) FILTER (WHERE y1 >= 1), 0),
+                          100.0 * count(*) FILTER (WHERE p1 AND p0)
+                                / NULLIF(count(*) FILTER (WHERE p1), 0),
+                          100.0 * count(*) FILTER (WHERE p2 AND p1)
+                                / NULLIF(count(*) FILTER (WHERE p2), 0)
+                     FROM (SELECT v.partner_id, bool_or(%s) AS p0, bool_or(%s) AS p1,
+                                  bool_or(%s) AS p2, count(*) FILTER (WHERE %s) AS y0,
+                                  count(*) FILTER (WHERE %s) AS y1
                            %s AND %s GROUP BY v.partner_id) c""",
                 window(d, 0),
                 window(2 * d, d),
+                window(3 * d, 2 * d),
+                window(365, 0),
+                window(730, 365),
                 visits,
-                window(2 * d, 0),
+                window(max(730, 3 * d), 0),
             ),
             "new": SQL(
                 """SELECT count(*) FILTER (WHERE p.first_visit_date >= %(month)s),
@@ -123,33 +144,6 @@ class ResPartner(models.Model):
                 month=ctx["month"],
                 prev=ctx["prev_month"],
                 today=today,
-            ),
-            "repeat": SQL(
-                """SELECT 100.0 * count(*) FILTER (WHERE cur >= 2)
-                                / NULLIF(count(*) FILTER (WHERE cur >= 1), 0),
-                          100.0 * count(*) FILTER (WHERE prev >= 2)
-                                / NULLIF(count(*) FILTER (WHERE prev >= 1), 0)
-                     FROM (SELECT v.partner_id, count(*) FILTER (WHERE %s) AS cur,
-                                  count(*) FILTER (WHERE %s) AS prev
-                           %s AND %s GROUP BY v.partner_id) c""",
-                window(365, 0),
-                window(730, 365),
-                visits,
-                window(730, 0),
-            ),
-            "retention": SQL(
-                """SELECT 100.0 * count(*) FILTER (WHERE p1 AND p0) / NULLIF(count(*)
-                                FILTER (WHERE p1), 0),
-                          100.0 * count(*) FILTER (WHERE p2 AND p1) / NULLIF(count(*)
-                                FILTER (WHERE p2), 0)
-                     FROM (SELECT v.partner_id, bool_or(%s) AS p0, bool_or(%s) AS p1,
-                                  bool_or(%s) AS p2
-                           %s AND %s GROUP BY v.partner_id) c""",
-                window(d, 0),
-                window(2 * d, d),
-                window(3 * d, 2 * d),
-                visits,
-                window(3 * d, 0),
             ),
             "satisfaction": SQL(
                 """SELECT avg(r.rating) FILTER (WHERE %s), avg(r.rating) FILTER (WHERE %s)
