@@ -51,3 +51,18 @@ class HousekeepingCase(TransactionCase):
         elif state == "cancelled":
             visit.action_cancel()
         return visit
+
+    @classmethod
+    def _draft_visits(cls, partners, date, amount=100.0, service_type=None):
+        """One draft visit per partner, to complete them together as one batch."""
+        return cls.env["housekeeping.visit"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "service_type_id": (service_type or cls.service_hourly).id,
+                    "date": date,
+                    "amount": amount,
+                }
+                for partner in partners
+            ]
+        )

@@ -564,17 +564,7 @@ class TestEarningRules(PointsCase):
             [{"name": f"Batch friend {i}", "referred_by_id": self.customer.id} for i in range(4)]
         )
         with freeze_time("2026-01-20 20:00:00"):
-            visits = self.env["housekeeping.visit"].create(
-                [
-                    {
-                        "partner_id": friend.id,
-                        "service_type_id": self.service_hourly.id,
-                        "date": "2026-01-20 09:00:00",
-                        "amount": 100,
-                    }
-                    for friend in friends
-                ]
-            )
+            visits = self._draft_visits(friends, "2026-01-20 09:00:00")
             visits.action_done()
             referral = self._entries(self.customer, reason_code="referral")
             self.assertEqual(len(referral), 2, "the cap holds inside one batch")

@@ -384,16 +384,8 @@ class TestTiers(HousekeepingCase):
         partners = self.Partner.create(
             [{"name": f"VIP {i}", "company_id": self.company.id} for i in range(3)]
         )
-        visits = self.env["housekeeping.visit"].create(
-            [
-                {
-                    "partner_id": p.id,
-                    "service_type_id": self.service_deep.id,
-                    "date": "2026-03-05 09:00:00",
-                    "amount": 9000,
-                }
-                for p in partners
-            ]
+        visits = self._draft_visits(
+            partners, "2026-03-05 09:00:00", amount=9000, service_type=self.service_deep
         )
         visits.action_done()
         self.assertEqual(partners.membership_tier_id, self.black)
