@@ -376,7 +376,24 @@ class ResPartner(models.Model):
             )
         )
         moved = [r for r in rows if r["new_tier"] != r["old_tier"]]
-        if moved:
+        self.invalidate_model([*TIER_PARTNER_FIELDS, "tier_progress", "tier_progress_pct"])
+
+        tiers = (
+            self.env["housekeeping.tier"]
+            .sudo()
+            .with_context(active_test=False)
+            .browse(({r["old_tier"] for r in rows} | {r["new_tier"] for r in rows}) - {None})
+        )
+        tier_of = {tier.id: tier for tier in tiers}
+
+        def rank(tier_id):
+            tier = tier_of.get(tier_id)
+            return tier.sequence if tier and tier.priority_booking else 0
+
+        # only customers whose priority rank changes have visits to re-rank (a new
+        # customer entering the first tier has none: no query)
+        reranked = [r["id"] for r in moved if rank(r["old_tier"]) != rank(r["new_tier"])]
+        if reranked:
             # the visits still to do of priority tiers come first in the lists and
             # calendar (done and cancelled visits rank 0: history is not rewritten)
             self.env["housekeeping.visit"].flush_model(["tier_sequence"])
@@ -394,19 +411,10 @@ class ResPartner(models.Model):
                    AND v.state IN ('draft', 'scheduled')
                    AND v.tier_sequence IS DISTINCT FROM x.seq
                 """,
-                    [r["id"] for r in moved],
+                    reranked,
                 )
             )
             self.env["housekeeping.visit"].invalidate_model(["tier_sequence"])
-        self.invalidate_model([*TIER_PARTNER_FIELDS, "tier_progress", "tier_progress_pct"])
-
-        tiers = (
-            self.env["housekeeping.tier"]
-            .sudo()
-            .with_context(active_test=False)
-            .browse(({r["old_tier"] for r in rows} | {r["new_tier"] for r in rows}) - {None})
-        )
-        tier_of = {tier.id: tier for tier in tiers}
         companies = self.env["res.company"].sudo().browse({r["cid"] for r in rows})
         company_of = {company.id: company for company in companies}
         upgrades = [
