@@ -3,7 +3,7 @@ import re
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
@@ -298,6 +298,19 @@ class ResPartner(models.Model):
         """``self`` absorbed ``src_partners`` (Odoo's merge wizard): recompute the
         stored aggregates once. Capabilities extend this (balance, tier, stage)."""
         self._hk_refresh_visit_stats()
+
+    @api.model
+    @tools.ormcache()
+    def _hk_main_company_id(self):
+        return self.env["res.company"].sudo().search([], order="id", limit=1).id
+
+    @api.model
+    def _hk_main_company(self):
+        """The company whose settings apply to customers shared between companies (no
+        company of their own): the first active company, whoever asks (as superuser:
+        a user of another company reads its settings too). Cached: Odoo clears the
+        cache when a company is created, archived or deleted."""
+        return self.env["res.company"].sudo().browse(self._hk_main_company_id())
 
     # from this many partners on, the reply-to is computed once per company
     _hk_reply_to_grouped_from = 50

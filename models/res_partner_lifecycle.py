@@ -114,7 +114,7 @@ class ResPartner(models.Model):
         a stage already.
         """
         overrides = overrides or {}
-        main_company = self.env["res.company"].search([], order="id", limit=1)
+        main_company = self.env["res.partner"]._hk_main_company()
         params = {f"o_{name}": overrides.get(name) for name in LIFECYCLE_SETTINGS}
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
         return SQL(

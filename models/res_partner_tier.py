@@ -54,11 +54,6 @@ class ResPartner(models.Model):
     tier_log_ids = fields.One2many("housekeeping.tier.log", "partner_id", string="Tier History")
 
     # ------------------------------------------------------------------ helpers
-    @api.model
-    def _hk_main_company(self):
-        """Company whose settings apply to customers shared between companies."""
-        return self.env["res.company"].sudo().search([], order="id", limit=1)
-
     def _hk_tier_gap(self, tier, spend, visits, activity, currency):
         """What the customer still needs for ``tier``: ``(text, percent)``; the text is
         empty when the customer qualifies."""

@@ -1,7 +1,7 @@
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import HousekeepingCase
 
@@ -192,3 +192,25 @@ class TestPartnerMerge(HousekeepingCase):
         self.assertEqual(str(self.customer.last_visit_date), "2026-01-15")
         self.assertEqual(self.customer.visit_interval_days, 14)
         self.assertEqual(self.customer.complaint_count, 1)
+
+
+class TestMainCompany(HousekeepingCase):
+    def test_main_company_is_the_same_for_everyone_and_cached(self):
+        """Customers without a company follow the main company's settings, whoever
+        completes their visit: a user of another company too."""
+        Partner = self.env["res.partner"]
+        main = Partner._hk_main_company()
+        self.assertEqual(main, self.env["res.company"].search([], order="id", limit=1))
+        branch = self.env["res.company"].create({"name": "Branch Store"})
+        self.assertEqual(Partner._hk_main_company(), main, "a new company is not the main one")
+        user_b = new_test_user(
+            self.env,
+            login="hk_branch_user",
+            groups="housekeeping_membership.group_membership_user",
+            company_id=branch.id,
+            company_ids=[(6, 0, branch.ids)],
+        )
+        self.assertEqual(Partner.with_user(user_b)._hk_main_company(), main)
+        self.assertTrue(Partner.with_user(user_b)._hk_main_company().hk_at_risk_factor)
+        with self.assertQueryCount(0):
+            Partner._hk_main_company()
