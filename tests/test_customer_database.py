@@ -210,6 +210,10 @@ class TestMainCompany(HousekeepingCase):
             company_id=branch.id,
             company_ids=[(6, 0, branch.ids)],
         )
+        # what a plain search gives that user: its own company only
+        self.assertEqual(
+            self.env["res.company"].with_user(user_b).search([], order="id", limit=1), branch
+        )
         self.assertEqual(Partner.with_user(user_b)._hk_main_company(), main)
         self.assertTrue(Partner.with_user(user_b)._hk_main_company().hk_at_risk_factor)
         with self.assertQueryCount(0):
