@@ -368,7 +368,8 @@ class ResPartner(models.Model):
         to find them again."""
         if not bodies:
             return self.env["mail.message"]
-        note = self.env.ref("mail.mt_note").id
+        # the id alone (cached lookup): no query to check that the subtype exists
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note", raise_if_not_found=True)
         author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
         reply_to = self._hk_reply_to(list(bodies), email_from, author_id)
         message_ids = message_ids or {}
