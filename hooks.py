@@ -22,6 +22,7 @@ external id.
 import psycopg2
 
 from odoo.tools import SQL
+from odoo.tools.sql import column_exists
 
 MODULE = "housekeeping_membership"
 # models whose records the module creates but that outlive it when in use
@@ -41,15 +42,8 @@ def pre_init_hook(env):
     """Add the partner columns with a default in constant time (see above). The
     column default is dropped right away: rows that existed read the value kept in
     the catalogue, new rows get Odoo's, as for any other column."""
-    env.cr.execute(
-        """
-        SELECT column_name FROM information_schema.columns
-         WHERE table_schema = current_schema AND table_name = 'res_partner'
-        """
-    )
-    existing = {row[0] for row in env.cr.fetchall()}
     for column, column_type, label in FAST_DEFAULT_COLUMNS:
-        if column in existing:
+        if column_exists(env.cr, "res_partner", column):
             continue
         env.cr.execute(
             SQL(

@@ -100,10 +100,11 @@ class HousekeepingComplaint(models.Model):
         return complaints
 
     def write(self, vals):
+        if "state" not in vals and "partner_id" not in vals:
+            return super().write(vals)
         before = self.partner_id
         result = super().write(vals)
-        if "state" in vals or "partner_id" in vals:
-            (before | self.partner_id).sudo()._hk_lifecycle_mark_due()
+        (before | self.partner_id).sudo()._hk_lifecycle_mark_due()
         return result
 
     def action_start(self):

@@ -165,7 +165,7 @@ class ResPartner(models.Model):
         the last N rated visits of each customer (N and the minimum average from the
         customer's company), compared with who has the VIP tag."""
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
-        main_company = self.env["res.partner"]._hk_main_company()
+        main_company = self._hk_main_company()
         return SQL(
             """
             WITH rated AS (
@@ -282,7 +282,7 @@ class ResPartner(models.Model):
         activity_type = self.env.ref("housekeeping_membership.mail_activity_type_callback")
         self.flush_model(["hk_vip_callback_date", "user_id", "tier_agent_id", "category_id"])
         self.env["mail.activity"].flush_model(["res_model", "res_id", "activity_type_id", "active"])
-        main_company = self.env["res.partner"]._hk_main_company()
+        main_company = self._hk_main_company()
         self.env.cr.execute(
             SQL(
                 """

@@ -114,7 +114,7 @@ class ResPartner(models.Model):
         a stage already.
         """
         overrides = overrides or {}
-        main_company = self.env["res.partner"]._hk_main_company()
+        main_company = self._hk_main_company()
         params = {f"o_{name}": overrides.get(name) for name in LIFECYCLE_SETTINGS}
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
         return SQL(
@@ -334,16 +334,17 @@ class ResPartner(models.Model):
         logs, one batch of chatter messages, churn-reason suggestions, playbooks."""
         ids = [r[0] for r in rows]
         stage_changes = [r for r in rows if r[1] != r[2]]
-        # two columns of the customers who change stage (not a prefetch of every
-        # partner field of the batch)
-        self.flush_model(["lifecycle_stage_date", "company_id"])
-        self.env.cr.execute(
-            "SELECT id, lifecycle_stage_date, company_id FROM res_partner WHERE id = ANY(%s)",
-            [[r[0] for r in stage_changes]],
-        )
         old_dates, companies = {}, {}
-        for pid, stage_date, company_id in self.env.cr.fetchall():
-            old_dates[pid], companies[pid] = stage_date, company_id
+        if stage_changes:
+            # two columns of the customers who change stage, read before the UPDATE
+            # (not a prefetch of every partner field of the batch)
+            self.flush_model(["lifecycle_stage_date", "company_id"])
+            self.env.cr.execute(
+                "SELECT id, lifecycle_stage_date, company_id FROM res_partner WHERE id = ANY(%s)",
+                [[r[0] for r in stage_changes]],
+            )
+            for pid, stage_date, company_id in self.env.cr.fetchall():
+                old_dates[pid], companies[pid] = stage_date, company_id
         codes = {r[4] for r in rows if r[4]}
         reason_by_code = {}
         if codes:

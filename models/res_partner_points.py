@@ -416,7 +416,7 @@ class ResPartner(models.Model):
                     OR (%(leap)s AND extract(month FROM p.birthday) = 2
                         AND extract(day FROM p.birthday) = 29))
             """,
-                main=self.env["res.partner"]._hk_main_company().id,
+                main=self._hk_main_company().id,
                 month=today.month,
                 day=today.day,
                 leap=leap_day,

@@ -62,7 +62,7 @@ class ResPartner(models.Model):
         """
         self.env["housekeeping.visit"].flush_model()
         self.flush_model(["last_visit_date", "company_id"])
-        main_company = self.env["res.partner"]._hk_main_company()
+        main_company = self._hk_main_company()
         self.env.cr.execute(
             SQL(
                 """

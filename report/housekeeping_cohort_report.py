@@ -42,9 +42,9 @@ class HousekeepingReportCohort(models.Model):
 
     @api.model
     def _cron_refresh(self):
-        """Nightly: rewrite the snapshot from the done visits, in one statement (the
-        old rows are deleted in the same transaction, so the report never shows a
-        half-made snapshot). Returns the number of cells."""
+        """Nightly: rewrite the snapshot from the done visits with one INSERT …
+        SELECT, after deleting the old cells in the same transaction (the report
+        never shows a half-made snapshot). Returns the number of cells."""
         self.env["housekeeping.visit"].flush_model(["company_id", "partner_id", "state", "date"])
         self.env["res.company"].flush_model(["partner_id"])
         self.env["res.partner"].flush_model(["tz"])
@@ -52,11 +52,12 @@ class HousekeepingReportCohort(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-            INSERT INTO housekeeping_report_cohort
+            INSERT INTO %(table)s
                    (company_id, cohort_month, month_offset, cohort_size, active_count,
                     retention, snapshot_date, create_uid, create_date, write_uid, write_date)
             %(query)s
             """,
+                table=SQL.identifier(self._table),
                 query=self._hk_cohort_query(),
             )
         )
