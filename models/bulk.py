@@ -2,13 +2,20 @@
 
 ``Model.create()`` inserts by 100 rows; the engines write thousands of rows per
 batch and must keep their query count independent of the population, so they
-insert with one statement through ``jsonb_to_recordset``.
+insert with one statement: a column whose value is the same on every row is one
+parameter, each other column one array, and ``unnest`` zips the arrays into rows.
 """
 
 import json
 
 from odoo import fields
 from odoo.tools import SQL
+
+
+def _same(values):
+    first = values[0]
+    kind = type(first)
+    return all(value == first and type(value) is kind for value in values)
 
 
 def bulk_insert(model, vals_list, on_conflict_do_nothing=False):
@@ -20,30 +27,59 @@ def bulk_insert(model, vals_list, on_conflict_do_nothing=False):
     if not vals_list:
         return model.browse()
     env = model.env
-    now = fields.Datetime.now()
     names = sorted({name for vals in vals_list for name in vals})
+    constants, arrays = [], []
+    for name in names:
+        ctype = model._fields[name].column_type[1]
+        values = [vals.get(name) for vals in vals_list]
+        if ctype == "jsonb":
+            values = [None if value is None else json.dumps(value) for value in values]
+        if _same(values):
+            constants.append((name, SQL(f"%s::{ctype}", values[0])))
+        else:
+            arrays.append((name, ctype, values))
     if model._log_access:
-        names += [
-            n for n in ("create_uid", "create_date", "write_uid", "write_date") if n not in names
+        now = fields.Datetime.now()
+        constants += [
+            (name, SQL(f"%s::{ctype}", value))
+            for name, ctype, value in (
+                ("create_uid", "int4", env.uid),
+                ("write_uid", "int4", env.uid),
+                ("create_date", "timestamp", now),
+                ("write_date", "timestamp", now),
+            )
+            if name not in names
         ]
-    columns = [(name, model._fields[name].column_type[1]) for name in names]
-    rows = []
-    for vals in vals_list:
-        row = dict.fromkeys(names)
-        row.update(vals)
-        if model._log_access:
-            row.update(create_uid=env.uid, write_uid=env.uid, create_date=now, write_date=now)
-        rows.append(row)
+    if arrays:
+        source = SQL(
+            "unnest(%s) AS x(%s)",
+            SQL(", ").join(
+                SQL(f"%s::{'text' if ctype == 'jsonb' else ctype}[]", values)
+                for _name, ctype, values in arrays
+            ),
+            SQL(", ").join(SQL.identifier(name) for name, _ctype, _values in arrays),
+        )
+    else:  # every row alike: as many rows as asked
+        source = SQL("generate_series(1, %s) AS x", len(vals_list))
     env.cr.execute(
         SQL(
-            "INSERT INTO %s (%s) SELECT %s FROM jsonb_to_recordset(%s::jsonb) AS x(%s) %s RETURNING id",
+            "INSERT INTO %s (%s) SELECT %s FROM %s %s RETURNING id",
             SQL.identifier(model._table),
-            SQL(", ").join(SQL.identifier(name) for name, _type in columns),
-            SQL(", ").join(SQL.identifier("x", name) for name, _type in columns),
-            json.dumps(rows, default=str),
             SQL(", ").join(
-                SQL("%s %s", SQL.identifier(name), SQL(ctype)) for name, ctype in columns
+                SQL.identifier(name)
+                for name in [name for name, _sql in constants]
+                + [name for name, _ctype, _values in arrays]
             ),
+            SQL(", ").join(
+                [sql for _name, sql in constants]
+                + [
+                    SQL("%s::jsonb", SQL.identifier("x", name))
+                    if ctype == "jsonb"
+                    else SQL.identifier("x", name)
+                    for name, ctype, _values in arrays
+                ]
+            ),
+            source,
             SQL("ON CONFLICT DO NOTHING") if on_conflict_do_nothing else SQL(),
         )
     )

@@ -135,10 +135,7 @@ class ResPartner(models.Model):
                        COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window
                   FROM res_partner p
                   JOIN res_company rc ON rc.id = COALESCE(p.company_id, %(main)s)
-                 WHERE p.active AND %(scope)s AND %(due)s
-                   AND (p.visit_count > 0 OR p.is_prospect OR p.lifecycle_stage IS NOT NULL
-                        OR EXISTS (SELECT 1 FROM housekeeping_visit v0
-                                    WHERE v0.partner_id = p.id AND v0.state != 'cancelled'))
+                 WHERE %(scope)s AND %(customers)s
             ), season AS MATERIALIZED (
                 -- done visits in at most 3 calendar months, over at least 2 years
                 SELECT v.partner_id
@@ -277,9 +274,7 @@ class ResPartner(models.Model):
             o_churn_floor=params["o_hk_churn_floor_days"],
             o_low=params["o_hk_low_rating"],
             o_rated=params["o_hk_rated_visits_window"],
-            due=SQL("(p.lifecycle_next_check IS NULL OR p.lifecycle_next_check <= %s)", today)
-            if due
-            else SQL("TRUE"),
+            customers=self._hk_lifecycle_customers(today, due),
             changed=SQL(
                 "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal"
                 " OR next_check IS DISTINCT FROM old_next)"
@@ -290,6 +285,22 @@ class ResPartner(models.Model):
         )
 
     @api.model
+    @api.model
+    def _hk_lifecycle_customers(self, today, due=False):
+        """SQL condition on ``p`` (``res_partner``) of the customers the lifecycle
+        rules evaluate: partners with a visit, a prospect flag or a stage already;
+        with ``due``, only those whose ``lifecycle_next_check`` has come (or is
+        empty)."""
+        return SQL(
+            """p.active AND %s
+               AND (p.visit_count > 0 OR p.is_prospect OR p.lifecycle_stage IS NOT NULL
+                    OR EXISTS (SELECT 1 FROM housekeeping_visit v0
+                                WHERE v0.partner_id = p.id AND v0.state != 'cancelled'))""",
+            SQL("(p.lifecycle_next_check IS NULL OR p.lifecycle_next_check <= %s)", today)
+            if due
+            else SQL("TRUE"),
+        )
+
     def _hk_competitor_patterns(self):
         words = (
             self.env["ir.config_parameter"]
@@ -653,8 +664,14 @@ class ResPartner(models.Model):
         """
 
         def rule_query():
+            # the customers due, from the index on the next check: each batch's
+            # evaluation then runs the rules once per customer (every customer due
+            # gets at least a new next check)
             self._hk_lifecycle_flush()
-            return self._hk_lifecycle_query(fields.Date.context_today(self), due=True)
+            return SQL(
+                "SELECT p.id FROM res_partner p WHERE %s ORDER BY p.id",
+                self._hk_lifecycle_customers(fields.Date.context_today(self), due=True),
+            )
 
         return self._hk_run_chunks(
             "lifecycle_batch_size",

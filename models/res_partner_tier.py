@@ -183,8 +183,7 @@ class ResPartner(models.Model):
                        p.tier_agent_id AS agent_id
                   FROM res_partner p
                   LEFT JOIN housekeeping_tier ot ON ot.id = p.membership_tier_id
-                 WHERE p.active AND %(scope)s
-                   AND (p.membership_tier_id IS NOT NULL OR p.visit_count > 0)
+                 WHERE %(scope)s AND %(members)s
             ), cust AS (
                 SELECT m.*,
                        (%(today)s::date - make_interval(
@@ -298,11 +297,18 @@ class ResPartner(models.Model):
             """,
             main=main.id,
             scope=scope,
+            members=self._hk_tier_members(),
             today=today,
             downgrade=bool(downgrade),
             changed=changed,
             limit=SQL("LIMIT %s", limit) if limit else SQL(""),
         )
+
+    @api.model
+    def _hk_tier_members(self):
+        """SQL condition on ``p`` (``res_partner``) of the partners the tier rules
+        evaluate: active customers with a tier or a done visit."""
+        return SQL("p.active AND (p.membership_tier_id IS NOT NULL OR p.visit_count > 0)")
 
     def _hk_tier_flush(self):
         self.env["housekeeping.visit"].flush_model(["partner_id", "state", "date", "amount"])
@@ -380,10 +386,12 @@ class ResPartner(models.Model):
             .browse(({r["old_tier"] for r in rows} | {r["new_tier"] for r in rows}) - {None})
         )
         tier_of = {tier.id: tier for tier in tiers}
+        # plain values, read once per batch (not a field access per member)
+        seq_of = {tier.id: tier.sequence for tier in tiers}
+        rank_of = {tier.id: tier.sequence if tier.priority_booking else 0 for tier in tiers}
 
         def rank(tier_id):
-            tier = tier_of.get(tier_id)
-            return tier.sequence if tier and tier.priority_booking else 0
+            return rank_of.get(tier_id, 0)
 
         # only customers whose priority rank changes have visits to re-rank (a new
         # customer entering the first tier has none: no query)
@@ -416,10 +424,7 @@ class ResPartner(models.Model):
             r
             for r in moved
             if r["new_tier"]
-            and (
-                not r["old_tier"]
-                or tier_of[r["new_tier"]].sequence > tier_of[r["old_tier"]].sequence
-            )
+            and (not r["old_tier"] or seq_of[r["new_tier"]] > seq_of[r["old_tier"]])
         ]
         # no gift pack for tiers set by hand, nor for the first tier the scheduled
         # evaluation gives (backfill after installation or an import)
@@ -429,7 +434,7 @@ class ResPartner(models.Model):
             today,
         )
         manual_kept = [r for r in rows if r["action"] == "manual" and r not in moved]
-        self._hk_tier_log(moved + manual_kept, tier_of, today, trigger, reason, gifts)
+        self._hk_tier_log(moved + manual_kept, seq_of, today, trigger, reason, gifts)
         self._hk_tier_notes(rows, tier_of, company_of, trigger, reason)
         if upgrades:
             self._hk_tier_assign_agents(upgrades, tier_of)
@@ -438,11 +443,12 @@ class ResPartner(models.Model):
     def _hk_tier_gifts(self, upgrades, tier_of, today):
         """Give the upgrade gift pack (points and coupon) of the new tier, once per
         tier, customer and qualification window; returns {partner_id: (points, card)}."""
-        candidates = [
-            r
-            for r in upgrades
-            if tier_of[r["new_tier"]].upgrade_points or tier_of[r["new_tier"]].upgrade_program_id
-        ]
+        giving = {
+            tier_id
+            for tier_id, tier in tier_of.items()
+            if tier.upgrade_points or tier.upgrade_program_id
+        }
+        candidates = [r for r in upgrades if r["new_tier"] in giving]
         if not candidates:
             return {}
         # latest gift day per (customer, tier): a lookup per candidate, not a scan of
@@ -507,12 +513,12 @@ class ResPartner(models.Model):
             gifts[r["id"]] = (tier_of[r["new_tier"]].upgrade_points, card_of.get(r["id"]))
         return gifts
 
-    def _hk_tier_log(self, moved, tier_of, today, trigger, reason, gifts):
+    def _hk_tier_log(self, moved, seq_of, today, trigger, reason, gifts):
         logs = []
         reasons = self._hk_tier_reasons(trigger)
         for r in moved:
-            old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
-            up = bool(new) and (not old or new.sequence >= old.sequence)
+            old, new = r["old_tier"], r["new_tier"]
+            up = bool(new) and (not old or seq_of[new] >= seq_of[old])
             gift = gifts.get(r["id"])
             logs.append(
                 {
@@ -542,55 +548,68 @@ class ResPartner(models.Model):
         }
 
     def _hk_tier_notes(self, rows, tier_of, company_of, trigger, reason):
-        """One chatter note per member whose tier or grace period changed."""
+        """One chatter note per member whose tier or grace period changed (the
+        texts are translated once per batch, then filled in per member)."""
         none = self.env._("none")
         reasons = self._hk_tier_reasons(trigger)
         name_of = {tier_id: tier.name for tier_id, tier in tier_of.items()}
+        texts = {}
+
+        def text(key):
+            # translated at first use in the batch, not once per member
+            if key not in texts:
+                texts[key] = {
+                    "grace": lambda: self.env._(
+                        "Membership tier %(tier)s at risk: the customer no longer qualifies. "
+                        "%(needed)s before %(date)s to keep it, otherwise the tier is lowered."
+                    ),
+                    "requalified": lambda: self.env._(
+                        "Qualifies again for %(tier)s: the grace period is over."
+                    ),
+                    "manual": lambda: self.env._(
+                        "Membership tier set by hand: %(old)s → %(new)s until %(date)s (%(reason)s)"
+                    ),
+                    "moved": lambda: self.env._("Membership tier: %(old)s → %(new)s (%(reason)s)"),
+                    "short": lambda: self.env._(
+                        "Still short of %(tier)s: grace period until %(date)s."
+                    ),
+                }[key]()
+            return texts[key]
+
         bodies = {}
         for r in rows:
-            old, new = tier_of.get(r["old_tier"]), tier_of.get(r["new_tier"])
             old_name = name_of.get(r["old_tier"], none)
             new_name = name_of.get(r["new_tier"], none)
             if r["action"] == "grace":
                 needed, _pct = self._hk_tier_gap(
-                    old,
+                    tier_of[r["old_tier"]],
                     float(r["spend"]),
                     r["visits"],
                     r["activity"],
                     company_of[r["cid"]].currency_id,
                 )
-                body = self.env._(
-                    "Membership tier %(tier)s at risk: the customer no longer qualifies. "
-                    "%(needed)s before %(date)s to keep it, otherwise the tier is lowered.",
-                    tier=old_name,
-                    needed=needed[:1].upper() + needed[1:],
-                    date=r["new_grace"],
-                )
+                body = text("grace") % {
+                    "tier": old_name,
+                    "needed": needed[:1].upper() + needed[1:],
+                    "date": r["new_grace"],
+                }
             elif r["action"] == "requalified":
-                body = self.env._(
-                    "Qualifies again for %(tier)s: the grace period is over.", tier=old_name
-                )
+                body = text("requalified") % {"tier": old_name}
             elif r["action"] == "manual":
-                body = self.env._(
-                    "Membership tier set by hand: %(old)s → %(new)s until %(date)s (%(reason)s)",
-                    old=old_name,
-                    new=new_name,
-                    date=r["manual_until"],
-                    reason=reason,
-                )
-            elif old != new:
-                body = self.env._(
-                    "Membership tier: %(old)s → %(new)s (%(reason)s)",
-                    old=old_name,
-                    new=new_name,
-                    reason=reason or reasons[r["action"] == "downgrade"],
-                )
+                body = text("manual") % {
+                    "old": old_name,
+                    "new": new_name,
+                    "date": r["manual_until"],
+                    "reason": reason,
+                }
+            elif r["old_tier"] != r["new_tier"]:
+                body = text("moved") % {
+                    "old": old_name,
+                    "new": new_name,
+                    "reason": reason or reasons[r["action"] == "downgrade"],
+                }
                 if r["new_grace"]:
-                    body += " " + self.env._(
-                        "Still short of %(tier)s: grace period until %(date)s.",
-                        tier=new_name,
-                        date=r["new_grace"],
-                    )
+                    body += " " + text("short") % {"tier": new_name, "date": r["new_grace"]}
             else:
                 continue
             bodies[r["id"]] = body
@@ -611,15 +630,15 @@ class ResPartner(models.Model):
         """Give members of a tier with a team of dedicated agents the least loaded
         agent of the team (ties: lowest id, so equal teams take turns), unless their
         agent is already in the team; the agent becomes their salesperson."""
+        team_of = {tier_id: tier.agent_team_ids.ids for tier_id, tier in tier_of.items()}
         rows = [
             r
             for r in upgrades
-            if tier_of[r["new_tier"]].agent_team_ids
-            and r["agent_id"] not in tier_of[r["new_tier"]].agent_team_ids.ids
+            if team_of[r["new_tier"]] and r["agent_id"] not in team_of[r["new_tier"]]
         ]
         if not rows:
             return
-        team_ids = {uid for r in rows for uid in tier_of[r["new_tier"]].agent_team_ids.ids}
+        team_ids = {uid for r in rows for uid in team_of[r["new_tier"]]}
         load = dict.fromkeys(team_ids, 0)
         for user, count in self.sudo()._read_group(
             [("tier_agent_id", "in", list(team_ids))], ["tier_agent_id"], ["__count"]
@@ -627,7 +646,7 @@ class ResPartner(models.Model):
             load[user.id] = count
         assigned = []
         for r in rows:
-            team = tier_of[r["new_tier"]].agent_team_ids.ids
+            team = team_of[r["new_tier"]]
             agent = min(team, key=lambda uid: (load[uid], uid))
             load[agent] += 1
             assigned.append(agent)
@@ -736,8 +755,13 @@ class ResPartner(models.Model):
         """
 
         def rule_query():
+            # every member: each batch's evaluation runs the rules once per member
+            # (not a scan of the population for the members to change, then a
+            # second evaluation of those)
             self._hk_tier_flush()
-            return self._hk_tier_query(fields.Date.context_today(self))
+            return SQL(
+                "SELECT p.id FROM res_partner p WHERE %s ORDER BY p.id", self._hk_tier_members()
+            )
 
         return self._hk_run_chunks(
             "tier_batch_size",

@@ -19,6 +19,7 @@ import odoo
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import BaseCase, tagged
+from odoo.tools import SQL
 
 ROUNDS = 20
 # pairs of operations run at the same moment on the same customer, in turn
@@ -453,6 +454,18 @@ class ScopedCronCase(RealCursorCase):
                 return _original(model, today, *args, **kw)
 
             patcher = patch.object(partner_class, name, scoped)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        # the crons' candidates (customers due, members) too
+        for name in ("_hk_lifecycle_customers", "_hk_tier_members"):
+            original = getattr(partner_class, name)
+
+            def scoped_condition(model, *args, _original=original, **kw):
+                return SQL(
+                    "(%s AND p.id = ANY(%s))", _original(model, *args, **kw), list(self.scope)
+                )
+
+            patcher = patch.object(partner_class, name, scoped_condition)
             patcher.start()
             self.addCleanup(patcher.stop)
 

@@ -4,7 +4,9 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
+from odoo.addons.housekeeping_membership.models.bulk import bulk_insert
 from odoo.addons.housekeeping_membership.models.housekeeping_journey import (
     HousekeepingJourney,
 )
@@ -530,3 +532,96 @@ class TestEngineNotes(HousekeepingCase):
         self.assertEqual(
             {m.res_id: m.reply_to for m in messages}, expected, "notes carry Odoo's reply-to"
         )
+
+    def test_engine_notes_read_like_odoos(self):
+        """A note posted by an engine is an escaped paragraph in the customer's
+        chatter, a note of the system's author, with a Message-Id of its own in
+        Odoo's tracking format (or the one the engine gives)."""
+        Partner = self.env["res.partner"]
+        partners = Partner.create([{"name": "Note A"}, {"name": "Note B"}, {"name": "Note C"}])
+        messages = Partner._hk_post_notes(
+            {
+                partners[0].id: "Tier <Gold> & more",
+                partners[1].id: "Plain",
+                partners[2].id: "Plain",
+            },
+            message_ids={partners[1].id: "<fixed@hk-example.com>"},
+        )
+        of = {message.res_id: message for message in messages}
+        self.assertEqual(str(of[partners[0].id].body), "<p>Tier &lt;Gold&gt; &amp; more</p>")
+        self.assertEqual(of[partners[1].id].message_id, "<fixed@hk-example.com>")
+        self.assertRegex(
+            of[partners[0].id].message_id,
+            rf"^<\d+\.[\d.]+-openerp-{partners[0].id}-res\.partner@.+>$",
+        )
+        self.assertNotEqual(of[partners[0].id].message_id, of[partners[2].id].message_id)
+        self.assertEqual(messages.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertEqual(set(messages.mapped("message_type")), {"notification"})
+        author_id, _email = self.env["mail.thread"]._message_compute_author(None)
+        self.assertEqual(messages.author_id.id, author_id)
+        for partner in partners:
+            self.assertIn(of[partner.id], partner.message_ids)
+
+    def test_bulk_rows_keep_every_value(self):
+        """Engine rows inserted in one statement keep the value of every column,
+        whether it differs between rows, is the same on all of them, is empty or is
+        translated (jsonb)."""
+        partners = self.env["res.partner"].create([{"name": "Bulk A"}, {"name": "Bulk B"}])
+        today = fields.Date.today()
+        logs = bulk_insert(
+            self.env["housekeeping.stage.log"],
+            [
+                {
+                    "partner_id": partners[0].id,
+                    "to_stage": "new",
+                    "date": today,
+                    "trigger": "cron",
+                    "reason": "Rules",
+                    "days_in_previous_stage": 0,
+                },
+                {
+                    "partner_id": partners[1].id,
+                    "from_stage": "new",
+                    "to_stage": "loyal",
+                    "date": today,
+                    "trigger": "cron",
+                    "reason": None,
+                    "days_in_previous_stage": 12,
+                },
+            ],
+        )
+        self.assertEqual(
+            [(log.partner_id, log.from_stage, log.to_stage, log.date, log.reason) for log in logs],
+            [
+                (partners[0], False, "new", today, "Rules"),
+                (partners[1], "new", "loyal", today, False),
+            ],
+        )
+        self.assertEqual(logs.mapped("days_in_previous_stage"), [0, 12])
+        self.assertEqual(logs.create_uid, self.env.user)
+        alike = bulk_insert(
+            self.env["housekeeping.stage.log"],
+            [{"partner_id": partners[0].id, "to_stage": "new", "date": today, "trigger": "cron"}]
+            * 3,
+        )
+        self.assertEqual(len(alike), 3)
+        self.assertEqual(alike.partner_id, partners[0])
+        self.env["res.lang"]._activate_lang("zh_CN")
+        reasons = bulk_insert(
+            self.env["housekeeping.churn.reason"],
+            [
+                {
+                    "name": {"en_US": "Moved away", "zh_CN": "搬家"},
+                    "code": "hk_test_moved",
+                    "description": {"en_US": "Ask for the new address"},
+                },
+                {
+                    "name": {"en_US": "Price", "zh_CN": "价格"},
+                    "code": "hk_test_price",
+                    "description": {"en_US": "Ask for the new address"},
+                },
+            ],
+        )
+        self.assertEqual(reasons.with_context(lang="zh_CN").mapped("name"), ["搬家", "价格"])
+        self.assertEqual(reasons.mapped("name"), ["Moved away", "Price"])
+        self.assertEqual(set(reasons.mapped("description")), {"Ask for the new address"})
