@@ -438,7 +438,11 @@ class ResPartner(models.Model):
         self._hk_tier_notes(rows, tier_of, company_of, trigger, reason)
         if upgrades:
             self._hk_tier_assign_agents(upgrades, tier_of)
-            self._hk_tier_upgrade_journeys(upgrades, today)
+            # the upgrade journeys do not announce a first tier given by the
+            # scheduled evaluation (backfill): no audience query for those
+            announced = [r for r in upgrades if trigger != "cron" or r["old_tier"]]
+            if announced:
+                self._hk_tier_upgrade_journeys(announced, today)
 
     def _hk_tier_gifts(self, upgrades, tier_of, today):
         """Give the upgrade gift pack (points and coupon) of the new tier, once per
