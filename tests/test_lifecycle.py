@@ -231,6 +231,8 @@ class TestLifecycle(HousekeepingCase):
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.summary, "Apologise and call back")
         self.assertIn("apologise", activity.note)
+        # the activity names its customer as Odoo would (its document name)
+        self.assertEqual(activity.res_name, complained.display_name)
         # resolving the complaint puts the customer back on cadence
         complaint.resolution = "Re-cleaned by a senior cleaner"
         complaint.action_resolve()
