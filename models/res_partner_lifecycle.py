@@ -466,24 +466,11 @@ class ResPartner(models.Model):
     def _hk_start_winback_playbooks(self, today):
         """Open the playbook of each customer's churn reason: an activity with the
         script for a service agent and, when configured, a compensation coupon."""
-        # the columns the playbooks need, in one query for the batch (not a prefetch
-        # of every partner column, nor one query per field for the activities'
-        # document name: it is the stored complete name of the customer)
-        self.flush_recordset(["churn_reason_id", "company_id", "user_id", "complete_name"])
-        self.env.cr.execute(
-            SQL(
-                """SELECT id, churn_reason_id, company_id, user_id, complete_name
-                     FROM res_partner
-                    WHERE id = ANY(%s) AND churn_reason_id IS NOT NULL
-                    ORDER BY id""",
-                self.ids,
-            )
-        )
-        partners = self.env.cr.fetchall()
+        partners = self.filtered("churn_reason_id")
         if not partners:
             return
         playbooks = self.env["housekeeping.winback.playbook"].search(
-            [("reason_id", "in", list({row[1] for row in partners}))], order="sequence, id"
+            [("reason_id", "in", partners.churn_reason_id.ids)], order="sequence, id"
         )
         by_reason = {}
         for playbook in playbooks:
@@ -491,31 +478,32 @@ class ResPartner(models.Model):
         activities, runs = [], []
         fallback = self._hk_fallback_agent()
         model_id = self.env["ir.model"]._get_id("res.partner")
-        for partner_id, reason_id, company_id, user_id, name in partners:
-            playbook = by_reason.get(reason_id)
+        for partner in partners:
+            playbook = by_reason.get(partner.churn_reason_id.id)
             if not playbook or (
-                playbook.company_id and company_id and playbook.company_id.id != company_id
+                playbook.company_id
+                and partner.company_id
+                and playbook.company_id != partner.company_id
             ):
                 continue
             activities.append(
                 {
                     "res_model_id": model_id,
-                    "res_id": partner_id,
-                    "res_name": name,
+                    "res_id": partner.id,
                     "activity_type_id": playbook.activity_type_id.id,
                     "summary": playbook.name,
                     "note": playbook.script,
                     "date_deadline": today + timedelta(days=playbook.activity_delay_days),
-                    "user_id": user_id or playbook.user_id.id or fallback.id,
+                    "user_id": (partner.user_id or playbook.user_id or fallback).id,
                 }
             )
             runs.append(
                 {
-                    "partner_id": partner_id,
+                    "partner_id": partner.id,
                     "playbook_id": playbook.id,
                     "date": today,
                     "deadline": today + timedelta(days=playbook.winback_days),
-                    "company_id": company_id,
+                    "company_id": partner.company_id.id,
                     "program": playbook.loyalty_program_id,
                 }
             )
