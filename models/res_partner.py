@@ -314,24 +314,27 @@ class ResPartner(models.Model):
     _hk_reply_to_grouped_from = 50
 
     @api.model
-    def _hk_reply_to(self, partner_ids, default, author_id):
+    def _hk_reply_to(self, partner_ids, default, author_id, company_of=None):
         """``_notify_get_reply_to`` of the partners ``partner_ids``, computed once
         per company: a partner's reply-to is its company's catchall unless an alias
         of its own exists, so Odoo's answer for one partner of each company (and for
         the partners with an alias) holds for all of them; ``_notify_get_reply_to``
         itself reads the company and formats the address partner by partner. For a
-        few partners (a visit, a button) Odoo's own costs fewer queries."""
+        few partners (a visit, a button) Odoo's own costs fewer queries.
+        ``company_of`` ({partner id: company id}) saves reading the companies when the
+        caller has them."""
         if len(partner_ids) < self._hk_reply_to_grouped_from:
             return (
                 self.browse(partner_ids)
                 .sudo()
                 ._notify_get_reply_to(default=default, author_id=author_id)
             )
-        self.flush_model(["company_id"])
-        self.env.cr.execute(
-            SQL("SELECT id, company_id FROM res_partner WHERE id = ANY(%s)", partner_ids)
-        )
-        company_of = dict(self.env.cr.fetchall())
+        if company_of is None or any(pid not in company_of for pid in partner_ids):
+            self.flush_model(["company_id"])
+            self.env.cr.execute(
+                SQL("SELECT id, company_id FROM res_partner WHERE id = ANY(%s)", partner_ids)
+            )
+            company_of = dict(self.env.cr.fetchall())
         first_of = {}
         for pid in partner_ids:
             first_of.setdefault(company_of.get(pid), pid)
@@ -358,18 +361,19 @@ class ResPartner(models.Model):
         }
 
     @api.model
-    def _hk_post_notes(self, bodies, message_ids=None):
+    def _hk_post_notes(self, bodies, message_ids=None, company_of=None):
         """Post a chatter note on each customer of ``bodies`` (``{partner id: text}``)
         with one INSERT, as the engines do for thousands of customers at once
         (``message_post`` costs a dozen queries each). Notes notify nobody.
         ``message_ids`` (``{partner id: Message-Id}``) gives notes a key of their own,
-        to find them again."""
+        to find them again; ``company_of`` ({partner id: company id}), when the caller
+        has it, saves reading the partners' companies for the reply-to."""
         if not bodies:
             return self.env["mail.message"]
         # the id alone (cached lookup): no query to check that the subtype exists
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note", raise_if_not_found=True)
         author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        reply_to = self._hk_reply_to(list(bodies), email_from, author_id)
+        reply_to = self._hk_reply_to(list(bodies), email_from, author_id, company_of=company_of)
         message_ids = message_ids or {}
         partner_ids = list(bodies)
         now = fields.Datetime.now()

@@ -99,9 +99,11 @@ class ResPartner(models.Model):
         self, today, partner_ids=None, overrides=None, only_changed=True, limit=None, due=False
     ):
         """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion,
-        next_check, changed)`` rows, ``suggestion`` being the code of the suggested
-        churn reason (or None), ``next_check`` the first day the result can change
-        with time alone and ``changed`` whether the stage or the seasonal flag does.
+        next_check, changed, old_stage_date, company_id)`` rows, ``suggestion``
+        being the code of the suggested churn reason (or None), ``next_check`` the
+        first day the result can change with time alone, ``changed`` whether the
+        stage or the seasonal flag does, ``old_stage_date`` and ``company_id`` the
+        customer's (for the log of a change).
         ``only_changed`` keeps the rows where one of them differs from what is
         stored; ``due`` scopes the query to the customers whose
         ``lifecycle_next_check`` has come (or is empty): an index scan, so that the
@@ -124,6 +126,7 @@ class ResPartner(models.Model):
                        p.last_visit_date, p.visit_interval_days AS interval_days, p.is_prospect,
                        p.lifecycle_override_until, p.lifecycle_seasonal AS old_seasonal,
                        p.preferred_service_type_id, p.lifecycle_next_check AS old_next,
+                       p.lifecycle_stage_date AS old_stage_date, p.company_id,
                        COALESCE(rc.hk_price_increase_pct, 10) AS price_pct,
                        COALESCE(%(o_new_min)s, rc.hk_new_min_visits, 3) AS new_min,
                        COALESCE(%(o_new_days)s, rc.hk_new_max_days, 90) AS new_days,
@@ -180,6 +183,7 @@ class ResPartner(models.Model):
                   LEFT JOIN low l ON l.partner_id = c.id
             ), staged AS (
                 SELECT e.id, e.old_stage, e.old_seasonal, e.old_next, e.seasonal, e.quality,
+                       e.old_stage_date, e.company_id,
                        e.last_visit_date, e.preferred_service_type_id, e.price_pct,
                        -- the first day a threshold of time is crossed (the stage may
                        -- change without new data); a year or so at the latest, spread
@@ -256,7 +260,8 @@ class ResPartner(models.Model):
                    END AS suggestion,
                    s.next_check,
                    (s.new_stage IS DISTINCT FROM s.old_stage
-                    OR s.seasonal IS DISTINCT FROM s.old_seasonal) AS changed
+                    OR s.seasonal IS DISTINCT FROM s.old_seasonal) AS changed,
+                   s.old_stage_date, s.company_id
               FROM staged s
              WHERE %(changed)s
              ORDER BY id
@@ -344,18 +349,8 @@ class ResPartner(models.Model):
         """Write the stage changes of ``rows`` set-based: one UPDATE, one INSERT of
         logs, one batch of chatter messages, churn-reason suggestions, playbooks."""
         ids = [r[0] for r in rows]
+        # the stage date and company before the change come with each row
         stage_changes = [r for r in rows if r[1] != r[2]]
-        old_dates, companies = {}, {}
-        if stage_changes:
-            # two columns of the customers who change stage, read before the UPDATE
-            # (not a prefetch of every partner field of the batch)
-            self.flush_model(["lifecycle_stage_date", "company_id"])
-            self.env.cr.execute(
-                "SELECT id, lifecycle_stage_date, company_id FROM res_partner WHERE id = ANY(%s)",
-                [[r[0] for r in stage_changes]],
-            )
-            for pid, stage_date, company_id in self.env.cr.fetchall():
-                old_dates[pid], companies[pid] = stage_date, company_id
         codes = {r[4] for r in rows if r[4]}
         reason_by_code = {}
         if codes:
@@ -420,7 +415,18 @@ class ResPartner(models.Model):
         none_label = self.env._("none")
         note_format = self.env._("Lifecycle stage: %(old)s → %(new)s (%(reason)s)")
         logs, notes = [], {}
-        for pid, old, new, _seasonal, suggestion, *_rest in stage_changes:
+        company_of = {}
+        for (
+            pid,
+            old,
+            new,
+            _seasonal,
+            suggestion,
+            _next,
+            _changed,
+            previous,
+            company,
+        ) in stage_changes:
             won_back = old in LOST_STAGES and new in ("new", "loyal")
             text = reason or (
                 won_back_text
@@ -429,7 +435,7 @@ class ResPartner(models.Model):
                 if suggestion == "quality" and new == "at_risk"
                 else rules_text
             )
-            previous = old_dates.get(pid)
+            company_of[pid] = company
             logs.append(
                 {
                     "partner_id": pid,
@@ -440,7 +446,7 @@ class ResPartner(models.Model):
                     "reason": text,
                     "days_in_previous_stage": (today - previous).days if previous else 0,
                     "churn_reason_id": reason_by_code.get(suggestion),
-                    "company_id": companies.get(pid) or None,
+                    "company_id": company,
                 }
             )
             notes[pid] = note_format % {
@@ -450,7 +456,7 @@ class ResPartner(models.Model):
             }
         # one INSERT each, whatever the batch size (chatter notes: no notification)
         bulk_insert(self.env["housekeeping.stage.log"], logs)
-        self._hk_post_notes(notes)
+        self._hk_post_notes(notes, company_of=company_of)
         lost = self.browse(
             [r[0] for r in stage_changes if r[2] in LOST_STAGES and r[1] not in LOST_STAGES]
         )
@@ -611,6 +617,9 @@ class ResPartner(models.Model):
                 p.lifecycle_seasonal,
                 None,
                 p.lifecycle_override_until + timedelta(days=1),
+                p.lifecycle_stage != stage,
+                p.lifecycle_stage_date,
+                p.company_id.id or None,
             )
             for p in self
         ]

@@ -617,7 +617,7 @@ class ResPartner(models.Model):
             else:
                 continue
             bodies[r["id"]] = body
-        self._hk_post_notes(bodies)
+        self._hk_post_notes(bodies, company_of={r["id"]: r["company_id"] for r in rows})
 
     def _hk_tier_upgrade_journeys(self, upgrades, today):
         """Announce the upgrades at once through the active *Tier Upgrade* journeys

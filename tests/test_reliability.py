@@ -525,6 +525,13 @@ class TestEngineNotes(HousekeepingCase):
             got = Partner._hk_reply_to(partners.ids, email_from, author_id)
         self.assertEqual(got, expected)
         self.assertEqual(Partner._hk_reply_to(partners.ids, email_from, author_id), expected)
+        # the companies given by the engine (no query for them): the same answer
+        company_of = {partner.id: partner.company_id.id or None for partner in partners}
+        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
+            self.assertEqual(
+                Partner._hk_reply_to(partners.ids, email_from, author_id, company_of=company_of),
+                expected,
+            )
         self.assertIn("aliased-customer@hk-example.com", got[partners[4].id])
         self.assertIn("catchall@hk-example.com", got[partners[1].id])
         with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
