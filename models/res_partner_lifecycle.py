@@ -13,6 +13,15 @@ LIFECYCLE_STAGES = [
     ("at_risk", "At Risk"),
     ("churned", "Churned"),
 ]
+# what res.partner's display name reads (``_get_complete_name``)
+DISPLAY_NAME_FIELDS = (
+    "name",
+    "type",
+    "is_company",
+    "parent_id",
+    "company_name",
+    "commercial_company_name",
+)
 LOST_STAGES = ("at_risk", "churned")
 # partner fields the rules read besides the visit statistics (which reset the next
 # check themselves, see _hk_refresh_visit_stats)
@@ -472,6 +481,10 @@ class ResPartner(models.Model):
     def _hk_start_winback_playbooks(self, today):
         """Open the playbook of each customer's churn reason: an activity with the
         script for a service agent and, when configured, a compensation coupon."""
+        # the columns read here and by the activities' document name (the customer's
+        # display name, computed one activity at a time by mail.activity), in one
+        # query for the batch: not a fetch of every partner column
+        self.fetch(["churn_reason_id", "company_id", "user_id", *DISPLAY_NAME_FIELDS])
         partners = self.filtered("churn_reason_id")
         if not partners:
             return
