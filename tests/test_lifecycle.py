@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import HousekeepingCase
 
@@ -369,6 +369,38 @@ class TestLifecycle(HousekeepingCase):
             self.assertEqual(self.company.hk_at_risk_factor, 2.0)
             preview.action_apply()
             self.assertEqual(self.company.hk_at_risk_factor, 3.0)
+
+    def test_preview_of_a_branch_leaves_out_shared_customers(self):
+        """Customers without a company follow the main company: the preview of a
+        branch, opened by that branch's manager, does not count them."""
+        branch = self.env["res.company"].create({"name": "Suzhou branch"})
+        manager = new_test_user(
+            self.env,
+            login="hk_branch_manager",
+            groups="housekeeping_membership.group_membership_manager",
+            company_id=branch.id,
+            company_ids=[(6, 0, branch.ids)],
+        )
+        with freeze_time("2026-01-29 20:00:00"):
+            shared = self._customer("Shared", ["2026-01-01", "2026-01-15", "2026-01-29"])
+            shared.company_id = False
+            local = self._customer("Local", ["2026-01-01", "2026-01-15", "2026-01-29"])
+            local.company_id = branch
+        with freeze_time("2026-03-05 20:00:00"):
+            self._cron()
+            self.assertEqual((shared | local).mapped("lifecycle_stage"), ["at_risk"] * 2)
+            preview = (
+                self.env["housekeeping.lifecycle.preview"]
+                .with_user(manager)
+                .with_company(branch)
+                .create({"company_id": branch.id, "hk_at_risk_factor": 3.0})
+            )
+            preview.action_preview()
+            self.assertEqual(
+                [(line.from_stage, line.to_stage, line.count) for line in preview.line_ids],
+                [("at_risk", "loyal", 1)],
+                "the branch's own customer only",
+            )
 
     def test_invalid_thresholds_refused(self):
         with self.assertRaises(ValidationError):

@@ -48,7 +48,9 @@ class HousekeepingLifecyclePreview(models.TransientModel):
              GROUP BY 1, 2 ORDER BY 3 DESC
             """,
                 query,
-                self.env["res.company"].search([], order="id", limit=1).id,
+                # customers without a company follow the main company, whoever asks
+                # (a plain search as a user of a branch would give the branch)
+                partner._hk_main_company().id,
                 self.company_id.id,
             )
         )
