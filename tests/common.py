@@ -32,6 +32,17 @@ class HousekeepingCase(TransactionCase):
         )
 
     @classmethod
+    def _company_user(cls, login, company, group="housekeeping_membership.group_membership_user"):
+        """A back-office user of ``company`` only (multi-company tests)."""
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=group,
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+        )
+
+    @classmethod
     def _visit(cls, partner=None, date="2026-01-10 09:00:00", amount=100.0, state="done", **kw):
         """Create a visit; ``state='done'`` goes through action_done()."""
         vals = {

@@ -86,13 +86,7 @@ class TestAccessMatrix(HousekeepingCase):
 
     def test_companies_are_isolated(self):
         company_b = self.env["res.company"].create({"name": "Store B"})
-        user_b = new_test_user(
-            self.env,
-            login="hk_user_b",
-            groups="housekeeping_membership.group_membership_user",
-            company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
-        )
+        user_b = self._company_user("hk_user_b", company_b)
         visit_a = self._visit()
         complaint_a = self.env["housekeeping.complaint"].create(
             {"name": "A", "partner_id": self.customer.id}

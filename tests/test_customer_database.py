@@ -1,7 +1,7 @@
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import HousekeepingCase
 
@@ -203,13 +203,7 @@ class TestMainCompany(HousekeepingCase):
         self.assertEqual(main, self.env["res.company"].search([], order="id", limit=1))
         branch = self.env["res.company"].create({"name": "Branch Store"})
         self.assertEqual(Partner._hk_main_company(), main, "a new company is not the main one")
-        user_b = new_test_user(
-            self.env,
-            login="hk_branch_user",
-            groups="housekeeping_membership.group_membership_user",
-            company_id=branch.id,
-            company_ids=[(6, 0, branch.ids)],
-        )
+        user_b = self._company_user("hk_branch_user", branch)
         # what a plain search gives that user: its own company only
         self.assertEqual(
             self.env["res.company"].with_user(user_b).search([], order="id", limit=1), branch

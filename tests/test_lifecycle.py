@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, tagged
 
 from .common import HousekeepingCase
 
@@ -374,12 +374,8 @@ class TestLifecycle(HousekeepingCase):
         """Customers without a company follow the main company: the preview of a
         branch, opened by that branch's manager, does not count them."""
         branch = self.env["res.company"].create({"name": "Suzhou branch"})
-        manager = new_test_user(
-            self.env,
-            login="hk_branch_manager",
-            groups="housekeeping_membership.group_membership_manager",
-            company_id=branch.id,
-            company_ids=[(6, 0, branch.ids)],
+        manager = self._company_user(
+            "hk_branch_manager", branch, "housekeeping_membership.group_membership_manager"
         )
         with freeze_time("2026-01-29 20:00:00"):
             shared = self._customer("Shared", ["2026-01-01", "2026-01-15", "2026-01-29"])

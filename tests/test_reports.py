@@ -363,12 +363,8 @@ class TestVisitReports(ReportsCase):
 class TestReportAccess(ReportsCase):
     def test_rights_and_companies(self):
         company_b = self.env["res.company"].create({"name": "Store B"})
-        manager_b = new_test_user(
-            self.env,
-            login="hk_manager_b",
-            groups="housekeeping_membership.group_membership_manager",
-            company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
+        manager_b = self._company_user(
+            "hk_manager_b", company_b, "housekeeping_membership.group_membership_manager"
         )
         self._visit(date="2026-06-01 09:00:00", amount=120)
         self.env.flush_all()
