@@ -411,9 +411,8 @@ class ResPartner(models.Model):
                 mids=[message_ids.get(pid) for pid in partner_ids],
             )
         )
-        messages = self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
-        messages.invalidate_model()
-        return messages
+        # new rows: nothing of them is in the cache to invalidate
+        return self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _hk_run_batches(self, batch_param, step, default=5000):

@@ -13,15 +13,6 @@ LIFECYCLE_STAGES = [
     ("at_risk", "At Risk"),
     ("churned", "Churned"),
 ]
-# what res.partner's display name reads (``_get_complete_name``)
-DISPLAY_NAME_FIELDS = (
-    "name",
-    "type",
-    "is_company",
-    "parent_id",
-    "company_name",
-    "commercial_company_name",
-)
 LOST_STAGES = ("at_risk", "churned")
 # partner fields the rules read besides the visit statistics (which reset the next
 # check themselves, see _hk_refresh_visit_stats)
@@ -299,7 +290,6 @@ class ResPartner(models.Model):
         )
 
     @api.model
-    @api.model
     def _hk_lifecycle_customers(self, today, due=False):
         """SQL condition on ``p`` (``res_partner``) of the customers the lifecycle
         rules evaluate: partners with a visit, a prospect flag or a stage already;
@@ -315,6 +305,7 @@ class ResPartner(models.Model):
             else SQL("TRUE"),
         )
 
+    @api.model
     def _hk_competitor_patterns(self):
         words = (
             self.env["ir.config_parameter"]
@@ -482,9 +473,15 @@ class ResPartner(models.Model):
         """Open the playbook of each customer's churn reason: an activity with the
         script for a service agent and, when configured, a compensation coupon."""
         # the columns read here and by the activities' document name (the customer's
-        # display name, computed one activity at a time by mail.activity), in one
-        # query for the batch: not a fetch of every partner column
-        self.fetch(["churn_reason_id", "company_id", "user_id", *DISPLAY_NAME_FIELDS])
+        # display name, computed one activity at a time by mail.activity: the fields
+        # Odoo declares it and the complete name to depend on), in one query for the
+        # batch: not a fetch of every partner column
+        display_fields = {
+            dependency.split(".")[0]
+            for name in ("display_name", "complete_name")
+            for dependency in self._fields[name].get_depends(self)[0]
+        }
+        self.fetch(["churn_reason_id", "company_id", "user_id", *display_fields])
         partners = self.filtered("churn_reason_id")
         if not partners:
             return

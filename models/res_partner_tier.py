@@ -557,28 +557,19 @@ class ResPartner(models.Model):
         none = self.env._("none")
         reasons = self._hk_tier_reasons(trigger)
         name_of = {tier_id: tier.name for tier_id, tier in tier_of.items()}
-        texts = {}
-
-        def text(key):
-            # translated at first use in the batch, not once per member
-            if key not in texts:
-                texts[key] = {
-                    "grace": lambda: self.env._(
-                        "Membership tier %(tier)s at risk: the customer no longer qualifies. "
-                        "%(needed)s before %(date)s to keep it, otherwise the tier is lowered."
-                    ),
-                    "requalified": lambda: self.env._(
-                        "Qualifies again for %(tier)s: the grace period is over."
-                    ),
-                    "manual": lambda: self.env._(
-                        "Membership tier set by hand: %(old)s → %(new)s until %(date)s (%(reason)s)"
-                    ),
-                    "moved": lambda: self.env._("Membership tier: %(old)s → %(new)s (%(reason)s)"),
-                    "short": lambda: self.env._(
-                        "Still short of %(tier)s: grace period until %(date)s."
-                    ),
-                }[key]()
-            return texts[key]
+        # translated once per batch, not once per member
+        texts = {
+            "grace": self.env._(
+                "Membership tier %(tier)s at risk: the customer no longer qualifies. "
+                "%(needed)s before %(date)s to keep it, otherwise the tier is lowered."
+            ),
+            "requalified": self.env._("Qualifies again for %(tier)s: the grace period is over."),
+            "manual": self.env._(
+                "Membership tier set by hand: %(old)s → %(new)s until %(date)s (%(reason)s)"
+            ),
+            "moved": self.env._("Membership tier: %(old)s → %(new)s (%(reason)s)"),
+            "short": self.env._("Still short of %(tier)s: grace period until %(date)s."),
+        }
 
         bodies = {}
         for r in rows:
@@ -592,28 +583,28 @@ class ResPartner(models.Model):
                     r["activity"],
                     company_of[r["cid"]].currency_id,
                 )
-                body = text("grace") % {
+                body = texts["grace"] % {
                     "tier": old_name,
                     "needed": needed[:1].upper() + needed[1:],
                     "date": r["new_grace"],
                 }
             elif r["action"] == "requalified":
-                body = text("requalified") % {"tier": old_name}
+                body = texts["requalified"] % {"tier": old_name}
             elif r["action"] == "manual":
-                body = text("manual") % {
+                body = texts["manual"] % {
                     "old": old_name,
                     "new": new_name,
                     "date": r["manual_until"],
                     "reason": reason,
                 }
             elif r["old_tier"] != r["new_tier"]:
-                body = text("moved") % {
+                body = texts["moved"] % {
                     "old": old_name,
                     "new": new_name,
                     "reason": reason or reasons[r["action"] == "downgrade"],
                 }
                 if r["new_grace"]:
-                    body += " " + text("short") % {"tier": new_name, "date": r["new_grace"]}
+                    body += " " + texts["short"] % {"tier": new_name, "date": r["new_grace"]}
             else:
                 continue
             bodies[r["id"]] = body
