@@ -411,8 +411,10 @@ class ResPartner(models.Model):
                 mids=[message_ids.get(pid) for pid in partner_ids],
             )
         )
-        # new rows: nothing of them is in the cache to invalidate
-        return self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
+        messages = self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
+        # the partners' cached chatter (message_ids) does not hold the new notes
+        messages.invalidate_model()
+        return messages
 
     @api.model
     def _hk_run_batches(self, batch_param, step, default=5000):

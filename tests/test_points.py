@@ -477,19 +477,21 @@ class TestConcurrentRedemption(BaseCase):
         results.append(type(failure).__name__)
 
     def test_two_cursors(self):
-        results = []
+        # one list per thread: the second can report before the first appends
+        first_results, second_results = [], []
         first_done, release = threading.Event(), threading.Event()
-        first = threading.Thread(target=self._redeem, args=(results, release, first_done))
+        first = threading.Thread(target=self._redeem, args=(first_results, release, first_done))
         first.start()
         self.assertTrue(first_done.wait(10), "first redemption ran")
         # the second one blocks on the customer's row lock until the first commits
-        second = threading.Thread(target=self._redeem, args=(results,))
+        second = threading.Thread(target=self._redeem, args=(second_results,))
         second.start()
         second.join(1)
         self.assertTrue(second.is_alive(), "the second redemption waits for the first")
         release.set()
         first.join(10)
         second.join(10)
+        results = first_results + second_results
         self.assertEqual(results[0], "ok")
         self.assertIn(results[1], ("UserError", "SerializationFailure"))
         with self.registry.cursor() as cr:
