@@ -169,57 +169,70 @@ class HousekeepingRecommendation(models.Model):
         tables for the batches of the run: ``hk_rec_pairs`` (service ``src``,
         service ``dst``, customers of ``src`` who also book ``dst``, their share)
         and ``hk_rec_tags`` (household tag, service, customers with the tag who book
-        it, their share). One statement each, over all done visits."""
+        it, their share).
+
+        One pass over the done visits gives each customer's set of services as a
+        bit string (bit *n* set: service type *n* booked), a hash aggregate of one
+        row per customer; the population has few distinct sets, and the pairs and
+        household shares are counted per set, then weighted by its customers."""
         params = self._hk_params()
         tags = self.env["res.partner"]._fields["household_tag_ids"]
         self.env.cr.execute(
             SQL(
                 """
-            DROP TABLE IF EXISTS hk_rec_used;
+            DROP TABLE IF EXISTS hk_rec_masks;
+            DROP TABLE IF EXISTS hk_rec_sets;
             DROP TABLE IF EXISTS hk_rec_pairs;
             DROP TABLE IF EXISTS hk_rec_tags;
-            CREATE TEMPORARY TABLE hk_rec_used AS
-                SELECT v.partner_id, v.service_type_id
+            CREATE TEMPORARY TABLE hk_rec_masks AS
+                SELECT v.partner_id, bit_or(set_bit(z.zero, v.service_type_id, 1)) AS used
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
+                 CROSS JOIN (SELECT repeat('0', max(id) + 1)::varbit AS zero
+                               FROM housekeeping_service_type) z
                  WHERE v.state = 'done'
-                 GROUP BY 1, 2;
-            -- without statistics the planner may join it to itself with a nested loop
-            ANALYZE hk_rec_used;
+                 GROUP BY 1;
+            -- each distinct set, its services and its customers
+            CREATE TEMPORARY TABLE hk_rec_sets AS
+                SELECT s.used, g.service_type_id, s.n
+                  FROM (SELECT used, count(*) AS n FROM hk_rec_masks GROUP BY 1) s
+                 CROSS JOIN generate_series(0, length(s.used) - 1) AS g(service_type_id)
+                 WHERE get_bit(s.used, g.service_type_id) = 1;
             CREATE TEMPORARY TABLE hk_rec_pairs AS
                 WITH buyers AS (
-                    SELECT service_type_id, count(*) AS n FROM hk_rec_used GROUP BY 1
+                    SELECT service_type_id, sum(n) AS n FROM hk_rec_sets GROUP BY 1
                 )
                 SELECT *, row_number() OVER (PARTITION BY dst
                                              ORDER BY pct DESC, n DESC, src) AS best
                   FROM (SELECT a.service_type_id AS src, b.service_type_id AS dst,
-                               count(*) AS n, 100.0 * count(*) / min(bu.n) AS pct
-                          FROM hk_rec_used a
-                          JOIN hk_rec_used b ON b.partner_id = a.partner_id
+                               sum(a.n)::bigint AS n, 100.0 * sum(a.n) / min(bu.n) AS pct
+                          FROM hk_rec_sets a
+                          JOIN hk_rec_sets b ON b.used = a.used
                                             AND b.service_type_id != a.service_type_id
                           JOIN buyers bu ON bu.service_type_id = a.service_type_id
                          GROUP BY 1, 2
-                        HAVING count(*) >= %(min_support)s) x;
+                        HAVING sum(a.n) >= %(min_support)s) x;
             CREATE TEMPORARY TABLE hk_rec_tags AS
-                WITH profile AS (
-                    SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
+                WITH tagged AS (
+                    -- the customers with a tag who book something, per set
+                    SELECT rel.%(tag_col)s AS tag_id, m.used, count(*) AS n
                       FROM %(tag_rel)s rel
                       JOIN res_partner p ON p.id = rel.%(tag_partner)s AND p.active
                       JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
+                      JOIN hk_rec_masks m ON m.partner_id = rel.%(tag_partner)s
+                     GROUP BY 1, 2
                 ), tag_size AS (
-                    SELECT pf.tag_id, count(*) AS n
-                      FROM profile pf
-                     WHERE EXISTS (SELECT 1 FROM hk_rec_used u WHERE u.partner_id = pf.partner_id)
-                     GROUP BY 1
+                    SELECT tag_id, sum(n) AS n FROM tagged GROUP BY 1
                 )
-                SELECT pf.tag_id, u.service_type_id AS dst, count(*) AS n,
-                       100.0 * count(*) / min(ts.n) AS pct
-                  FROM profile pf
-                  JOIN hk_rec_used u ON u.partner_id = pf.partner_id
-                  JOIN tag_size ts ON ts.tag_id = pf.tag_id
+                SELECT tg.tag_id, s.service_type_id AS dst, sum(tg.n)::bigint AS n,
+                       100.0 * sum(tg.n) / min(ts.n) AS pct
+                  FROM tagged tg
+                  JOIN hk_rec_sets s ON s.used = tg.used
+                  JOIN tag_size ts ON ts.tag_id = tg.tag_id
                  GROUP BY 1, 2
-                HAVING count(*) >= %(min_support)s;
-            DROP TABLE hk_rec_used;
+                HAVING sum(tg.n) >= %(min_support)s;
+            DROP TABLE hk_rec_masks;
+            DROP TABLE hk_rec_sets;
             ANALYZE hk_rec_pairs;
             ANALYZE hk_rec_tags;
             """,
@@ -242,42 +255,68 @@ class HousekeepingRecommendation(models.Model):
         gap = today - timedelta(days=params["recommendation_season_gap_days"])
         return SQL(
             """
-            WITH own_months AS (
-                -- one pass over the range's done visits, per customer and service:
-                -- the services they use, and the months of each (seasonal services:
-                -- booked in at most 3 distinct months, not in the last months, once
-                -- in an upcoming month)
+            WITH batch AS (
+                SELECT id, company_id FROM res_partner
+                 WHERE id >= %(id_from)s AND id < %(id_to)s AND active
+            ), own AS (
+                -- one pass over the range's visits (cancelled ones aside), per
+                -- customer and service: whether they use it (a done visit), the
+                -- months of its done visits as a bit mask and the last one (a hash
+                -- aggregate, no sort), and whether one is recent or booked ahead
+                -- (then it is no recommendation)
                 SELECT v.partner_id, v.service_type_id,
-                       array_agg(DISTINCT extract(month FROM v.date)::int) AS months,
-                       count(DISTINCT extract(month FROM v.date)) AS month_count,
-                       max(v.date) AS last_date
+                       bool_or(v.state = 'done') AS used,
+                       bit_or(1 << extract(month FROM v.date)::int)
+                           FILTER (WHERE v.state = 'done') AS months,
+                       max(v.date) FILTER (WHERE v.state = 'done') AS last_date,
+                       bool_or(v.date >= %(gap)s OR v.state IN ('draft', 'scheduled'))
+                           AS blocked
                   FROM housekeeping_visit v
-                  JOIN res_partner p ON p.id = v.partner_id AND p.active
-                 WHERE v.state = 'done'
+                 WHERE v.state != 'cancelled'
                    AND v.partner_id >= %(id_from)s AND v.partner_id < %(id_to)s
                  GROUP BY 1, 2
             ), used AS (
-                SELECT partner_id, service_type_id FROM own_months
+                -- (archived customers are few: an anti-join keeps the estimates right)
+                SELECT o.partner_id, o.service_type_id, o.months, o.last_date
+                  FROM own o
+                 WHERE o.used
+                   AND NOT EXISTS (
+                       SELECT 1 FROM res_partner a
+                        WHERE a.id = o.partner_id AND NOT a.active
+                          AND a.id >= %(id_from)s AND a.id < %(id_to)s)
             ), profile AS (
                 SELECT rel.%(tag_partner)s AS partner_id, rel.%(tag_col)s AS tag_id
                   FROM %(tag_rel)s rel
-                  JOIN res_partner p ON p.id = rel.%(tag_partner)s AND p.active
+                  JOIN batch b ON b.id = rel.%(tag_partner)s
                   JOIN housekeeping_household_tag t ON t.id = rel.%(tag_col)s AND t.active
                  WHERE rel.%(tag_partner)s >= %(id_from)s AND rel.%(tag_partner)s < %(id_to)s
             ), customers AS (
-                SELECT partner_id FROM used GROUP BY 1
+                -- each customer's set of services (as in ``_hk_recommendation_stats``):
+                -- the history part depends on it alone, and sets are few
+                SELECT u.partner_id, bit_or(set_bit(z.zero, u.service_type_id, 1)) AS used
+                  FROM used u
+                 CROSS JOIN (SELECT repeat('0', max(id) + 1)::varbit AS zero
+                               FROM housekeeping_service_type) z
+                 GROUP BY 1
+            ), set_history AS (
+                -- for each set, each service outside it and the strongest of the
+                -- set's services toward it (pairs are ranked per target once, in
+                -- ``best``)
+                SELECT s.used, pr.dst, pr.pct, pr.src, pr.n
+                  FROM (SELECT s.used, p2.dst, min(p2.best) AS best
+                          FROM (SELECT DISTINCT used FROM customers) s
+                          JOIN hk_rec_pairs p2 ON p2.src < length(s.used)
+                                              AND get_bit(s.used, p2.src) = 1
+                                              AND (p2.dst >= length(s.used)
+                                                   OR get_bit(s.used, p2.dst) = 0)
+                         GROUP BY 1, 2) s
+                  JOIN hk_rec_pairs pr ON pr.dst = s.dst AND pr.best = s.best
             ), history AS (
-                -- for each service the customer does not use, the strongest of the
-                -- services they use (pairs are ranked per target once, in ``best``):
-                -- a narrow hash aggregate instead of sorting every candidate
-                SELECT h.partner_id, pr.dst, 'history' AS basis,
-                       pr.pct AS score, pr.src, NULL::int AS tag_id, pr.n AS support,
-                       pr.pct, NULL::int AS month, NULL::int AS years
-                  FROM (SELECT u.partner_id, p2.dst, min(p2.best) AS best
-                          FROM used u
-                          JOIN hk_rec_pairs p2 ON p2.src = u.service_type_id
-                         GROUP BY 1, 2) h
-                  JOIN hk_rec_pairs pr ON pr.dst = h.dst AND pr.best = h.best
+                SELECT c.partner_id, h.dst, 'history' AS basis,
+                       h.pct AS score, h.src, NULL::int AS tag_id, h.n AS support,
+                       h.pct, NULL::int AS month, NULL::int AS years
+                  FROM customers c
+                  JOIN set_history h ON h.used = c.used
             ), household AS (
                 SELECT DISTINCT ON (pf.partner_id, tb.dst)
                        pf.partner_id, tb.dst, 'profile' AS basis,
@@ -287,24 +326,26 @@ class HousekeepingRecommendation(models.Model):
                   JOIN hk_rec_tags tb ON tb.tag_id = pf.tag_id
                  ORDER BY pf.partner_id, tb.dst, tb.pct DESC, tb.n DESC, pf.tag_id
             ), season AS (
-                SELECT DISTINCT ON (om.partner_id, om.service_type_id)
-                       om.partner_id, om.service_type_id AS dst, 'season' AS basis,
+                -- seasonal services: booked in at most 3 distinct months, not in the
+                -- last months, once in an upcoming month
+                SELECT DISTINCT ON (u.partner_id, u.service_type_id)
+                       u.partner_id, u.service_type_id AS dst, 'season' AS basis,
                        %(season_score)s::float AS score, NULL::int AS src, NULL::int AS tag_id,
                        0 AS support, 0 AS pct, m.month, y.years
-                  FROM own_months om
+                  FROM used u
                   JOIN unnest(%(upcoming)s::int[]) WITH ORDINALITY AS m(month, pos)
-                    ON m.month = ANY(om.months)
+                    ON u.months & (1 << m.month) != 0
                  CROSS JOIN LATERAL (
                        SELECT count(DISTINCT extract(year FROM v.date))::int AS years
                          FROM housekeeping_visit v
-                        WHERE v.partner_id = om.partner_id
-                          AND v.service_type_id = om.service_type_id
+                        WHERE v.partner_id = u.partner_id
+                          AND v.service_type_id = u.service_type_id
                           AND v.state = 'done'
                           AND extract(month FROM v.date) = m.month) y
                  -- a habit (two years in that month) or a service flagged in season
-                 WHERE om.month_count <= 3 AND om.last_date < %(gap)s
-                   AND (y.years >= 2 OR om.service_type_id = ANY(%(calendar_ids)s::int[]))
-                 ORDER BY om.partner_id, om.service_type_id, m.pos
+                 WHERE bit_count(u.months::bit(13)) <= 3 AND u.last_date < %(gap)s
+                   AND (y.years >= 2 OR u.service_type_id = ANY(%(calendar_ids)s::int[]))
+                 ORDER BY u.partner_id, u.service_type_id, m.pos
             ), calendar AS (
                 SELECT c.partner_id, s.id AS dst, 'calendar' AS basis,
                        %(calendar_score)s::float AS score, NULL::int AS src, NULL::int AS tag_id,
@@ -321,21 +362,15 @@ class HousekeepingRecommendation(models.Model):
                 SELECT DISTINCT ON (c.partner_id, c.dst)
                        c.*, sum(c.score) OVER (PARTITION BY c.partner_id, c.dst) AS total
                   FROM cand c
-                  JOIN res_partner p ON p.id = c.partner_id
+                  JOIN batch p ON p.id = c.partner_id
                   JOIN housekeeping_service_type st ON st.id = c.dst AND st.active
                        AND (st.company_id IS NULL OR p.company_id IS NULL
                             OR st.company_id = p.company_id)
+                  LEFT JOIN own x ON x.partner_id = c.partner_id AND x.service_type_id = c.dst
                  -- a service booked recently (or booked ahead) is no recommendation;
                  -- one the customer uses is one only for its season
-                 WHERE NOT EXISTS (
-                           SELECT 1 FROM housekeeping_visit x
-                            WHERE x.partner_id = c.partner_id AND x.service_type_id = c.dst
-                              AND x.state != 'cancelled'
-                              AND (x.date >= %(gap)s OR x.state IN ('draft', 'scheduled')))
-                   AND (c.basis = 'season'
-                        OR NOT EXISTS (SELECT 1 FROM used x
-                                        WHERE x.partner_id = c.partner_id
-                                          AND x.service_type_id = c.dst))
+                 WHERE NOT coalesce(x.blocked, FALSE)
+                   AND (c.basis = 'season' OR NOT coalesce(x.used, FALSE))
                  ORDER BY c.partner_id, c.dst, c.score DESC,
                           array_position(ARRAY['season', 'history', 'profile', 'calendar'],
                                          c.basis)

@@ -580,6 +580,29 @@ class TestRecommendations(EngagementCase):
             "an unchanged recommendation is kept, not rewritten",
         )
 
+    def test_co_occurrence_beyond_64_service_types(self):
+        """A customer's set of services is a bit string as long as the highest
+        service type id: no limit of 64 types (nor an error past it)."""
+        extra = self.env["housekeeping.service.type"].create(
+            [{"name": f"Extra {i}", "code": f"X{i}"} for i in range(70)]
+        )
+        near, far = self.service_hourly, extra[-1]
+        self.assertGreater(far.id, 64)
+        for i in range(3):
+            buyer = self.Partner.create({"name": f"Buyer {i}"})
+            self._visit(partner=buyer, date="2026-03-02 09:00:00", service_type=near)
+            self._visit(partner=buyer, date="2026-03-03 09:00:00", service_type=far)
+        lone = self.Partner.create({"name": "Lone"})
+        self._visit(partner=lone, date="2026-03-02 09:00:00", service_type=near)
+        self.env["housekeeping.recommendation"]._cron_recommend_services()
+        rec = lone.hk_recommendation_ids.filtered(lambda r: r.service_type_id == far)
+        self.assertEqual((rec.basis, rec.support, rec.percent), ("history", 3, 75))
+        self.assertEqual(rec.source_service_type_id, near)
+        buyer_recs = self.env["housekeeping.recommendation"].search(
+            [("partner_id.name", "like", "Buyer %"), ("service_type_id", "in", (near | far).ids)]
+        )
+        self.assertFalse(buyer_recs, "no recommendation of a service the customer uses")
+
     def _customer(self, name, history, tags=None):
         partner = self.Partner.create(
             {
