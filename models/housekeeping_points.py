@@ -317,22 +317,53 @@ class HousekeepingPointsEntry(models.Model):
         return self._expire_lots_after(today, limit)[1]
 
     @api.model
-    def _expire_lots_after(self, today, limit, after_id=0):
+    def _expire_lots_after(self, today, limit, after_id=0, settled=None):
         """``_expire_lots`` for the lots of id above ``after_id`` (the cron walks the
-        ledger by id, so a run reads each expired lot once). Returns ``(lots taken,
-        lots expired, last lot id)``."""
+        ledger by id, so a run reads each expired lot once). ``settled``: ``(day,
+        last id)`` of the last completed run, which settled every lot up to that id
+        expired before that day; only the lots expiring since and the lots written
+        after it are read. Returns ``(lots taken, lots expired, last lot id)``."""
         self.flush_model()
         self.env["housekeeping.points.allocation"].flush_model()
         uid = self.env.uid
-        self.env.cr.execute(
-            SQL(
+        if settled:
+            # two index range scans: lots expiring since the last run (expiry date
+            # index), lots written after it (primary key)
+            cand = SQL(
                 """
-            WITH cand AS (
-                -- the next expired credits in id order (primary key walk)
+                SELECT * FROM (
+                    SELECT e.id, e.partner_id, e.company_id, e.points
+                      FROM housekeeping_points_entry e
+                     WHERE e.points > 0 AND e.expiry_date >= %(since)s
+                       AND e.expiry_date < %(today)s AND e.id > %(after)s
+                    UNION
+                    SELECT e.id, e.partner_id, e.company_id, e.points
+                      FROM housekeeping_points_entry e
+                     WHERE e.points > 0 AND e.expiry_date < %(today)s
+                       AND e.id > greatest(%(after)s, %(upto)s)
+                ) c ORDER BY c.id LIMIT %(limit)s""",
+                since=settled[0],
+                upto=settled[1],
+                today=today,
+                after=after_id,
+                limit=limit,
+            )
+        else:
+            # the next expired credits in id order (primary key walk)
+            cand = SQL(
+                """
                 SELECT e.id, e.partner_id, e.company_id, e.points
                   FROM housekeeping_points_entry e
                  WHERE e.points > 0 AND e.expiry_date < %(today)s AND e.id > %(after)s
-                 ORDER BY e.id LIMIT %(limit)s
+                 ORDER BY e.id LIMIT %(limit)s""",
+                today=today,
+                after=after_id,
+                limit=limit,
+            )
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH cand AS (%(cand)s
             ), lots AS (
                 SELECT c.id, c.partner_id, c.company_id,
                        c.points - COALESCE((SELECT sum(a.points)
@@ -367,10 +398,9 @@ class HousekeepingPointsEntry(models.Model):
             SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM ins),
                    (SELECT max(id) FROM cand)
             """,
+                cand=cand,
                 today=today,
-                limit=limit,
                 uid=uid,
-                after=after_id,
             )
         )
         result = self.env.cr.fetchone()
@@ -412,3 +442,19 @@ class HousekeepingPointsAllocation(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
         raise UserError(self.env._("Ledger entries cannot be deleted."))
+
+
+class HousekeepingPointsExpiryRun(models.Model):
+    """A completed run of the points expiry: its day and the last ledger id it could
+    see. Every lot up to that id expired before that day is settled, so the next run
+    reads only the lots expiring since and the lots written after it. Rows are only
+    inserted (two transactions never wait on one another for them); deleting them
+    makes the next run read the whole ledger again."""
+
+    _name = "housekeeping.points.expiry.run"
+    _description = "Points Expiry Run"
+    _order = "id desc"
+
+    date = fields.Date(required=True, readonly=True)
+    last_entry_id = fields.Integer(string="Last Ledger Entry", required=True, readonly=True)
+    lots_expired = fields.Integer(readonly=True)

@@ -609,18 +609,31 @@ class ResPartner(models.Model):
     @api.model
     def _cron_expire_points(self):
         """Daily: expire what is left of lots past their expiry date, in batches
-        that commit; idempotent (an expired lot is never expired twice)."""
+        that commit; idempotent (an expired lot is never expired twice).
+
+        A completed run records its day and the last ledger id it could see
+        (``housekeeping.points.expiry.run``): every lot up to that id expired before
+        that day is settled, so the next run reads only the lots expiring since and
+        the lots written after it, not the whole history. An interrupted run records
+        nothing: the next one reads its range again and skips the lots already
+        expired (their ``expire:<lot>`` key)."""
         today = fields.Date.context_today(self)
         Entry = self.env["housekeeping.points.entry"].sudo()
+        Run = self.env["housekeeping.points.expiry.run"].sudo()
+        last_run = Run.search_fetch([], ["date", "last_entry_id"], limit=1)
+        settled = (last_run.date, last_run.last_entry_id) if last_run else None
+        self.env.cr.execute("SELECT COALESCE(max(id), 0) FROM housekeeping_points_entry")
+        top = self.env.cr.fetchone()[0]
         cursor = {"after": 0}
 
         def step(limit):
             taken, expired, cursor["after"] = Entry._expire_lots_after(
-                today, limit, cursor["after"]
+                today, limit, cursor["after"], settled
             )
             return expired, taken == limit
 
         total = self._hk_run_batches("points_expire_batch_size", step)
+        Run.create({"date": today, "last_entry_id": top, "lots_expired": total})
         self._hk_remind_expiring_points(today)
         return total
 
@@ -657,6 +670,14 @@ class ResPartner(models.Model):
         expiry day (the note's message id is the key)."""
         Entry = self.env["housekeeping.points.entry"]
         Entry.flush_model()
+        self.env["res.company"].flush_model(["hk_points_reminder_days"])
+        # the expiry days of the companies' windows, as constants: the expiry date
+        # index then serves the lots (an expression over the company is a scan)
+        self.env.cr.execute(
+            "SELECT array_agg(DISTINCT %s::date + hk_points_reminder_days) FROM res_company",
+            [today],
+        )
+        days = self.env.cr.fetchone()[0] or []
         self.env.cr.execute(
             """
             SELECT e.partner_id, min(e.expiry_date),
@@ -667,6 +688,7 @@ class ResPartner(models.Model):
               JOIN res_partner p ON p.id = e.partner_id
               JOIN res_company c ON c.id = e.company_id
              WHERE e.points > 0
+               AND e.expiry_date = ANY(%(days)s::date[])
                AND e.expiry_date = %(today)s::date + c.hk_points_reminder_days
                AND NOT EXISTS (
                    SELECT 1 FROM mail_message m
@@ -674,7 +696,7 @@ class ResPartner(models.Model):
                                          || e.expiry_date || '@housekeeping>')
              GROUP BY e.partner_id
             """,
-            {"today": today},
+            {"today": today, "days": days},
         )
         rows = [row for row in self.env.cr.fetchall() if row[2] > 0]
         if not rows:

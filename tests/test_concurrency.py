@@ -241,6 +241,8 @@ class TestConcurrentCrons(RealCursorCase):
             self.expire_param = param.get_param("housekeeping_membership.points_expire_batch_size")
             self.cron_id = env.ref("housekeeping_membership.ir_cron_lifecycle_evaluate").id
             self.expire_cron_id = env.ref("housekeeping_membership.ir_cron_points_expire").id
+            cr.execute("SELECT COALESCE(max(id), 0) FROM housekeeping_points_expiry_run")
+            self.last_expiry_run = cr.fetchone()[0]
         self._reset_stages()
         self.addCleanup(self._cleanup)
         # Only this test's customers are evaluated (committed data of the database
@@ -270,6 +272,9 @@ class TestConcurrentCrons(RealCursorCase):
             cr.execute(
                 "DELETE FROM ir_cron_progress WHERE cron_id IN %s",
                 [(self.cron_id, self.expire_cron_id)],
+            )
+            cr.execute(
+                "DELETE FROM housekeeping_points_expiry_run WHERE id > %s", [self.last_expiry_run]
             )
         self._delete_partners(self.partner_ids)
 
@@ -395,11 +400,11 @@ class TestConcurrentCrons(RealCursorCase):
         original = Entry._expire_lots_after
         calls = []
 
-        def crash_on_third_batch(model, today, limit, after_id=0):
+        def crash_on_third_batch(model, today, limit, after_id=0, settled=None):
             calls.append(limit)
             if len(calls) == 3:
                 raise RuntimeError("worker killed")
-            return original(model, today, limit, after_id)
+            return original(model, today, limit, after_id, settled)
 
         with patch.object(Entry, "_expire_lots_after", crash_on_third_batch):
             with self.assertRaises(RuntimeError), self.registry.cursor() as cr:
@@ -423,6 +428,12 @@ class TestConcurrentCrons(RealCursorCase):
             for pid, balance, total in cr.fetchall():
                 # the 5 points without expiry are left
                 self.assertEqual((balance, total), (5, 5), pid)
+            # the interrupted run recorded nothing; the two completed ones did
+            cr.execute(
+                "SELECT lots_expired FROM housekeeping_points_expiry_run WHERE id > %s ORDER BY id",
+                [self.last_expiry_run],
+            )
+            self.assertEqual(cr.fetchall(), [(2 * self.CUSTOMERS - 8,), (0,)])
         self.assertEqual(self._expired(), 2 * self.CUSTOMERS)
 
     def _expired(self):

@@ -1,5 +1,6 @@
 import threading
 from datetime import date
+from unittest.mock import patch
 
 import psycopg2
 from freezegun import freeze_time
@@ -154,6 +155,57 @@ class TestPointsLedger(PointsCase):
         self.env.flush_all()
         with freeze_time("2026-02-01 20:00:00"), self.assertQueryCount(4):
             self.Entry.sudo()._expire_lots(date(2026, 2, 1), 1000)
+
+    def test_expiry_reads_only_what_changed_since_the_last_run(self):
+        """A completed run settles the ledger up to its day and last id: the next
+        one reads the lots expiring since and the lots written after it only."""
+        Partner, Entry = self.env["res.partner"], self.Entry.sudo()
+        Run = self.env["housekeeping.points.expiry.run"].sudo()
+        Run.search([]).unlink()
+        old = Partner.create([{"name": f"Old {i}"} for i in range(5)])
+        later = Partner.create({"name": "Later"})
+        with freeze_time("2025-01-15 20:00:00"):
+            old._hk_grant_points(50, "goodwill", origin="launch")  # expire 2026-01-15
+        with freeze_time("2025-02-10 20:00:00"):
+            later._hk_grant_points(40, "goodwill", origin="launch")  # expires 2026-02-10
+        self.env.flush_all()
+        self.env.cr.execute("SELECT max(id) FROM housekeeping_points_entry")
+        top = self.env.cr.fetchone()[0]
+        with freeze_time("2026-02-01 20:00:00"):
+            self.assertEqual(Partner._cron_expire_points(), 5)
+        run = Run.search([], limit=1)
+        self.assertEqual(
+            (run.date, run.last_entry_id, run.lots_expired), (date(2026, 2, 1), top, 5)
+        )
+        settled = (date(2026, 2, 1), top)
+        # the next day, the settled lots are not read again
+        taken, expired, _last = Entry._expire_lots_after(date(2026, 2, 2), 1000, 0, settled)
+        self.assertEqual((taken, expired), (0, 0))
+        self.assertEqual(Entry._expire_lots_after(date(2026, 2, 2), 1000)[:2], (5, 0))
+        # a lot written after the run with an expiry already past, and a lot
+        # expiring since: both expire on the next run
+        late = Partner.create({"name": "Late"})
+        with freeze_time("2025-01-20 20:00:00"):
+            late._hk_grant_points(30, "goodwill", origin="import")  # expired 2026-01-20
+        with freeze_time("2026-02-11 20:00:00"):
+            self.assertEqual(Partner._cron_expire_points(), 2)
+            self.assertEqual(Partner._cron_expire_points(), 0)
+        self.assertEqual((later | late).mapped("points_balance"), [0, 0])
+        self.assertEqual(Run.search([]).mapped("lots_expired"), [0, 2, 5])
+        # an interrupted run records nothing: the next one reads its range again
+        with (
+            freeze_time("2026-03-01 20:00:00"),
+            patch.object(type(Entry), "_expire_lots_after", side_effect=RuntimeError),
+            self.assertRaises(RuntimeError),
+        ):
+            Partner._cron_expire_points()
+        self.assertEqual(len(Run.search([])), 3)
+        # a technical record: agents do not see it; the administrator may delete it
+        # (then the whole ledger is read again); nobody edits it
+        with self.assertRaises(AccessError):
+            Run.with_user(self.user).sudo(False).search([])
+        with self.assertRaises(AccessError):
+            Run.with_user(self.manager).sudo(False).search([]).write({"lots_expired": 0})
 
     def test_expiry_reminder_once(self):
         with freeze_time("2025-02-01 20:00:00"):
