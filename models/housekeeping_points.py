@@ -160,6 +160,13 @@ class HousekeepingPointsEntry(models.Model):
         self._add_to_balances(entries)
         if indebted:
             self._settle_debts(entries.filtered(lambda e: e.partner_id.id in indebted))
+        # a lot already past its expiry (a visit entered long after it took place,
+        # an import) expires at once: the daily expiry reads only the lots
+        # expiring since its last run (``res.partner._cron_expire_points``)
+        today = fields.Date.context_today(self)
+        past = entries.filtered(lambda e: e.expiry_date and e.expiry_date < today)
+        if past:
+            self._expire_lots_after(today, len(past), lot_ids=past.ids)
         return entries
 
     @api.model
@@ -317,49 +324,32 @@ class HousekeepingPointsEntry(models.Model):
         return self._expire_lots_after(today, limit)[1]
 
     @api.model
-    def _expire_lots_after(self, today, limit, after_id=0, settled=None):
+    def _expire_lots_after(self, today, limit, after_id=0, since=None, lot_ids=None):
         """``_expire_lots`` for the lots of id above ``after_id`` (the cron walks the
-        ledger by id, so a run reads each expired lot once). ``settled``: ``(day,
-        last id)`` of the last completed run, which settled every lot up to that id
-        expired before that day; only the lots expiring since and the lots written
-        after it are read. Returns ``(lots taken, lots expired, last lot id)``."""
+        ledger by id, so a run reads each expired lot once); ``since``: only the
+        lots expiring on or after that day (expiry date index); ``lot_ids``: only
+        these lots. Returns ``(lots taken, lots expired, last lot id)``."""
         self.flush_model()
         self.env["housekeeping.points.allocation"].flush_model()
         uid = self.env.uid
-        if settled:
-            # two index range scans: lots expiring since the last run (expiry date
-            # index), lots written after it (primary key)
-            cand = SQL(
-                """
-                SELECT * FROM (
-                    SELECT e.id, e.partner_id, e.company_id, e.points
-                      FROM housekeeping_points_entry e
-                     WHERE e.points > 0 AND e.expiry_date >= %(since)s
-                       AND e.expiry_date < %(today)s AND e.id > %(after)s
-                    UNION
-                    SELECT e.id, e.partner_id, e.company_id, e.points
-                      FROM housekeeping_points_entry e
-                     WHERE e.points > 0 AND e.expiry_date < %(today)s
-                       AND e.id > greatest(%(after)s, %(upto)s)
-                ) c ORDER BY c.id LIMIT %(limit)s""",
-                since=settled[0],
-                upto=settled[1],
-                today=today,
-                after=after_id,
-                limit=limit,
-            )
-        else:
-            # the next expired credits in id order (primary key walk)
-            cand = SQL(
-                """
+        scope = SQL()
+        if since:
+            scope = SQL("AND e.expiry_date >= %s", since)
+        if lot_ids is not None:
+            scope = SQL("%s AND e.id = ANY(%s)", scope, list(lot_ids))
+        # the next expired credits in id order
+        cand = SQL(
+            """
                 SELECT e.id, e.partner_id, e.company_id, e.points
                   FROM housekeeping_points_entry e
                  WHERE e.points > 0 AND e.expiry_date < %(today)s AND e.id > %(after)s
+                       %(scope)s
                  ORDER BY e.id LIMIT %(limit)s""",
-                today=today,
-                after=after_id,
-                limit=limit,
-            )
+            today=today,
+            after=after_id,
+            scope=scope,
+            limit=limit,
+        )
         self.env.cr.execute(
             SQL(
                 """
@@ -445,16 +435,14 @@ class HousekeepingPointsAllocation(models.Model):
 
 
 class HousekeepingPointsExpiryRun(models.Model):
-    """A completed run of the points expiry: its day and the last ledger id it could
-    see. Every lot up to that id expired before that day is settled, so the next run
-    reads only the lots expiring since and the lots written after it. Rows are only
-    inserted (two transactions never wait on one another for them); deleting them
-    makes the next run read the whole ledger again."""
+    """A completed run of the points expiry (``res.partner._cron_expire_points``):
+    the next run reads only the lots expiring since its day (less a margin). Rows
+    are only inserted (two transactions never wait on one another for them);
+    deleting them makes the next run read the whole ledger again."""
 
     _name = "housekeeping.points.expiry.run"
     _description = "Points Expiry Run"
-    _order = "id desc"
+    _order = "date desc, id desc"
 
     date = fields.Date(required=True, readonly=True)
-    last_entry_id = fields.Integer(string="Last Ledger Entry", required=True, readonly=True)
     lots_expired = fields.Integer(readonly=True)

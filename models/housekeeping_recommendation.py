@@ -305,10 +305,12 @@ class HousekeepingRecommendation(models.Model):
                 SELECT s.used, pr.dst, pr.pct, pr.src, pr.n
                   FROM (SELECT s.used, p2.dst, min(p2.best) AS best
                           FROM (SELECT DISTINCT used FROM customers) s
-                          JOIN hk_rec_pairs p2 ON p2.src < length(s.used)
-                                              AND get_bit(s.used, p2.src) = 1
-                                              AND (p2.dst >= length(s.used)
-                                                   OR get_bit(s.used, p2.dst) = 0)
+                          -- (a service type created since the figures has no bit)
+                          JOIN hk_rec_pairs p2
+                            ON CASE WHEN p2.src < length(s.used)
+                                    THEN get_bit(s.used, p2.src) = 1 END
+                           AND CASE WHEN p2.dst < length(s.used)
+                                    THEN get_bit(s.used, p2.dst) = 0 ELSE TRUE END
                          GROUP BY 1, 2) s
                   JOIN hk_rec_pairs pr ON pr.dst = s.dst AND pr.best = s.best
             ), history AS (
@@ -342,8 +344,11 @@ class HousekeepingRecommendation(models.Model):
                           AND v.service_type_id = u.service_type_id
                           AND v.state = 'done'
                           AND extract(month FROM v.date) = m.month) y
-                 -- a habit (two years in that month) or a service flagged in season
-                 WHERE bit_count(u.months::bit(13)) <= 3 AND u.last_date < %(gap)s
+                 -- at most 3 distinct months (bit_count() would need PostgreSQL 14,
+                 -- Odoo 19 supports 13), none lately, and a habit (two years in that
+                 -- month) or a service flagged in season
+                 WHERE length(replace(u.months::bit(13)::text, '0', '')) <= 3
+                   AND u.last_date < %(gap)s
                    AND (y.years >= 2 OR u.service_type_id = ANY(%(calendar_ids)s::int[]))
                  ORDER BY u.partner_id, u.service_type_id, m.pos
             ), calendar AS (

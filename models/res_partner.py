@@ -220,7 +220,8 @@ class ResPartner(models.Model):
                 """
             WITH target AS (
                 SELECT p.id, COALESCE(NULLIF(p.tz, ''), %(tz)s) AS tz
-                  FROM res_partner p WHERE p.id = ANY(%(ids)s)
+                  FROM res_partner p
+                 WHERE p.id = ANY(%(ids)s) AND p.id BETWEEN %(low)s AND %(high)s
             ), done AS (
                 SELECT v.partner_id, v.date, v.amount, v.service_type_id, v.coupon_card_id,
                        (v.date AT TIME ZONE 'UTC' AT TIME ZONE t.tz)::date AS local_day,
@@ -228,7 +229,9 @@ class ResPartner(models.Model):
                            PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
                   FROM housekeeping_visit v
                   JOIN target t ON t.id = v.partner_id
-                 WHERE v.state = 'done'
+                 -- (the range bounds the index scans when many customers are given:
+                 -- a merge join otherwise reads the index from its start)
+                 WHERE v.state = 'done' AND v.partner_id BETWEEN %(low)s AND %(high)s
             ), agg AS (
                 SELECT partner_id,
                        count(*) AS cnt,
@@ -265,7 +268,7 @@ class ResPartner(models.Model):
                    -- new figures: the lifecycle rules look at the customer next run
                    lifecycle_next_check = NULL
               FROM new n
-             WHERE p.id = n.id
+             WHERE p.id = n.id AND p.id BETWEEN %(low)s AND %(high)s
                -- rows already right are not rewritten (no dead tuples on a rerun)
                AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
                     p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
@@ -276,6 +279,8 @@ class ResPartner(models.Model):
                     COALESCE(p.customer_since, n.first_day))
             """,
                 ids=ids,
+                low=min(ids),
+                high=max(ids),
                 tz=tz,
             )
         )

@@ -1,7 +1,7 @@
 import math
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytz
 from dateutil.relativedelta import relativedelta
@@ -11,6 +11,10 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .housekeeping_points import REASON_CODES
+
+# the daily expiry reads the lots expiring since its last completed run, less this
+# margin: longer than any transaction writing a lot may stay open
+EXPIRY_MARGIN_DAYS = 7
 
 # Fields that make a complete profile (profile completion bonus, campaign task).
 PROFILE_FIELDS = ("phone", "birthday", "street", "household_size", "home_area")
@@ -611,29 +615,32 @@ class ResPartner(models.Model):
         """Daily: expire what is left of lots past their expiry date, in batches
         that commit; idempotent (an expired lot is never expired twice).
 
-        A completed run records its day and the last ledger id it could see
-        (``housekeeping.points.expiry.run``): every lot up to that id expired before
-        that day is settled, so the next run reads only the lots expiring since and
-        the lots written after it, not the whole history. An interrupted run records
-        nothing: the next one reads its range again and skips the lots already
-        expired (their ``expire:<lot>`` key)."""
+        A run that went through every lot in its scope records its day
+        (``housekeeping.points.expiry.run``); the next run reads only the lots
+        expiring since that day less ``EXPIRY_MARGIN_DAYS``, not the ledger's whole
+        history. A lot is written with an expiry date after the day it is written
+        (one already past expires when it is written, ``_post_credits``), so a lot
+        is missed only if the transaction writing it stays open longer than the
+        margin. A run stopped before the end (a crash, the scheduler's time limit)
+        records nothing: the next one reads its range again and skips the lots
+        already expired (their ``expire:<lot>`` key)."""
         today = fields.Date.context_today(self)
         Entry = self.env["housekeeping.points.entry"].sudo()
         Run = self.env["housekeeping.points.expiry.run"].sudo()
-        last_run = Run.search_fetch([], ["date", "last_entry_id"], limit=1)
-        settled = (last_run.date, last_run.last_entry_id) if last_run else None
-        self.env.cr.execute("SELECT COALESCE(max(id), 0) FROM housekeeping_points_entry")
-        top = self.env.cr.fetchone()[0]
-        cursor = {"after": 0}
+        last_run = Run.search_fetch([("date", "<=", today)], ["date"], limit=1)
+        since = last_run.date - timedelta(days=EXPIRY_MARGIN_DAYS) if last_run else None
+        state = {"after": 0, "finished": False}
 
         def step(limit):
-            taken, expired, cursor["after"] = Entry._expire_lots_after(
-                today, limit, cursor["after"], settled
+            taken, expired, state["after"] = Entry._expire_lots_after(
+                today, limit, state["after"], since
             )
-            return expired, taken == limit
+            state["finished"] = taken < limit
+            return expired, not state["finished"]
 
         total = self._hk_run_batches("points_expire_batch_size", step)
-        Run.create({"date": today, "last_entry_id": top, "lots_expired": total})
+        if state["finished"]:
+            Run.create({"date": today, "lots_expired": total})
         self._hk_remind_expiring_points(today)
         return total
 

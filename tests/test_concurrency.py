@@ -14,6 +14,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 import psycopg2
+from freezegun import freeze_time
 
 import odoo
 from odoo import fields
@@ -372,7 +373,10 @@ class TestConcurrentCrons(RealCursorCase):
             )
             self.assertEqual(cr.fetchone()[0], self.CUSTOMERS)
 
-    def test_expiry_cron_interrupted_then_rerun(self):
+    def _expiring_lots(self):
+        """Two lots expired yesterday and one without expiry per customer, written
+        before their expiry date (a lot already expired expires as it is written);
+        batches of 4 lots. Returns yesterday."""
         yesterday = fields.Date.today() - timedelta(days=1)
         with self.registry.cursor() as cr:
             env = self._cursor_env(cr)
@@ -380,7 +384,7 @@ class TestConcurrentCrons(RealCursorCase):
                 "housekeeping_membership.points_expire_batch_size", 4
             )
             Entry = env["housekeeping.points.entry"]
-            for pid in self.partner_ids:
+            with freeze_time(yesterday - timedelta(days=1)):
                 Entry._post_credits(
                     [
                         {
@@ -393,18 +397,46 @@ class TestConcurrentCrons(RealCursorCase):
                             "expiry_date": expiry,
                             "source_key": f"lot-{points}",
                         }
+                        for pid in self.partner_ids
                         for points, expiry in ((10, yesterday), (20, yesterday), (5, None))
                     ]
                 )
+        return yesterday
+
+    def _expiry_runs(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT lots_expired FROM housekeeping_points_expiry_run WHERE id > %s ORDER BY id",
+                [self.last_expiry_run],
+            )
+            return [row[0] for row in cr.fetchall()]
+
+    def test_expiry_cron_out_of_time_records_nothing(self):
+        """The scheduler's time limit stops a run between two batches: the run is
+        not recorded, so the next one reads the same lots again."""
+        self._expiring_lots()
+        with self.registry.cursor() as cr:
+            env = self._cron_env(self._cursor_env(cr), self.expire_cron_id)
+            env = env(context=dict(env.context, cron_end_time=0))
+            self.assertEqual(env["res.partner"]._cron_expire_points(), 4, "one batch")
+        self.assertEqual(self._expiry_runs(), [])
+        with self.registry.cursor() as cr:
+            env = self._cron_env(self._cursor_env(cr), self.expire_cron_id)
+            self.assertEqual(env["res.partner"]._cron_expire_points(), 2 * self.CUSTOMERS - 4)
+        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS - 4])
+        self.assertEqual(self._expired(), 2 * self.CUSTOMERS)
+
+    def test_expiry_cron_interrupted_then_rerun(self):
+        self._expiring_lots()
         Entry = self.registry["housekeeping.points.entry"]
         original = Entry._expire_lots_after
         calls = []
 
-        def crash_on_third_batch(model, today, limit, after_id=0, settled=None):
+        def crash_on_third_batch(model, today, limit, after_id=0, since=None):
             calls.append(limit)
             if len(calls) == 3:
                 raise RuntimeError("worker killed")
-            return original(model, today, limit, after_id, settled)
+            return original(model, today, limit, after_id, since)
 
         with patch.object(Entry, "_expire_lots_after", crash_on_third_batch):
             with self.assertRaises(RuntimeError), self.registry.cursor() as cr:
@@ -428,12 +460,8 @@ class TestConcurrentCrons(RealCursorCase):
             for pid, balance, total in cr.fetchall():
                 # the 5 points without expiry are left
                 self.assertEqual((balance, total), (5, 5), pid)
-            # the interrupted run recorded nothing; the two completed ones did
-            cr.execute(
-                "SELECT lots_expired FROM housekeeping_points_expiry_run WHERE id > %s ORDER BY id",
-                [self.last_expiry_run],
-            )
-            self.assertEqual(cr.fetchall(), [(2 * self.CUSTOMERS - 8,), (0,)])
+        # the interrupted run recorded nothing; the two completed ones did
+        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS - 8, 0])
         self.assertEqual(self._expired(), 2 * self.CUSTOMERS)
 
     def _expired(self):

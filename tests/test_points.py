@@ -156,9 +156,10 @@ class TestPointsLedger(PointsCase):
         with freeze_time("2026-02-01 20:00:00"), self.assertQueryCount(4):
             self.Entry.sudo()._expire_lots(date(2026, 2, 1), 1000)
 
-    def test_expiry_reads_only_what_changed_since_the_last_run(self):
-        """A completed run settles the ledger up to its day and last id: the next
-        one reads the lots expiring since and the lots written after it only."""
+    def test_expiry_reads_only_the_lots_expiring_since_the_last_run(self):
+        """A completed run is recorded; the next one reads only the lots expiring
+        since its day (less a margin), and a lot written already expired expires
+        when it is written."""
         Partner, Entry = self.env["res.partner"], self.Entry.sudo()
         Run = self.env["housekeeping.points.expiry.run"].sudo()
         Run.search([]).unlink()
@@ -168,30 +169,41 @@ class TestPointsLedger(PointsCase):
             old._hk_grant_points(50, "goodwill", origin="launch")  # expire 2026-01-15
         with freeze_time("2025-02-10 20:00:00"):
             later._hk_grant_points(40, "goodwill", origin="launch")  # expires 2026-02-10
-        self.env.flush_all()
-        self.env.cr.execute("SELECT max(id) FROM housekeeping_points_entry")
-        top = self.env.cr.fetchone()[0]
         with freeze_time("2026-02-01 20:00:00"):
             self.assertEqual(Partner._cron_expire_points(), 5)
-        run = Run.search([], limit=1)
-        self.assertEqual(
-            (run.date, run.last_entry_id, run.lots_expired), (date(2026, 2, 1), top, 5)
-        )
-        settled = (date(2026, 2, 1), top)
-        # the next day, the settled lots are not read again
-        taken, expired, _last = Entry._expire_lots_after(date(2026, 2, 2), 1000, 0, settled)
-        self.assertEqual((taken, expired), (0, 0))
+        self.assertEqual(Run.search([]).mapped("date"), [date(2026, 2, 1)])
+        # the next run reads the lots expiring from 2026-01-25 (7 days of margin):
+        # not the lots expired on 2026-01-15, which the whole ledger still holds
+        since = date(2026, 1, 25)
+        self.assertEqual(Entry._expire_lots_after(date(2026, 2, 2), 1000, 0, since)[:2], (0, 0))
         self.assertEqual(Entry._expire_lots_after(date(2026, 2, 2), 1000)[:2], (5, 0))
-        # a lot written after the run with an expiry already past, and a lot
-        # expiring since: both expire on the next run
+        # a lot written long after its expiry date (an import) expires at once
         late = Partner.create({"name": "Late"})
-        with freeze_time("2025-01-20 20:00:00"):
-            late._hk_grant_points(30, "goodwill", origin="import")  # expired 2026-01-20
+        with freeze_time("2026-02-05 20:00:00"):
+            Entry._post_credits(
+                [
+                    {
+                        "partner_id": late.id,
+                        "company_id": self.company.id,
+                        "points": 30,
+                        "entry_type": "earn",
+                        "reason_code": "goodwill",
+                        "date": date(2025, 1, 20),
+                        "expiry_date": date(2026, 1, 20),
+                        "source_key": "import:1",
+                    }
+                ]
+            )
+        late.invalidate_recordset(["points_balance"])
+        self.assertEqual(late.points_balance, 0)
+        self.assertEqual(self._entries(late, entry_type="expire").points, -30)
+        # the lot expiring since the last run expires on the next one
         with freeze_time("2026-02-11 20:00:00"):
-            self.assertEqual(Partner._cron_expire_points(), 2)
+            self.assertEqual(Partner._cron_expire_points(), 1)
             self.assertEqual(Partner._cron_expire_points(), 0)
-        self.assertEqual((later | late).mapped("points_balance"), [0, 0])
-        self.assertEqual(Run.search([]).mapped("lots_expired"), [0, 2, 5])
+        later.invalidate_recordset(["points_balance"])
+        self.assertEqual(later.points_balance, 0)
+        self.assertEqual(Run.search([]).mapped("lots_expired"), [0, 1, 5])
         # an interrupted run records nothing: the next one reads its range again
         with (
             freeze_time("2026-03-01 20:00:00"),

@@ -725,14 +725,23 @@ def naive_expiry(env, sample):
     return naive, len(lots)
 
 
+# the rows of the recommendations, as a count and a checksum (the floor's and the
+# engine's must be the same rows, not only as many)
+RECOMMENDATION_CHECKSUM = """
+    count(*), sum(hashtext(row(partner_id, service_type_id, rank, score::float8, basis,
+                               source_service_type_id, household_tag_id, support, percent,
+                               season_month, season_years)::text)::bigint)
+"""
+
+
 def floor_recommendations(env, write=False):
     """The same result without batches: the engine's figures over the population,
     then its statement over every customer at once, counting the top 3 rows
     (``write``: inserting them all into the emptied table, in one statement, as the
-    floor with writes of a first run). Returns the number of rows. (Until
-    2026-11-29 the floor was the textbook co-occurrence self-join alone, without the
-    household, season and exclusion parts; the engine, counting per set of
-    services, now runs in less.)"""
+    floor with writes of a first run). Returns the number of rows written, or the
+    count and checksum of the rows read. (Until 2026-11-29 the floor was the
+    textbook co-occurrence self-join alone, without the household, season and
+    exclusion parts; the engine, counting per set of services, now runs in less.)"""
     Rec = env["housekeeping.recommendation"]
     today = odoo.fields.Date.context_today(Rec)
     Rec._hk_recommendation_stats()
@@ -749,8 +758,8 @@ def floor_recommendations(env, write=False):
         count = env.cr.rowcount
     else:
         env.cr.execute("SET LOCAL jit = off")
-        env.cr.execute(head + "SELECT count(*) FROM fresh")
-        count = env.cr.fetchone()[0]
+        env.cr.execute(f"{head} SELECT {RECOMMENDATION_CHECKSUM} FROM fresh")
+        count = env.cr.fetchone()
     env.cr.execute("DROP TABLE IF EXISTS hk_rec_pairs; DROP TABLE IF EXISTS hk_rec_tags")
     return count
 
@@ -769,8 +778,8 @@ def engine_recommendations(env, floor=True):
     with QueryCounter(env.cr) as full:
         count = Rec._cron_recommend_services()
     if floor:
-        env.cr.execute("SELECT count(*) FROM housekeeping_recommendation")
-        assert env.cr.fetchone()[0] == floor_count, "the floor computes the same rows"
+        env.cr.execute(f"SELECT {RECOMMENDATION_CHECKSUM} FROM housekeeping_recommendation")
+        assert env.cr.fetchone() == floor_count, "the floor computes the same rows"
     with QueryCounter(env.cr) as rerun:
         Rec._cron_recommend_services()
     return floor_run, wfloor_run, full, rerun, count
