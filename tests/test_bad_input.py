@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import psycopg2
+from freezegun import freeze_time
 from markupsafe import Markup
 
 from odoo import fields
@@ -266,20 +267,22 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
         expiry cron runs: they cannot pay for a reward (the cron would then take
         them a second time and leave the balance negative)."""
         yesterday = fields.Date.today() - timedelta(days=1)
-        self.env["housekeeping.points.entry"]._post_credits(
-            [
-                {
-                    "partner_id": self.customer.id,
-                    "company_id": self.company.id,
-                    "points": 500,
-                    "entry_type": "earn",
-                    "reason_code": "goodwill",
-                    "date": yesterday - timedelta(days=365),
-                    "expiry_date": yesterday,
-                    "source_key": "old-lot",
-                }
-            ]
-        )
+        # written before it expired (written already expired, it would expire at once)
+        with freeze_time(yesterday - timedelta(days=1)):
+            self.env["housekeeping.points.entry"]._post_credits(
+                [
+                    {
+                        "partner_id": self.customer.id,
+                        "company_id": self.company.id,
+                        "points": 500,
+                        "entry_type": "earn",
+                        "reason_code": "goodwill",
+                        "date": yesterday - timedelta(days=365),
+                        "expiry_date": yesterday,
+                        "source_key": "old-lot",
+                    }
+                ]
+            )
         self.assertEqual(self.customer.points_balance, 500)
         with self.assertRefused([self.customer], message="expired"):
             self.gift.redeem(self.customer)
