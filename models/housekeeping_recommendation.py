@@ -21,6 +21,9 @@ PARAMS = {
     "recommendation_season_lookahead_days": 45,
     "recommendation_season_gap_days": 180,
 }
+# a run refreshes the table's planner statistics when it wrote more rows than this
+# and than the statistics knew (see ``_cron_recommend_services``)
+ANALYZE_MIN_ROWS = 10000
 
 
 class HousekeepingRecommendation(models.Model):
@@ -454,9 +457,13 @@ class HousekeepingRecommendation(models.Model):
         self.env["housekeeping.household.tag"].flush_model(["active"])
         self.env["res.partner"].flush_model(["active", "company_id", "household_tag_ids"])
         self._hk_recommendation_stats()
-        self.env.cr.execute("SELECT min(id), max(id) FROM res_partner")
-        low, high = self.env.cr.fetchone()
-        cursor = {"from": low or 0}
+        self.env.cr.execute(
+            "SELECT min(id), max(id), "
+            "(SELECT greatest(reltuples, 0) FROM pg_class "
+            "  WHERE oid = 'housekeeping_recommendation'::regclass) FROM res_partner"
+        )
+        low, high, known = self.env.cr.fetchone()
+        cursor = {"from": low or 0, "known": known, "new": 0}
 
         def step(size):
             id_from, id_to = cursor["from"], cursor["from"] + size
@@ -465,8 +472,18 @@ class HousekeepingRecommendation(models.Model):
             # customers, for no gain on its execution; off for this transaction
             self.env.cr.execute("SET LOCAL jit = off")
             self.env.cr.execute(self._hk_recommendation_query(today, id_from, id_to))
+            written = self.env.cr.rowcount
             cursor["from"] = id_to
-            return self.env.cr.rowcount, id_to <= (high or 0)
+            # A first run fills a table whose statistics say it is empty: the
+            # planner would then read the whole table to compare each range's rows
+            # (a run that grows quadratically: minutes per range at 1M). Refresh
+            # them whenever the table has doubled since they were taken.
+            cursor["new"] += written
+            if cursor["new"] > max(cursor["known"], ANALYZE_MIN_ROWS):
+                self.env.cr.execute("ANALYZE housekeeping_recommendation")
+                cursor["known"] += cursor["new"]
+                cursor["new"] = 0
+            return written, id_to <= (high or 0)
 
         count = self.env["res.partner"]._hk_run_batches(
             "recommendation_batch_size", step, default=50000

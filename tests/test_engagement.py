@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -6,6 +7,7 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
+from ..models import housekeeping_recommendation
 from .common import HousekeepingCase
 
 
@@ -767,6 +769,28 @@ class TestEngagementQueryCount(EngagementCase):
             queries_large = self._counted(model._cron_recommend_services, "2026-04-20 20:00:00")
         self.assertTrue(model.search_count([]) > 100)
         self.assertEqual(queries_small, queries_large)
+
+    def test_first_run_refreshes_the_planner_statistics(self):
+        """A first run fills a table whose statistics say it is empty; it refreshes
+        them as the table doubles, or each range would read the whole table."""
+        model = self.env["housekeeping.recommendation"]
+        model.search([]).unlink()
+        self.env.cr.execute("ANALYZE housekeeping_recommendation")
+        partners = self.Partner.create([{"name": f"Stats {i}"} for i in range(30)])
+        for i, partner in enumerate(partners):
+            self._visit(partner=partner, service_type=self.service_hourly)
+            if i % 2:
+                self._visit(partner=partner, service_type=self.service_deep)
+        self.env["ir.config_parameter"].set_param(
+            "housekeeping_membership.recommendation_batch_size", 10
+        )
+        with patch.object(housekeeping_recommendation, "ANALYZE_MIN_ROWS", 5):
+            written = model._cron_recommend_services()
+        self.env.cr.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'housekeeping_recommendation'::regclass"
+        )
+        self.assertGreater(written, 10)
+        self.assertGreater(self.env.cr.fetchone()[0], 5, "statistics taken during the run")
 
     def _counted(self, method, when):
         self.env.flush_all()
