@@ -24,6 +24,14 @@ PARAMS = {
 # a run refreshes the table's planner statistics when it wrote more rows than this
 # and than the statistics knew (see ``_cron_recommend_services``)
 ANALYZE_MIN_ROWS = 10000
+# a customer's set of services as a bit string (bit n set: service type n booked),
+# aggregated over rows ``v`` with a ``service_type_id``, with the zero string
+# ``SERVICE_SET_ZERO`` cross-joined as ``z``: the population figures and each range
+# build their sets the same way, so that they compare
+SERVICE_SET = SQL("bit_or(set_bit(z.zero, v.service_type_id, 1))")
+SERVICE_SET_ZERO = SQL(
+    "(SELECT repeat('0', max(id) + 1)::varbit AS zero FROM housekeeping_service_type) z"
+)
 
 
 class HousekeepingRecommendation(models.Model):
@@ -188,11 +196,10 @@ class HousekeepingRecommendation(models.Model):
             DROP TABLE IF EXISTS hk_rec_pairs;
             DROP TABLE IF EXISTS hk_rec_tags;
             CREATE TEMPORARY TABLE hk_rec_masks AS
-                SELECT v.partner_id, bit_or(set_bit(z.zero, v.service_type_id, 1)) AS used
+                SELECT v.partner_id, %(service_set)s AS used
                   FROM housekeeping_visit v
                   JOIN res_partner p ON p.id = v.partner_id AND p.active
-                 CROSS JOIN (SELECT repeat('0', max(id) + 1)::varbit AS zero
-                               FROM housekeeping_service_type) z
+                 CROSS JOIN %(zero)s
                  WHERE v.state = 'done'
                  GROUP BY 1;
             -- each distinct set, its services and its customers
@@ -240,6 +247,8 @@ class HousekeepingRecommendation(models.Model):
             ANALYZE hk_rec_tags;
             """,
                 min_support=params["recommendation_min_customers"],
+                service_set=SERVICE_SET,
+                zero=SERVICE_SET_ZERO,
                 tag_rel=SQL.identifier(tags.relation),
                 tag_partner=SQL.identifier(tags.column1),
                 tag_col=SQL.identifier(tags.column2),
@@ -296,10 +305,9 @@ class HousekeepingRecommendation(models.Model):
             ), customers AS (
                 -- each customer's set of services (as in ``_hk_recommendation_stats``):
                 -- the history part depends on it alone, and sets are few
-                SELECT u.partner_id, bit_or(set_bit(z.zero, u.service_type_id, 1)) AS used
-                  FROM used u
-                 CROSS JOIN (SELECT repeat('0', max(id) + 1)::varbit AS zero
-                               FROM housekeeping_service_type) z
+                SELECT v.partner_id, %(service_set)s AS used
+                  FROM used v
+                 CROSS JOIN %(zero)s
                  GROUP BY 1
             ), set_history AS (
                 -- for each set, each service outside it and the strongest of the
@@ -426,6 +434,8 @@ class HousekeepingRecommendation(models.Model):
             ),
             id_from=id_from,
             id_to=id_to,
+            service_set=SERVICE_SET,
+            zero=SERVICE_SET_ZERO,
             weight=params["recommendation_profile_weight"],
             season_score=params["recommendation_season_score"],
             calendar_score=params["recommendation_calendar_score"],
