@@ -256,10 +256,11 @@ class HousekeepingRecommendation(models.Model):
         )
 
     @api.model
-    def _hk_recommendation_query(self, today, id_from, id_to):
-        """The statement rebuilding the top 3 of the customers whose id is in
-        ``[id_from, id_to)``, from ``_hk_recommendation_stats`` and their own
-        visits and household profile."""
+    def _hk_recommendation_fresh(self, today, id_from, id_to):
+        """The ``WITH`` clause of ``_hk_recommendation_query`` up to ``fresh``: the
+        top 3 rows of the customers whose id is in ``[id_from, id_to)``, from
+        ``_hk_recommendation_stats`` and their own visits and household profile,
+        read only (the bench computes the same rows over every customer with it)."""
         params = self._hk_params()
         upcoming = self._hk_upcoming_months(today, params["recommendation_season_lookahead_days"])
         calendar_ids, calendar_months = self._hk_seasonal_service_types(upcoming)
@@ -401,7 +402,33 @@ class HousekeepingRecommendation(models.Model):
                        support::int AS support, round(pct)::int AS percent,
                        month AS season_month, years AS season_years
                   FROM ranked WHERE rn <= 3
-            ), stale AS (
+            )
+            """,
+            id_from=id_from,
+            id_to=id_to,
+            service_set=SERVICE_SET,
+            zero=SERVICE_SET_ZERO,
+            weight=params["recommendation_profile_weight"],
+            season_score=params["recommendation_season_score"],
+            calendar_score=params["recommendation_calendar_score"],
+            tag_rel=SQL.identifier(tags.relation),
+            tag_partner=SQL.identifier(tags.column1),
+            tag_col=SQL.identifier(tags.column2),
+            upcoming=upcoming,
+            gap=gap,
+            calendar_ids=calendar_ids,
+            calendar_months=calendar_months,
+        )
+
+    @api.model
+    def _hk_recommendation_query(self, today, id_from, id_to):
+        """The statement rebuilding the top 3 of the customers whose id is in
+        ``[id_from, id_to)``: the rows of ``_hk_recommendation_fresh``, of which
+        it deletes the stored rows no longer right and inserts the missing ones."""
+        return SQL(
+            """
+            %(fresh)s
+            , stale AS (
                 -- only what changed is rewritten: the rows still right stay in
                 -- place (a nightly rerun leaves no dead rows nor index churn); all
                 -- parts of the statement see the same snapshot, so the INSERT below
@@ -425,6 +452,7 @@ class HousekeepingRecommendation(models.Model):
                    SELECT 1 FROM housekeeping_recommendation r
                     WHERE r.partner_id = f.partner_id AND %(same)s)
             """,
+            fresh=self._hk_recommendation_fresh(today, id_from, id_to),
             same=SQL(
                 "(f.service_type_id, f.rank, f.score, f.basis, f.source_service_type_id, "
                 "f.household_tag_id, f.support, f.percent, f.season_month, f.season_years) "
@@ -434,18 +462,6 @@ class HousekeepingRecommendation(models.Model):
             ),
             id_from=id_from,
             id_to=id_to,
-            service_set=SERVICE_SET,
-            zero=SERVICE_SET_ZERO,
-            weight=params["recommendation_profile_weight"],
-            season_score=params["recommendation_season_score"],
-            calendar_score=params["recommendation_calendar_score"],
-            tag_rel=SQL.identifier(tags.relation),
-            tag_partner=SQL.identifier(tags.column1),
-            tag_col=SQL.identifier(tags.column2),
-            upcoming=upcoming,
-            gap=gap,
-            calendar_ids=calendar_ids,
-            calendar_months=calendar_months,
             uid=self.env.uid,
         )
 
