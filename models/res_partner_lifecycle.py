@@ -688,7 +688,7 @@ class ResPartner(models.Model):
             # gets at least a new next check)
             self._hk_lifecycle_flush()
             return SQL(
-                "SELECT p.id FROM res_partner p WHERE %s ORDER BY p.id",
+                "SELECT p.id FROM res_partner p WHERE %s",
                 self._hk_lifecycle_customers(fields.Date.context_today(self), due=True),
             )
 

@@ -754,9 +754,7 @@ class ResPartner(models.Model):
             # (not a scan of the population for the members to change, then a
             # second evaluation of those)
             self._hk_tier_flush()
-            return SQL(
-                "SELECT p.id FROM res_partner p WHERE %s ORDER BY p.id", self._hk_tier_members()
-            )
+            return SQL("SELECT p.id FROM res_partner p WHERE %s", self._hk_tier_members())
 
         return self._hk_run_chunks(
             "tier_batch_size",
