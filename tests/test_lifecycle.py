@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -466,6 +467,38 @@ class TestLifecycle(HousekeepingCase):
                 ),
                 15,  # per customer: → new, → loyal (visits), → at risk (cron)
             )
+
+    def test_cron_reads_its_candidates_batch_by_batch(self):
+        """The run never holds every candidate's id: each batch reads the next ones
+        (the list of every id grew the process by 77 MB at 1M customers)."""
+        with freeze_time("2026-01-29 20:00:00"):
+            customers = [
+                self._customer(f"K{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
+                for i in range(5)
+            ]
+        self.env["ir.config_parameter"].sudo().set_param(
+            "housekeeping_membership.lifecycle_batch_size", 2
+        )
+        ids = {c.id for c in customers}
+        fetched = []
+        cr = self.env.cr
+        fetchall = cr.fetchall  # (delegated to psycopg2's cursor)
+
+        def spy():
+            rows = fetchall()
+            # a list of customer ids (one column): the candidates of a batch
+            if rows and all(len(row) == 1 and row[0] in ids for row in rows):
+                fetched.append(len(rows))
+            return rows
+
+        with (
+            freeze_time("2026-03-05 20:00:00"),
+            patch.object(cr, "fetchall", spy, create=True),
+        ):
+            self.assertEqual(self._cron(), 5)
+        self.assertEqual({c.lifecycle_stage for c in customers}, {"at_risk"})
+        self.assertTrue(fetched)
+        self.assertLessEqual(max(fetched), 2, "no statement reads more than a batch of ids")
 
     def test_scheduled_action_runs_in_batches(self):
         with freeze_time("2026-01-29 20:00:00"):
