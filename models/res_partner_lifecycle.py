@@ -683,9 +683,9 @@ class ResPartner(models.Model):
         """
 
         def rule_query():
-            # the customers due, from the index on the next check: each batch's
-            # evaluation then runs the rules once per customer (every customer due
-            # gets at least a new next check)
+            # the customers due (their next check has come; each batch takes the
+            # next ones by id): each batch's evaluation then runs the rules once per
+            # customer (every customer due gets at least a new next check)
             self._hk_lifecycle_flush()
             return SQL(
                 "SELECT p.id FROM res_partner p WHERE %s",

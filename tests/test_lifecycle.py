@@ -491,12 +491,22 @@ class TestLifecycle(HousekeepingCase):
                 fetched.append(len(rows))
             return rows
 
+        execute = cr.execute
+        keyset = []
+
+        def spy_execute(query, *args, **kwargs):
+            keyset.append("q.id >" in str(getattr(query, "code", query)))
+            return execute(query, *args, **kwargs)
+
         with (
             freeze_time("2026-03-05 20:00:00"),
             patch.object(cr, "fetchall", spy, create=True),
+            patch.object(cr, "execute", spy_execute),
         ):
             self.assertEqual(self._cron(), 5)
         self.assertEqual({c.lifecycle_stage for c in customers}, {"at_risk"})
+        # 5 candidates in batches of 2: three reads of the next ids
+        self.assertGreaterEqual(keyset.count(True), 3)
         self.assertTrue(fetched)
         self.assertLessEqual(max(fetched), 2, "no statement reads more than a batch of ids")
 

@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg2
 import pytz
@@ -169,6 +170,11 @@ def generate(env, customers, per_customer, cleaners):
 
 
 # ---------------------------------------------------------------- engines
+def round_half_up(value):
+    """One decimal, halves up, as PostgreSQL rounds a numeric."""
+    return float(Decimal(str(value)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
 def engine_visit_stats(env, pmin, pmax, sample_ids):
     """Consumption statistics of every customer (the foundation's SQL engine)."""
     partner = env["res.partner"]
@@ -206,7 +212,8 @@ def engine_visit_stats(env, pmin, pmax, sample_ids):
                 (b - a).total_seconds() / 86400 for a, b in zip(dates, dates[1:], strict=False)
             )
             count, total = len(visits), sum(visits.mapped("amount"))
-            services = Counter(visits.mapped("service_type_id").ids)
+            # (mapped() would remove the duplicates: count the visits)
+            services = Counter(v.service_type_id.id for v in visits)
             p.write(
                 {
                     "visit_count": count,
@@ -214,12 +221,13 @@ def engine_visit_stats(env, pmin, pmax, sample_ids):
                     "average_ticket": total / count if count else 0,
                     "first_visit_date": days[0] if days else False,
                     "last_visit_date": days[-1] if days else False,
-                    "visit_interval_days": round(statistics.median(gaps), 1) if gaps else 0,
-                    "preferred_service_type_id": services.most_common(1)[0][0]
+                    "visit_interval_days": round_half_up(statistics.median(gaps)) if gaps else 0,
+                    # the most frequent, the smallest id on a tie (as mode() does)
+                    "preferred_service_type_id": min(services, key=lambda s: (-services[s], s))
                     if services
                     else False,
-                    "coupon_usage_rate": round(
-                        100 * len(visits.filtered("coupon_card_id")) / count, 1
+                    "coupon_usage_rate": round_half_up(
+                        100 * len(visits.filtered("coupon_card_id")) / count
                     )
                     if count
                     else 0,
