@@ -79,7 +79,7 @@ class ResPartner(models.Model):
                   JOIN res_company rc ON rc.id = c.company_id
                   LEFT JOIN housekeeping_visit v
                          ON v.partner_id = c.id AND v.state = 'done'
-                        AND v.date >= now() - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
+                        AND v.date >= %(now)s::timestamp - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
                  GROUP BY c.id
             ), scored AS (
                 -- quintile = ceil(5 × cumulative share): ties share the same score
@@ -103,6 +103,9 @@ class ResPartner(models.Model):
                    IS DISTINCT FROM (n.r, n.f, n.m, n.segment)
             """,
                 main=main_company.id,
+                # Odoo's clock, not the database's: the window moves with the day
+                # the scheduler (or a test) runs on
+                now=fields.Datetime.now(),
                 segment=self._rfm_segment_sql(),
             )
         )
