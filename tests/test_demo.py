@@ -1,16 +1,17 @@
-import time
-
 from odoo.tests import TransactionCase, tagged
 
 
 @tagged("post_install", "-at_install")
 class TestDemoData(TransactionCase):
     def test_demo_generator_is_deterministic_and_fast(self):
-        start = time.perf_counter()
+        queries = self.env.cr.sql_log_count
         partners = self.env["res.partner"]._hk_generate_demo_data()
-        elapsed = time.perf_counter() - start
+        queries = self.env.cr.sql_log_count - queries
         self.assertEqual(len(partners), 200)
-        self.assertLess(elapsed, 30)
+        # a bound on the work, not on the clock (a wall-clock limit failed on a
+        # loaded machine): 11,184 statements on 2026-12-02, for 200 customers and
+        # their three years of visits, ratings, ledger and journeys
+        self.assertLess(queries, 14000)
         visits = self.env["housekeeping.visit"].search([("partner_id", "in", partners.ids)])
         self.assertGreater(len(visits.filtered(lambda v: v.state == "done")), 100)
         self.assertTrue(visits.filtered(lambda v: v.state == "scheduled"))
