@@ -461,19 +461,32 @@ class ResPartner(models.Model):
         population: 44 MB of ids at 1M customers) and evaluates ``evaluate(ids)``
         on them (scoped). Candidates that have nothing to change are skipped by
         ``evaluate``; a rerun after a crash evaluates the candidates again and
-        changes only the rows still wrong."""
-        state = {"after": 0}
+        changes only the rows still wrong.
+
+        The keyset relies on the planner's statistics of the candidates: if they
+        say there are few (customers made due in bulk since the last ``ANALYZE``,
+        before autovacuum caught up), each batch reads every candidate through an
+        index and sorts them for the next ids, a run that grows with the square of
+        the candidates (1.9 s instead of 0.5 s for 100,000 at 100k customers). The
+        first batch checks the estimate and refreshes the statistics if a single
+        batch already holds more candidates than the planner expects in all."""
+        state = {"after": 0, "checked": False}
 
         def step(limit):
+            query = rule_query()
             self.env.cr.execute(
                 SQL(
                     "SELECT q.id FROM (%s) q WHERE q.id > %s ORDER BY q.id LIMIT %s",
-                    rule_query(),
+                    query,
                     state["after"],
                     limit,
                 )
             )
             ids = [row[0] for row in self.env.cr.fetchall()]
+            if not state["checked"]:
+                state["checked"] = True
+                if len(ids) == limit and self._hk_estimated_rows(query) < limit:
+                    self.env.cr.execute(SQL("ANALYZE %s", SQL.identifier(self._table)))
             if not ids:
                 return 0, False
             state["after"] = ids[-1]
@@ -481,6 +494,12 @@ class ResPartner(models.Model):
             return done, len(ids) == limit
 
         return self._hk_run_batches(batch_param, step, default=default)
+
+    @api.model
+    def _hk_estimated_rows(self, query):
+        """The rows the planner expects ``query`` to return (planning only)."""
+        self.env.cr.execute(SQL("EXPLAIN (FORMAT JSON) %s", query))
+        return self.env.cr.fetchone()[0][0]["Plan"]["Plan Rows"]
 
     # Cross-capability contracts, overridden by the capability that owns them.
     def _hk_points_multiplier(self):

@@ -510,6 +510,58 @@ class TestLifecycle(HousekeepingCase):
         self.assertTrue(fetched)
         self.assertLessEqual(max(fetched), 2, "no statement reads more than a batch of ids")
 
+    def test_stale_planner_statistics_are_refreshed_once(self):
+        """Customers made due in bulk before PostgreSQL's statistics know it: the
+        keyset would read every candidate for each batch (a run quadratic in the
+        candidates), so the run refreshes them (ANALYZE) once, and only then."""
+        with freeze_time("2026-01-29 20:00:00"):
+            customers = [
+                self._customer(f"A{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
+                for i in range(6)
+            ]
+        self.env["ir.config_parameter"].sudo().set_param(
+            "housekeeping_membership.lifecycle_batch_size", 2
+        )
+        cr = self.env.cr
+        self.env.flush_all()
+        # the statistics say nobody is due...
+        cr.execute("UPDATE res_partner SET lifecycle_next_check = '2099-01-01'")
+        cr.execute("ANALYZE res_partner")
+        # ...then six customers become due (as a bulk change would make them)
+        cr.execute(
+            "UPDATE res_partner SET lifecycle_next_check = NULL WHERE id = ANY(%s)",
+            [[c.id for c in customers]],
+        )
+        self.env.invalidate_all()
+        execute = cr.execute
+        statements = []
+
+        def spy_execute(query, *args, **kwargs):
+            statements.append(str(getattr(query, "code", query)))
+            return execute(query, *args, **kwargs)
+
+        def analyzed():
+            return sum(q.startswith("ANALYZE") for q in statements)
+
+        with freeze_time("2026-03-05 20:00:00"), patch.object(cr, "execute", spy_execute):
+            self.assertEqual(self._cron(), 6)
+            self.assertEqual(analyzed(), 1, "the stale statistics are refreshed once")
+            self.assertEqual({c.lifecycle_stage for c in customers}, {"at_risk"})
+            # a rerun with nobody due, or statistics that know the candidates,
+            # does not analyse the table again
+            statements.clear()
+            self.assertEqual(self._cron(), 0)
+            self.env.flush_all()
+            execute(
+                "UPDATE res_partner SET lifecycle_next_check = NULL WHERE id = ANY(%s)",
+                [[c.id for c in customers]],
+            )
+            execute("ANALYZE res_partner")
+            self.env.invalidate_all()
+            statements.clear()
+            self._cron()
+            self.assertEqual(analyzed(), 0)
+
     def test_scheduled_action_runs_in_batches(self):
         with freeze_time("2026-01-29 20:00:00"):
             customers = [
