@@ -1117,6 +1117,12 @@ def main():
         help="continue an interrupted run on its database: no generation, the engines "
         "before this one are skipped",
     )
+    parser.add_argument(
+        "--only",
+        help="comma-separated steps to measure (stats, lifecycle, rfm, tiers, "
+        "recommendations, expiry, reports) after the generation; the statistics step "
+        "fills the figures the others read",
+    )
     args = parser.parse_args()
     odoo.tools.config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
     customers, per_customer, cleaners = SCALES[args.scale]
@@ -1130,8 +1136,12 @@ def main():
         steps = ["stats", "lifecycle", "rfm", "tiers", "recommendations", "expiry", "reports"]
         start = steps.index(args.resume_from) if args.resume_from else 0
 
+        only = set(args.only.split(",")) if args.only else set(steps)
+        if only - set(steps):
+            parser.error(f"unknown steps: {', '.join(sorted(only - set(steps)))}")
+
         def todo(step):
-            return steps.index(step) >= start
+            return steps.index(step) >= start and step in only
 
         if args.resume_from:
             cr.execute(
