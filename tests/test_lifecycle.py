@@ -38,6 +38,19 @@ class TestLifecycle(HousekeepingCase):
     def _cron(self):
         return self.Partner._cron_evaluate_lifecycle()
 
+    def _regulars_in_batches_of_two(self, prefix, count):
+        """``count`` customers with a visit every two weeks in January 2026 (at risk
+        by March), evaluated by lifecycle batches of 2."""
+        with freeze_time("2026-01-29 20:00:00"):
+            customers = [
+                self._customer(f"{prefix}{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
+                for i in range(count)
+            ]
+        self.env["ir.config_parameter"].sudo().set_param(
+            "housekeeping_membership.lifecycle_batch_size", 2
+        )
+        return customers
+
     def _logs(self, partner):
         return self.env["housekeeping.stage.log"].search(
             [("partner_id", "=", partner.id)], order="id"
@@ -440,14 +453,7 @@ class TestLifecycle(HousekeepingCase):
 
     # ------------------------------------------------------------ engine properties
     def test_cron_is_idempotent_and_resumable(self):
-        with freeze_time("2026-01-29 20:00:00"):
-            customers = [
-                self._customer(f"R{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
-                for i in range(5)
-            ]
-        self.env["ir.config_parameter"].sudo().set_param(
-            "housekeeping_membership.lifecycle_batch_size", 2
-        )
+        customers = self._regulars_in_batches_of_two("R", 5)
         with freeze_time("2026-03-05 20:00:00"):
             # an interrupted run: one batch of 2 went through before the crash
             changed, more = self.Partner._hk_lifecycle_evaluate(trigger="cron", limit=2)
@@ -471,14 +477,7 @@ class TestLifecycle(HousekeepingCase):
     def test_cron_reads_its_candidates_batch_by_batch(self):
         """The run never holds every candidate's id: each batch reads the next ones
         (the list of every id grew the process by 77 MB at 1M customers)."""
-        with freeze_time("2026-01-29 20:00:00"):
-            customers = [
-                self._customer(f"K{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
-                for i in range(5)
-            ]
-        self.env["ir.config_parameter"].sudo().set_param(
-            "housekeeping_membership.lifecycle_batch_size", 2
-        )
+        customers = self._regulars_in_batches_of_two("K", 5)
         ids = {c.id for c in customers}
         fetched = []
         cr = self.env.cr
@@ -514,14 +513,7 @@ class TestLifecycle(HousekeepingCase):
         """Customers made due in bulk before PostgreSQL's statistics know it: the
         keyset would read every candidate for each batch (a run quadratic in the
         candidates), so the run refreshes them (ANALYZE) once, and only then."""
-        with freeze_time("2026-01-29 20:00:00"):
-            customers = [
-                self._customer(f"A{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
-                for i in range(6)
-            ]
-        self.env["ir.config_parameter"].sudo().set_param(
-            "housekeeping_membership.lifecycle_batch_size", 2
-        )
+        customers = self._regulars_in_batches_of_two("A", 6)
         cr = self.env.cr
         self.env.flush_all()
         # the statistics say nobody is due...
@@ -563,14 +555,7 @@ class TestLifecycle(HousekeepingCase):
             self.assertEqual(analyzed(), 0)
 
     def test_scheduled_action_runs_in_batches(self):
-        with freeze_time("2026-01-29 20:00:00"):
-            customers = [
-                self._customer(f"S{i}", ["2026-01-01", "2026-01-15", "2026-01-29"])
-                for i in range(3)
-            ]
-        self.env["ir.config_parameter"].sudo().set_param(
-            "housekeeping_membership.lifecycle_batch_size", 2
-        )
+        customers = self._regulars_in_batches_of_two("S", 3)
         cron = self.env.ref("housekeeping_membership.ir_cron_lifecycle_evaluate")
         with freeze_time("2026-03-05 20:00:00"), self.enter_registry_test_mode():
             cron.method_direct_trigger()
