@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 RFM_SEGMENTS = [
@@ -16,21 +17,138 @@ RFM_SEGMENTS = [
 ]
 
 
+# the partner fields shown from the score table, and their column there
+RFM_COLUMNS = {
+    "rfm_recency": "recency",
+    "rfm_frequency": "frequency",
+    "rfm_monetary": "monetary",
+    "rfm_segment": "segment",
+}
+
+
+class HousekeepingPartnerRfm(models.Model):
+    """The RFM scores of a customer: one row per customer with done visits,
+    written by the nightly RFM engine alone (``res.partner._cron_compute_rfm``).
+
+    The scores live here, not on ``res_partner``: a run scores every customer,
+    and writing a ``res_partner`` row maintains its fourteen indexes (two of
+    them on an expression of the phone, one a trigram index), about ten times
+    the cost of writing this narrow row (measured, docs/benchmarks.md). The partner
+    shows them through fields that read, search, group and sort by this table.
+    """
+
+    _name = "housekeeping.partner.rfm"
+    _description = "Customer RFM Score"
+    _order = "partner_id"
+    _rec_name = "partner_id"
+    # no create/write user columns: each adds a foreign key checked per row
+    # written (with a company column, three checks took a fifth of a first run)
+    _log_access = False
+
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, readonly=True, ondelete="cascade"
+    )
+    # (the customer's: not a column of its own, checked and written per row)
+    company_id = fields.Many2one(related="partner_id.company_id")
+    recency = fields.Integer(string="Recency Score", readonly=True, aggregator="avg")
+    frequency = fields.Integer(string="Frequency Score", readonly=True, aggregator="avg")
+    monetary = fields.Integer(string="Monetary Score", readonly=True, aggregator="avg")
+    segment = fields.Selection(RFM_SEGMENTS, string="RFM Segment", readonly=True, index=True)
+
+    _partner_unique = models.Constraint(
+        "UNIQUE(partner_id)", "A customer has one set of RFM scores."
+    )
+
+
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
     rfm_recency = fields.Integer(
         string="Recency Score",
-        readonly=True,
-        copy=False,
+        compute="_compute_rfm",
+        search="_search_rfm_recency",
         help="1 (longest since the last visit) to 5 (most recent): quintile within the company; "
         "customers with equal values share a score.",
     )
-    rfm_frequency = fields.Integer(string="Frequency Score", readonly=True, copy=False)
-    rfm_monetary = fields.Integer(string="Monetary Score", readonly=True, copy=False)
-    rfm_segment = fields.Selection(
-        RFM_SEGMENTS, string="RFM Segment", readonly=True, copy=False, index="btree_not_null"
+    rfm_frequency = fields.Integer(
+        string="Frequency Score", compute="_compute_rfm", search="_search_rfm_frequency"
     )
+    rfm_monetary = fields.Integer(
+        string="Monetary Score", compute="_compute_rfm", search="_search_rfm_monetary"
+    )
+    rfm_segment = fields.Selection(
+        RFM_SEGMENTS, string="RFM Segment", compute="_compute_rfm", search="_search_rfm_segment"
+    )
+
+    def _compute_rfm(self):
+        scores = {
+            score["partner_id"].id: score
+            for score in self.env["housekeeping.partner.rfm"]
+            .sudo()
+            .search_fetch(
+                [("partner_id", "in", [pid for pid in self._origin.ids if pid])],
+                ["partner_id", *RFM_COLUMNS.values()],
+            )
+        }
+        for partner in self:
+            score = scores.get(partner._origin.id)
+            for fname, column in RFM_COLUMNS.items():
+                partner[fname] = score[column] if score else False
+
+    def _hk_search_rfm(self, column, operator, value):
+        """Customers whose score row matches; ``False`` among the values of ``in``
+        stands for the customers not scored. The ORM inverts the negative
+        operators itself."""
+        if operator not in ("in", ">", ">=", "<", "<="):
+            return NotImplemented
+        scores = self.env["housekeeping.partner.rfm"].sudo()
+        if operator != "in":
+            return Domain(
+                "id", "in", scores._search([(column, operator, value)]).subselect("partner_id")
+            )
+        values = [v for v in value if v is not False]
+        domain = Domain.FALSE
+        if values:
+            domain = Domain(
+                "id", "in", scores._search([(column, "in", values)]).subselect("partner_id")
+            )
+        if False in value:
+            domain |= Domain("id", "not in", scores._search([]).subselect("partner_id"))
+        return domain
+
+    def _search_rfm_recency(self, operator, value):
+        return self._hk_search_rfm("recency", operator, value)
+
+    def _search_rfm_frequency(self, operator, value):
+        return self._hk_search_rfm("frequency", operator, value)
+
+    def _search_rfm_monetary(self, operator, value):
+        return self._hk_search_rfm("monetary", operator, value)
+
+    def _search_rfm_segment(self, operator, value):
+        return self._hk_search_rfm("segment", operator, value)
+
+    def _field_to_sql(self, alias, field_expr, query=None):
+        """The scores as SQL, so that lists group and sort customers by them
+        (the score table joined once per query)."""
+        column = RFM_COLUMNS.get(field_expr)
+        if not column:
+            return super()._field_to_sql(alias, field_expr, query)
+        self._check_field_access(self._fields[field_expr], "read")
+        if query is None:
+            return SQL(
+                "(SELECT s.%s FROM housekeeping_partner_rfm s WHERE s.partner_id = %s)",
+                SQL.identifier(column),
+                SQL.identifier(alias, "id"),
+            )
+        rfm_alias = query.make_alias(alias, "hk_rfm")
+        query.add_join(
+            "LEFT JOIN",
+            rfm_alias,
+            "housekeeping_partner_rfm",
+            SQL("%s = %s", SQL.identifier(rfm_alias, "partner_id"), SQL.identifier(alias, "id")),
+        )
+        return SQL.identifier(rfm_alias, column)
 
     @api.model
     def _rfm_segment_sql(self):
@@ -52,54 +170,94 @@ class ResPartner(models.Model):
 
     @api.model
     def _cron_compute_rfm(self):
-        """Score every customer with done visits in one statement.
+        """Score every customer with done visits, in five statements whatever
+        their number.
 
         Recency comes from ``last_visit_date`` (maintained by the statistics
         engine); frequency and monetary count the done visits of the rolling
-        window (``hk_rfm_window_months`` of the customer's company, default 12).
-        Quintiles (``ntile(5)``) are taken within each company. Rows whose
-        scores do not change are not written, so a rerun writes nothing.
+        window (``hk_rfm_window_months`` of the customer's company, default 12),
+        read per customer from the visits' ``(partner_id, date) INCLUDE (amount)``
+        index alone. A score is ``ceil(5 × share of the company's customers whose
+        value is lower or equal)``: ties share a score. The shares come from a
+        histogram of each value (a few hundred distinct days, visit counts and
+        amounts) joined back by hash, not from sorting the customers three times:
+        at 1M customers the sorts spilled to disk and took most of the run.
+        The scores go to ``housekeeping.partner.rfm`` (one narrow row per
+        customer, see there why): rows whose scores do not change are not
+        written, so a rerun writes nothing, and the rows of customers no longer
+        scored (archived, or whose visits were all cancelled) are deleted.
+        Returns the number of customers whose scores were written.
         """
         self.env["housekeeping.visit"].flush_model()
-        self.flush_model(["last_visit_date", "company_id"])
+        self.flush_model(["last_visit_date", "company_id", "visit_count", "active"])
         main_company = self._hk_main_company()
-        self.env.cr.execute(
+        cr = self.env.cr
+        # compiling the statement (JIT) took 2.8 s of its 23 s at 1M customers,
+        # for no gain on its execution; off for this transaction
+        cr.execute("SET LOCAL jit = off")
+        cr.execute(
             SQL(
                 """
-            WITH cust AS (
-                SELECT p.id, COALESCE(p.company_id, %(main)s) AS company_id, p.last_visit_date,
-                       p.visit_count AS vc
+            CREATE TEMP TABLE hk_rfm_new ON COMMIT DROP AS
+            WITH fm AS MATERIALIZED (
+                SELECT p.id, p.visit_count AS vc,
+                       COALESCE(p.company_id, %(main)s) AS company_id,
+                       -- (no customer with visits lacks it; if one did, it ranks last
+                       -- as NULLS LAST did)
+                       COALESCE(p.last_visit_date, 'infinity'::date) AS lvd,
+                       w.freq, w.money
                   FROM res_partner p
+                 CROSS JOIN LATERAL (
+                       SELECT count(*) AS freq, COALESCE(sum(v.amount), 0) AS money
+                         FROM housekeeping_visit v
+                        WHERE v.partner_id = p.id AND v.state = 'done'
+                          AND v.date >= (
+                              SELECT %(now)s::timestamp
+                                     - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
+                                FROM res_company rc
+                               WHERE rc.id = COALESCE(p.company_id, %(main)s))
+                 ) w
                  WHERE p.visit_count > 0 AND p.active
-            ), win AS (
-                SELECT c.id,
-                       count(v.id) AS freq,
-                       COALESCE(sum(v.amount), 0) AS money
-                  FROM cust c
-                  JOIN res_company rc ON rc.id = c.company_id
-                  LEFT JOIN housekeeping_visit v
-                         ON v.partner_id = c.id AND v.state = 'done'
-                        AND v.date >= %(now)s::timestamp - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
-                 GROUP BY c.id
+            ), hr AS (
+                SELECT company_id, lvd,
+                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY lvd) AS le,
+                       sum(count(*)) OVER (PARTITION BY company_id) AS n
+                  FROM fm GROUP BY company_id, lvd
+            ), hf AS (
+                SELECT company_id, freq,
+                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY freq) AS le,
+                       sum(count(*)) OVER (PARTITION BY company_id) AS n
+                  FROM fm GROUP BY company_id, freq
+            ), hm AS (
+                SELECT company_id, money,
+                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY money) AS le,
+                       sum(count(*)) OVER (PARTITION BY company_id) AS n
+                  FROM fm GROUP BY company_id, money
             ), scored AS (
-                -- quintile = ceil(5 × cumulative share): ties share the same score
-                SELECT c.id, c.vc,
-                       ceil(5 * cume_dist() OVER (PARTITION BY c.company_id
-                                                  ORDER BY c.last_visit_date))::int AS r,
-                       ceil(5 * cume_dist() OVER (PARTITION BY c.company_id
-                                                  ORDER BY w.freq))::int AS f,
-                       ceil(5 * cume_dist() OVER (PARTITION BY c.company_id
-                                                  ORDER BY w.money))::int AS m
-                  FROM cust c JOIN win w ON w.id = c.id
+                -- ceil(5 × le / n) in integers: exact at the quintile boundaries
+                SELECT fm.id, fm.vc,
+                       div(5 * hr.le + hr.n - 1, hr.n)::int AS r,
+                       div(5 * hf.le + hf.n - 1, hf.n)::int AS f,
+                       div(5 * hm.le + hm.n - 1, hm.n)::int AS m
+                  FROM fm
+                  JOIN hr ON hr.company_id = fm.company_id AND hr.lvd = fm.lvd
+                  JOIN hf ON hf.company_id = fm.company_id AND hf.freq = fm.freq
+                  JOIN hm ON hm.company_id = fm.company_id AND hm.money = fm.money
             ), named AS (
                 SELECT id, r, f, m, %(segment)s AS segment FROM scored
             )
-            UPDATE res_partner p
-               SET rfm_recency = n.r, rfm_frequency = n.f, rfm_monetary = n.m,
-                   rfm_segment = n.segment
+            -- compared with the scores kept, keeping only what changes: a rerun
+            -- writes a handful of rows here (the engine reads the score table
+            -- once, planned on its size: an insert that read the table it grows,
+            -- planned on an empty table, rescanned it for every row)
+            SELECT COALESCE(n.id, s.partner_id) AS partner_id, n.r, n.f, n.m, n.segment,
+                   CASE WHEN n.id IS NULL THEN 'gone'
+                        WHEN s.partner_id IS NULL THEN 'new'
+                        ELSE 'changed' END AS action
               FROM named n
-             WHERE p.id = n.id
-               AND (p.rfm_recency, p.rfm_frequency, p.rfm_monetary, p.rfm_segment)
+              FULL JOIN housekeeping_partner_rfm s ON s.partner_id = n.id
+             WHERE n.id IS NULL OR s.partner_id IS NULL
+                OR (s.recency, s.frequency, s.monetary, s.segment)
                    IS DISTINCT FROM (n.r, n.f, n.m, n.segment)
             """,
                 main=main_company.id,
@@ -109,6 +267,28 @@ class ResPartner(models.Model):
                 segment=self._rfm_segment_sql(),
             )
         )
-        updated = self.env.cr.rowcount
-        self.invalidate_model(["rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment"])
+        cr.execute("ANALYZE hk_rfm_new")
+        # customers no longer scored (archived, or their visits cancelled)
+        cr.execute("""
+            DELETE FROM housekeeping_partner_rfm s
+             USING hk_rfm_new n
+             WHERE n.action = 'gone' AND s.partner_id = n.partner_id
+        """)
+        cr.execute("""
+            UPDATE housekeeping_partner_rfm s
+               SET recency = n.r, frequency = n.f, monetary = n.m, segment = n.segment
+              FROM hk_rfm_new n
+             WHERE n.action = 'changed' AND s.partner_id = n.partner_id
+        """)
+        updated = cr.rowcount
+        # (ON CONFLICT: a run started by hand beside the scheduled one)
+        cr.execute("""
+            INSERT INTO housekeeping_partner_rfm (partner_id, recency, frequency, monetary, segment)
+            SELECT partner_id, r, f, m, segment FROM hk_rfm_new WHERE action = 'new'
+                ON CONFLICT (partner_id) DO NOTHING
+        """)
+        updated += cr.rowcount
+        cr.execute("DROP TABLE hk_rfm_new")
+        self.env["housekeeping.partner.rfm"].invalidate_model()
+        self.invalidate_model(list(RFM_COLUMNS))
         return updated

@@ -40,6 +40,8 @@ MATRIX = {
     "housekeeping.cleaner.quality.report": {"manager": "r"},
     "housekeeping.visit.rate": {"user": "rwcu", "manager": "rwcu"},
     "housekeeping.recommendation": {"user": "r", "manager": "r"},
+    # the RFM scores are written by the engine only
+    "housekeeping.partner.rfm": {"user": "r", "manager": "r"},
     # PIPL anonymization: managers only (the action checks it too)
     "housekeeping.partner.anonymize": {"manager": "rwcu"},
 }

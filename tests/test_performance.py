@@ -66,6 +66,8 @@ class TestFormAndListLoad(HousekeepingCase):
             "lifecycle_stage": {},
             "membership_tier_id": {"fields": {"display_name": {}}},
             "points_balance": {},
+            # read from the RFM score table: one query for the page
+            "rfm_segment": {},
         }
 
         def queries(limit):
