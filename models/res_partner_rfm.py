@@ -169,6 +169,19 @@ class ResPartner(models.Model):
             END""")
 
     @api.model
+    def _rfm_histogram_sql(self, column):
+        """Each distinct value of ``fm.<column>`` per company, with ``le`` the
+        customers whose value is lower or equal and ``n`` all of them."""
+        return SQL(
+            """
+                SELECT company_id, %(value)s,
+                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY %(value)s) AS le,
+                       sum(count(*)) OVER (PARTITION BY company_id) AS n
+                  FROM fm GROUP BY company_id, %(value)s""",
+            value=SQL.identifier(column),
+        )
+
+    @api.model
     def _cron_compute_rfm(self):
         """Score every customer with done visits, in five statements whatever
         their number.
@@ -218,21 +231,9 @@ class ResPartner(models.Model):
                                WHERE rc.id = COALESCE(p.company_id, %(main)s))
                  ) w
                  WHERE p.visit_count > 0 AND p.active
-            ), hr AS (
-                SELECT company_id, lvd,
-                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY lvd) AS le,
-                       sum(count(*)) OVER (PARTITION BY company_id) AS n
-                  FROM fm GROUP BY company_id, lvd
-            ), hf AS (
-                SELECT company_id, freq,
-                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY freq) AS le,
-                       sum(count(*)) OVER (PARTITION BY company_id) AS n
-                  FROM fm GROUP BY company_id, freq
-            ), hm AS (
-                SELECT company_id, money,
-                       sum(count(*)) OVER (PARTITION BY company_id ORDER BY money) AS le,
-                       sum(count(*)) OVER (PARTITION BY company_id) AS n
-                  FROM fm GROUP BY company_id, money
+            ), hr AS (%(recency_histogram)s
+            ), hf AS (%(frequency_histogram)s
+            ), hm AS (%(monetary_histogram)s
             ), scored AS (
                 -- ceil(5 × le / n) in integers: exact at the quintile boundaries
                 SELECT fm.id, fm.vc,
@@ -265,6 +266,9 @@ class ResPartner(models.Model):
                 # the scheduler (or a test) runs on
                 now=fields.Datetime.now(),
                 segment=self._rfm_segment_sql(),
+                recency_histogram=self._rfm_histogram_sql("lvd"),
+                frequency_histogram=self._rfm_histogram_sql("freq"),
+                monetary_histogram=self._rfm_histogram_sql("money"),
             )
         )
         cr.execute("ANALYZE hk_rfm_new")
