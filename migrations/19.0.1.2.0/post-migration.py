@@ -9,8 +9,6 @@
 
 from odoo.tools.sql import column_exists
 
-OLD_COLUMNS = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_segment")
-
 
 def migrate(cr, version):
     if not version or not column_exists(cr, "res_partner", "rfm_segment"):
@@ -26,6 +24,9 @@ def migrate(cr, version):
         """
     )
     cr.execute(
-        "ALTER TABLE res_partner "
-        + ", ".join(f"DROP COLUMN IF EXISTS {column}" for column in OLD_COLUMNS)
+        """
+        ALTER TABLE res_partner
+              DROP COLUMN IF EXISTS rfm_recency, DROP COLUMN IF EXISTS rfm_frequency,
+              DROP COLUMN IF EXISTS rfm_monetary, DROP COLUMN IF EXISTS rfm_segment
+        """
     )
