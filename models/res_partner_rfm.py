@@ -183,8 +183,9 @@ class ResPartner(models.Model):
 
     @api.model
     def _cron_compute_rfm(self):
-        """Score every customer with done visits, in five statements whatever
-        their number.
+        """Score every customer with done visits, in the same seven statements
+        whatever their number (compute and compare into a temporary table,
+        analyse it, delete, update, insert, drop it; JIT off).
 
         Recency comes from ``last_visit_date`` (maintained by the statistics
         engine); frequency and monetary count the done visits of the rolling

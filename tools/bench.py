@@ -372,8 +372,8 @@ def engine_rfm(env, floor, now):
             f"SELECT {RFM_CHECKSUM} FROM (SELECT partner_id AS id, recency AS r,"
             " frequency AS f, monetary AS m FROM housekeeping_partner_rfm) q"
         )
-        assert env.cr.fetchone() == floor.result, "the floor computes the same scores"
         assert floor.result[0], "customers are scored (run the statistics first)"
+        assert env.cr.fetchone() == floor.result, "the floor computes the same scores"
         with QueryCounter(env.cr) as rerun:
             partner._cron_compute_rfm()
     return full, rerun
