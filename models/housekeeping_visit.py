@@ -15,6 +15,9 @@ PAYMENT_METHODS = [
 # A done visit may be dated at most this far in the future (clock skew, time zones).
 FUTURE_TOLERANCE = timedelta(hours=1)
 
+# Context key set by the state buttons: only they may write a visit's state.
+STATE_ACTION = "hk_visit_state_action"
+
 
 class HousekeepingVisit(models.Model):
     _name = "housekeeping.visit"
@@ -113,13 +116,46 @@ class HousekeepingVisit(models.Model):
 
     def write(self, vals):
         stats_fields = {"amount", "date", "service_type_id", "coupon_card_id", "partner_id"}
+        if "state" in vals and not self.env.context.get(STATE_ACTION):
+            # a state written directly (a kanban card dragged to another column, an
+            # import, an RPC call) would skip what the buttons do: points, tier and
+            # stage on completion, their reversal on cancellation
+            raise UserError(
+                self.env._(
+                    "The state of a visit changes with its buttons (Schedule, Done, "
+                    "Cancel, Reset to Draft), which also update the customer's points, "
+                    "tier and stage."
+                )
+            )
         done_before = self.filtered(lambda v: v.state == "done")
+        if done_before:
+            self._hk_check_done_frozen(done_before, vals)
         partners_before = done_before.partner_id
         res = super().write(vals)
         if "state" not in vals and stats_fields & set(vals) and done_before:
             done_before._hk_check_done()
             (partners_before | done_before.partner_id)._hk_refresh_visit_stats()
         return res
+
+    def _hk_check_done_frozen(self, done, vals):
+        """The customer and the amount of a done visit earned its points and count
+        in its tier: they cannot change without reversing them first."""
+        for visit in done:
+            if "partner_id" in vals and visit.partner_id.id != vals["partner_id"]:
+                changed = True
+            else:
+                changed = "amount" in vals and visit.currency_id.compare_amounts(
+                    visit.amount, vals["amount"] or 0.0
+                )
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "The visit %(visit)s is done: its customer and amount earned "
+                        "points and count towards the tier. To correct them, cancel the "
+                        "visit (its points are reversed) and record it again.",
+                        visit=visit.name,
+                    )
+                )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_done(self):
@@ -190,7 +226,7 @@ class HousekeepingVisit(models.Model):
                         "Set a date before scheduling the visit %(visit)s.", visit=visit.name
                     )
                 )
-        self.write({"state": "scheduled"})
+        self.with_context(**{STATE_ACTION: True}).write({"state": "scheduled"})
         return True
 
     def action_done(self):
@@ -200,7 +236,9 @@ class HousekeepingVisit(models.Model):
         for visit in self.filtered(lambda v: not v.date):
             visit.date = fields.Datetime.now()
         self._hk_check_done()
-        self.write({"state": "done", "done_date": fields.Datetime.now()})
+        self.with_context(**{STATE_ACTION: True}).write(
+            {"state": "done", "done_date": fields.Datetime.now()}
+        )
         self._hk_after_done()
         return True
 
@@ -212,7 +250,7 @@ class HousekeepingVisit(models.Model):
         if any(visit.state == "cancelled" for visit in self):
             raise UserError(self.env._("This visit is already cancelled."))
         was_done = self.filtered(lambda v: v.state == "done")
-        self.write({"state": "cancelled"})
+        self.with_context(**{STATE_ACTION: True}).write({"state": "cancelled"})
         if was_done:
             was_done.partner_id._hk_visits_cancelled(was_done, was_done=True)
         others = self - was_done
@@ -223,7 +261,7 @@ class HousekeepingVisit(models.Model):
     def action_draft(self):
         if any(visit.state != "cancelled" for visit in self):
             raise UserError(self.env._("Only cancelled visits can be reset to draft."))
-        self.write({"state": "draft"})
+        self.with_context(**{STATE_ACTION: True}).write({"state": "draft"})
         return True
 
     # ------------------------------------------------------------------ rating

@@ -14,6 +14,8 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .housekeeping_visit import STATE_ACTION
+
 WINDOW_HOURS = {"morning": (8, 12), "afternoon": (12, 18), "evening": (18, 21)}
 
 
@@ -107,7 +109,9 @@ class HousekeepingVisit(models.Model):
                     )
                 bumped |= other
         if bumped:
-            bumped.write({"state": "draft", "employee_id": False})
+            bumped.with_context(**{STATE_ACTION: True}).write(
+                {"state": "draft", "employee_id": False}
+            )
             for other in bumped:
                 other.activity_schedule(
                     "mail.mail_activity_data_todo",

@@ -126,9 +126,34 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
             self.env["housekeeping.visit"].create(self._visit_vals(amount=-50))
 
     def test_visit_negative_amount_on_write(self):
-        visit = self._visit()
+        visit = self._visit(state="draft")
         with self.assertRefused([visit, self.customer], exc=REFUSED_SQL):
             visit.amount = -1
+
+    def test_done_visit_amount_and_customer_frozen(self):
+        """A done visit's amount earned points: correcting it in place would leave
+        them (and the tier) as they were."""
+        visit = self._visit(amount=500)
+        other = self.env["res.partner"].create({"name": "Someone else"})
+        with self.assertRefused([visit, self.customer, other], message="is done"):
+            visit.amount = 50
+        with self.assertRefused([visit, self.customer, other], message="is done"):
+            visit.partner_id = other
+        # what earned nothing may still be corrected
+        visit.write({"amount": 500, "payment_method": "cash"})
+        self.assertEqual(visit.payment_method, "cash")
+
+    def test_visit_state_only_through_buttons(self):
+        """A state written directly (a kanban card dragged, an import) would skip the
+        points of a completion or the reversal of a cancellation."""
+        draft = self._visit(state="draft")
+        with self.assertRefused([draft, self.customer], message="buttons"):
+            draft.state = "done"
+        done = self._visit(amount=300)
+        with self.assertRefused([done, self.customer], message="buttons"):
+            done.write({"state": "cancelled"})
+        self.assertEqual(draft.state, "draft")
+        self.assertEqual(self.customer.visit_count, 1)
 
     def test_done_visit_without_date(self):
         with self.assertRefused(message="needs a date"):

@@ -110,12 +110,14 @@ class TestCustomerDatabase(HousekeepingCase):
         self.assertEqual(c.visit_count, 2)
         self.assertEqual(c.total_spent, 300)
         self.assertEqual(str(c.last_visit_date), "2026-01-08")
-        # Correcting the amount of a done visit updates them too.
+        # Correcting the date of a done visit updates them too (its amount earned
+        # points: it is corrected by cancelling the visit and recording it again).
         first = c.visit_ids.filtered(lambda v: v.amount == 100)
-        first.amount = 150
-        self.assertEqual(c.total_spent, 350)
+        first.date = "2026-01-02 02:00:00"
+        self.assertEqual(str(c.first_visit_date), "2026-01-02")
+        self.assertEqual(c.visit_interval_days, 6)
         # Searchable: agents filter on these fields.
-        self.assertIn(c, self.env["res.partner"].search([("total_spent", ">=", 350)]))
+        self.assertIn(c, self.env["res.partner"].search([("total_spent", ">=", 300)]))
 
     def test_statistics_local_day(self):
         # 23:30 UTC on Jan 1st is Jan 2nd in Shanghai.

@@ -431,7 +431,7 @@ class DashboardData:
                     "amount": 100,
                 }
             )
-            visit.write({"state": "done"})
+            visit.with_context(hk_visit_state_action=True).write({"state": "done"})
             visits[idx, day] = visit
             if rating:
                 env["rating.rating"].create(

@@ -125,8 +125,8 @@ class TestVisitBadInput(HousekeepingCase):
         with self.assertRaises(ValidationError), self.cr.savepoint():
             self._visit(date="2099-01-01 10:00:00", state="draft")
 
-    def test_amount_write_on_done_visit_checked(self):
-        visit = self._visit(amount=100)
+    def test_amount_write_on_visit_checked(self):
+        visit = self._visit(amount=100, state="draft")
         with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.cr.savepoint():
             visit.amount = -1
             visit.flush_recordset()
