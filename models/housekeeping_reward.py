@@ -102,9 +102,12 @@ class HousekeepingReward(models.Model):
             )
         Entry = self.env["housekeeping.points.entry"].sudo()
         if self.stock_limit:
-            # lock the reward: two last units cannot be redeemed at once
+            # lock the reward by writing its row: a transaction that counted the
+            # redemptions before another one gave the last unit then fails to
+            # serialize (and is retried) instead of counting from its older snapshot,
+            # which a lock alone (SELECT ... FOR UPDATE) would let it do
             self.env.cr.execute(
-                "SELECT id FROM housekeeping_reward WHERE id = %s FOR NO KEY UPDATE", [self.id]
+                "UPDATE housekeeping_reward SET write_date = write_date WHERE id = %s", [self.id]
             )
             used = Entry.search_count([("reward_id", "=", self.id), ("entry_type", "=", "redeem")])
             if used >= self.stock_limit:

@@ -143,34 +143,55 @@ class ResPartner(models.Model):
             .mapped("origin_entry_id")
             .ids
         )
+        # what expired of each credit already left the balance: only the rest is
+        # taken back (the customer does not lose those points twice)
+        expired = {
+            lot.id: -points
+            for lot, points in Entry._read_group(
+                [("origin_entry_id", "in", earned.ids), ("entry_type", "=", "expire")],
+                ["origin_entry_id"],
+                ["points:sum"],
+            )
+        }
         is_manager = self.env.user.has_group("housekeeping_membership.group_membership_manager")
         for entry in earned.filtered(lambda e: e.id not in reversed_ids):
             partner = entry.partner_id
+            points = entry.points - expired.get(entry.id, 0)
+            vals = {
+                "entry_type": "reversal",
+                "reason_code": "visit_cancelled",
+                "visit_id": entry.visit_id.id,
+                "origin_entry_id": entry.id,
+                "source_key": f"reversal:{entry.id}",
+                "company_id": entry.company_id.id,
+            }
+            if points <= 0:
+                # every point of it expired: the reversal is recorded for nothing, so
+                # that the visit, done again, earns again
+                Entry._insert(
+                    [
+                        {
+                            **vals,
+                            "partner_id": partner.id,
+                            "points": 0,
+                            "date": fields.Date.context_today(self),
+                        }
+                    ]
+                )
+                continue
             allow = partner._hk_company().hk_points_allow_negative or is_manager
-            if not allow and Entry._lock_balance(partner) < entry.points:
+            if not allow and Entry._lock_balance(partner) < points:
                 raise UserError(
                     self.env._(
                         "%(customer)s already spent the %(points)s points of visit %(visit)s. "
                         "Cancelling it would leave a negative balance: ask a membership "
                         "manager to cancel it.",
                         customer=partner.display_name,
-                        points=entry.points,
+                        points=points,
                         visit=entry.visit_id.display_name,
                     )
                 )
-            Entry._post_debit(
-                partner,
-                entry.points,
-                {
-                    "entry_type": "reversal",
-                    "reason_code": "visit_cancelled",
-                    "visit_id": entry.visit_id.id,
-                    "origin_entry_id": entry.id,
-                    "source_key": f"reversal:{entry.id}",
-                    "company_id": entry.company_id.id,
-                },
-                allow_negative=True,
-            )
+            Entry._post_debit(partner, points, vals, allow_negative=True)
 
     def _hk_booking_url(self):
         """One-click booking link (portal) for the customer's usual service on the
@@ -547,23 +568,29 @@ class ResPartner(models.Model):
         company = self._hk_company()
         today = self._hk_local_today()
         Entry = self.env["housekeeping.points.entry"].sudo()
-        entry = Entry._insert(
-            [
-                {
-                    "partner_id": self.id,
-                    "company_id": company.id,
-                    "points": company.hk_checkin_points,
-                    "entry_type": "earn",
-                    "reason_code": "check_in",
-                    "date": today,
-                    "expiry_date": self._hk_expiry_date(today),
-                    "source_key": f"checkin:{today.isoformat()}",
-                }
-            ]
+
+        def credit(vals):
+            # through the ledger's credit path, so that an open debt is repaid
+            # before these points can expire (a debt left open would be charged
+            # again when they do); a check-in worth no points is still recorded
+            if vals["points"] > 0:
+                return Entry._post_credits([vals])
+            return Entry._insert([vals])
+
+        entry = credit(
+            {
+                "partner_id": self.id,
+                "company_id": company.id,
+                "points": company.hk_checkin_points,
+                "entry_type": "earn",
+                "reason_code": "check_in",
+                "date": today,
+                "expiry_date": self._hk_expiry_date(today),
+                "source_key": f"checkin:{today.isoformat()}",
+            }
         )
         if not entry:
             raise UserError(self.env._("Already checked in today. Come back tomorrow!"))
-        Entry._add_to_balances(entry)
         streak = self._hk_streak_length()
         bonus = self.env["housekeeping.points.entry"]
         if streak % company.hk_checkin_streak_days == 0:
@@ -580,23 +607,20 @@ class ResPartner(models.Model):
                         }
                     )
                 )
-            bonus = Entry._insert(
-                [
-                    {
-                        "partner_id": self.id,
-                        "company_id": company.id,
-                        "points": company.hk_checkin_streak_points,
-                        "entry_type": "earn",
-                        "reason_code": "streak",
-                        "date": today,
-                        "expiry_date": self._hk_expiry_date(today),
-                        "source_key": f"streak:{today.isoformat()}",
-                        "loyalty_card_id": card.id or None,
-                        "note": self.env._("%(days)s days in a row", days=streak),
-                    }
-                ]
+            bonus = credit(
+                {
+                    "partner_id": self.id,
+                    "company_id": company.id,
+                    "points": company.hk_checkin_streak_points,
+                    "entry_type": "earn",
+                    "reason_code": "streak",
+                    "date": today,
+                    "expiry_date": self._hk_expiry_date(today),
+                    "source_key": f"streak:{today.isoformat()}",
+                    "loyalty_card_id": card.id or None,
+                    "note": self.env._("%(days)s days in a row", days=streak),
+                }
             )
-            Entry._add_to_balances(bonus)
         self.invalidate_recordset(["points_balance", "last_check_in_date", "check_in_streak"])
         return entry | bonus
 

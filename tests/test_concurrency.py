@@ -224,6 +224,72 @@ class TestConcurrentLedger(RealCursorCase):
 
 
 @tagged("post_install", "-at_install", "hk_real_cursors")
+class TestRewardStock(RealCursorCase):
+    """The last unit of a reward, redeemed at the same moment by two customers
+    (whose balances do not collide): it is given once."""
+
+    ROUNDS = 5
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = self._cursor_env(cr)
+            partners = env["res.partner"].create(
+                [{"name": "Stock customer A"}, {"name": "Stock customer B"}]
+            )
+            partners._hk_grant_points(1000, "goodwill", origin="concurrency-stock")
+            self.partner_ids = partners.ids
+            self.reward_ids = (
+                env["housekeeping.reward"]
+                .create(
+                    [
+                        {
+                            "name": f"Last unit {n}",
+                            "points_cost": 10,
+                            "reward_type": "gift",
+                            "stock_limit": 1,
+                        }
+                        for n in range(self.ROUNDS)
+                    ]
+                )
+                .ids
+            )
+        self.addCleanup(
+            self._delete_partners,
+            self.partner_ids,
+            extra=(
+                "DELETE FROM housekeeping_points_allocation WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM housekeeping_points_entry WHERE partner_id = ANY(%(ids)s)",
+                "DELETE FROM housekeeping_reward WHERE id = ANY(%(rewards)s)",
+            ),
+            rewards=self.reward_ids,
+        )
+
+    def test_last_unit_given_once(self):
+        def redeem(reward_id, partner_id):
+            def run(env):
+                env["housekeeping.reward"].browse(reward_id).redeem(
+                    env["res.partner"].browse(partner_id)
+                )
+                return 1
+
+            return run
+
+        for reward_id in self.reward_ids:
+            results = self._run_threads(
+                *(redeem(reward_id, partner_id) for partner_id in self.partner_ids)
+            )
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    "SELECT count(*) FROM housekeeping_points_entry WHERE reward_id = %s",
+                    [reward_id],
+                )
+                given = cr.fetchone()[0]
+            self.assertEqual(given, 1, f"the last unit of a reward: {results}")
+            self.assertEqual([r[0] for r in results].count("ok"), 1, results)
+
+
+@tagged("post_install", "-at_install", "hk_real_cursors")
 class TestConcurrentCrons(RealCursorCase):
     """Two cron workers at once, and a cron interrupted then rerun."""
 

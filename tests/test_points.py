@@ -1,5 +1,5 @@
 import threading
-from datetime import date
+from datetime import date, timedelta
 from unittest.mock import patch
 
 import psycopg2
@@ -269,6 +269,35 @@ class TestPointsLedger(PointsCase):
         self.assertBalanceIsLedger(self.customer)
         self.assertEqual(self.customer.points_balance, 0)
 
+    def test_cancel_after_points_expired_takes_back_only_the_rest(self):
+        """A visit cancelled after part of its points expired takes back only what
+        did not expire; when all of it expired, nothing, and the visit done again
+        earns again."""
+        with freeze_time("2025-01-15 12:00:00"):
+            visit = self._visit(amount=300, date="2025-01-15 09:00:00")
+            other = self._visit(amount=200, date="2025-01-15 10:00:00")
+            self.reward_gift.redeem(self.customer)  # spends the first lot's oldest points
+        spent = self.reward_gift.points_cost
+        lot = self._entries(self.customer, visit_id=visit.id, entry_type="earn")
+        with freeze_time(lot.expiry_date + timedelta(days=1)):
+            self.env["res.partner"]._cron_expire_points()
+            balance = self.customer.points_balance
+            self.assertEqual(balance, 0, "everything left expired")
+            visit.with_user(self.manager).action_cancel()
+            reversal = self._entries(self.customer, visit_id=visit.id, entry_type="reversal")
+            self.assertEqual(reversal.points, -spent, "only what was spent of it")
+            other.action_cancel()
+            self.assertEqual(
+                self._entries(self.customer, visit_id=other.id, entry_type="reversal").points, 0
+            )
+            self.assertEqual(self.customer.points_balance, -spent)
+            self.assertBalanceIsLedger(self.customer)
+            # done again: it earns again (a new completion)
+            other.action_draft()
+            other.action_done()
+        self.assertEqual(self.customer.points_balance, 200 - spent)
+        self.assertBalanceIsLedger(self.customer)
+
     def test_company_allows_negative_balance(self):
         self.company.hk_points_allow_negative = True
         visit = self._visit(amount=300)
@@ -279,6 +308,47 @@ class TestPointsLedger(PointsCase):
 
 @tagged("post_install", "-at_install")
 class TestCheckIn(PointsCase):
+    def test_merge_customers_with_the_same_causes(self):
+        """Two records of one person both checked in on the same day and were both
+        credited for a goodwill cause: merged, the customer keeps every entry and
+        the sum of both balances."""
+        duplicate = self.env["res.partner"].create({"name": "Customer (duplicate)"})
+        with freeze_time("2026-03-02 10:00:00"):
+            for partner in (self.customer, duplicate):
+                partner.action_check_in()
+                partner._hk_grant_points(30, "goodwill", origin="spring-gift")
+        self._visit(partner=duplicate, amount=120)
+        total = self.customer.points_balance + duplicate.points_balance
+        count = self.Entry.search_count([("partner_id", "in", (self.customer | duplicate).ids)])
+        wizard = self.env["base.partner.merge.automatic.wizard"].create({})
+        wizard._merge((self.customer | duplicate).ids, self.customer)
+        self.assertFalse(duplicate.exists())
+        self.assertEqual(self.customer.points_balance, total)
+        self.assertEqual(len(self._entries(self.customer)), count)
+        self.assertBalanceIsLedger(self.customer)
+        # the survivor's own causes keep their keys: no second check-in that day
+        with freeze_time("2026-03-02 11:00:00"), self.assertRaises(UserError):
+            self.customer.action_check_in()
+
+    def test_check_in_repays_a_debt_before_it_can_expire(self):
+        """A check-in after a debt (a reversal the balance could not cover) repays it
+        first: when the check-in's points expire, only what is left of them goes,
+        and the debt is not charged a second time."""
+        self.company.hk_checkin_points = 400
+        visit = self._visit(amount=300)
+        self.reward_coupon.redeem(self.customer)
+        visit.with_user(self.manager).action_cancel()
+        self.assertEqual(self.customer.points_balance, -300)
+        with freeze_time("2026-02-01 10:00:00"):
+            self.customer.action_check_in()
+        self.assertEqual(self.customer.points_balance, 100)
+        lot = self._entries(self.customer, reason_code="check_in")
+        with freeze_time(lot.expiry_date + timedelta(days=1)):
+            self.env["res.partner"]._cron_expire_points()
+        self.assertEqual(self._entries(self.customer, entry_type="expire").points, -100)
+        self.assertEqual(self.customer.points_balance, 0)
+        self.assertBalanceIsLedger(self.customer)
+
     def test_once_a_day_in_customer_timezone(self):
         self.customer.tz = "Asia/Shanghai"
         with freeze_time("2026-05-01 15:30:00"):  # 23:30 in Shanghai

@@ -1,13 +1,39 @@
 from odoo import models
+from odoo.tools import SQL
 
 
 class BasePartnerMergeAutomaticWizard(models.TransientModel):
     _inherit = "base.partner.merge.automatic.wizard"
 
     def _update_foreign_keys(self, src_partners, dst_partner):
-        """Visits, complaints (and, per capability, ledger rows and logs) move with
-        Odoo's generic foreign-key update; the stored aggregates of the surviving
-        partner are then recomputed once."""
+        """Visits, complaints, ledger rows and logs move with Odoo's generic
+        foreign-key update; the stored aggregates of the surviving partner are then
+        recomputed once.
+
+        Two records of one person often hold ledger entries of the same cause (the
+        profile bonus, a birthday, a check-in of the same day): their key
+        (``source_key``, unique per customer) would collide on the surviving
+        customer, and Odoo's update, which does not see a unique index, would fail.
+        The merged customers' entries of such causes keep their points and date and
+        get a key of their own (``<key>:merged-<former customer id>``): the ledger
+        keeps every entry, and the balance, their sum, is unchanged."""
+        entry = self.env["housekeeping.points.entry"]
+        entry.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+            UPDATE housekeeping_points_entry s
+               SET source_key = s.source_key || ':merged-' || s.partner_id
+             WHERE s.partner_id = ANY(%(src)s) AND s.source_key IS NOT NULL
+               AND EXISTS (SELECT 1 FROM housekeeping_points_entry o
+                            WHERE o.partner_id = ANY(%(all)s) AND o.partner_id != s.partner_id
+                              AND o.source_key = s.source_key)
+            """,
+                src=src_partners.ids,
+                all=[*src_partners.ids, dst_partner.id],
+            )
+        )
+        entry.invalidate_model(["source_key"])
         result = super()._update_foreign_keys(src_partners, dst_partner)
         dst_partner._hk_after_merge(src_partners)
         return result
