@@ -351,6 +351,19 @@ class ResPartner(models.Model):
         ids = [r[0] for r in rows]
         # the stage date and company before the change come with each row
         stage_changes = [r for r in rows if r[1] != r[2]]
+        # won back: a lost customer with a visit done since it was lost (not one
+        # whose complaint was resolved, or whose stage an agent set by hand)
+        returning = [
+            r[0] for r in stage_changes if r[1] in LOST_STAGES and r[2] in ("new", "loyal")
+        ]
+        won_back_ids = set()
+        if returning:
+            self.env.cr.execute(
+                """SELECT id FROM res_partner WHERE id = ANY(%s)
+                      AND last_visit_date >= lifecycle_stage_date""",
+                [returning],
+            )
+            won_back_ids = {row[0] for row in self.env.cr.fetchall()}
         codes = {r[4] for r in rows if r[4]}
         reason_by_code = {}
         if codes:
@@ -366,8 +379,7 @@ class ResPartner(models.Model):
                    lifecycle_seasonal = c.seasonal,
                    lifecycle_stage_date = CASE WHEN p.lifecycle_stage IS DISTINCT FROM c.new_stage
                                                THEN %(today)s::date ELSE p.lifecycle_stage_date END,
-                   won_back_date = CASE WHEN p.lifecycle_stage IN ('at_risk', 'churned')
-                                         AND c.new_stage IN ('new', 'loyal')
+                   won_back_date = CASE WHEN p.id = ANY(%(won_back)s)
                                         THEN %(today)s::date ELSE p.won_back_date END,
                    churn_reason_id = CASE
                         WHEN c.new_stage IN ('new', 'loyal', 'potential') THEN NULL
@@ -386,6 +398,7 @@ class ResPartner(models.Model):
              WHERE p.id = c.id
             """,
                 today=today,
+                won_back=list(won_back_ids),
                 ids=ids,
                 stages=[r[2] for r in rows],
                 seasonal=[bool(r[3]) for r in rows],
@@ -427,7 +440,7 @@ class ResPartner(models.Model):
             previous,
             company,
         ) in stage_changes:
-            won_back = old in LOST_STAGES and new in ("new", "loyal")
+            won_back = pid in won_back_ids
             text = reason or (
                 won_back_text
                 if won_back
@@ -462,9 +475,7 @@ class ResPartner(models.Model):
         )
         if lost:
             lost._hk_start_winback_playbooks(today)
-        won = self.browse(
-            [r[0] for r in stage_changes if r[1] in LOST_STAGES and r[2] in ("new", "loyal")]
-        )
+        won = self.browse(sorted(won_back_ids))
         if won:
             won._hk_close_winback_runs(today)
 
@@ -481,10 +492,18 @@ class ResPartner(models.Model):
             for name in ("display_name", "complete_name")
             for dependency in self._fields[name].get_depends(self)[0]
         }
-        self.fetch(["churn_reason_id", "company_id", "user_id", *display_fields])
-        partners = self.filtered("churn_reason_id")
+        # only the customers with a reason have a playbook: on a first run a third of
+        # the population becomes lost and a few have a reason
+        self.flush_recordset(["churn_reason_id"])
+        self.env.cr.execute(
+            "SELECT id FROM res_partner WHERE id = ANY(%s) AND churn_reason_id IS NOT NULL",
+            [self.ids],
+        )
+        with_reason = {row[0] for row in self.env.cr.fetchall()}
+        partners = self.filtered(lambda p: p.id in with_reason)
         if not partners:
             return
+        partners.fetch(["churn_reason_id", "company_id", "user_id", *display_fields])
         playbooks = self.env["housekeeping.winback.playbook"].search(
             [("reason_id", "in", partners.churn_reason_id.ids)], order="sequence, id"
         )

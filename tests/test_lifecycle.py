@@ -253,6 +253,12 @@ class TestLifecycle(HousekeepingCase):
         self._cron()
         self.assertEqual(complained.lifecycle_stage, "loyal")
         self.assertFalse(complained.churn_reason_id)
+        # back on cadence without a visit: not a customer won back
+        self.assertFalse(complained.won_back_date)
+        self.assertNotIn("Won back", self._logs(complained)[-1].reason)
+        run = self.env["housekeeping.winback.run"].search([("partner_id", "=", complained.id)])
+        self.assertTrue(run)
+        self.assertFalse(run.won_back, "the win-back rate counts customers who came back")
 
     def test_price_and_competitor_reasons(self):
         with freeze_time("2026-01-29 20:00:00"):
