@@ -483,14 +483,17 @@ class ResPartner(models.Model):
         gifts = {}
         groups = {}
         for r in todo:
-            groups.setdefault((r["new_tier"], r["win_start"].year), []).append(r["id"])
-        for (tier_id, year), partner_ids in groups.items():
+            groups.setdefault((r["new_tier"], r["win_start"]), []).append(r["id"])
+        for (tier_id, win_start), partner_ids in groups.items():
             tier = tier_of[tier_id]
             if tier.upgrade_points:
+                # once per qualification window (a rerun the same day finds the key);
+                # keyed by the window's first day, not its year: with a window shorter
+                # than a year, a second upgrade in one calendar year earns its gift too
                 self.browse(partner_ids)._hk_grant_points(
                     tier.upgrade_points,
                     self.env._("Upgrade gift: %(tier)s", tier=tier.name),
-                    origin=f"tier-upgrade:{tier.id}:{year}",
+                    origin=f"tier-upgrade:{tier.id}:{win_start.isoformat()}",
                 )
         with_coupon = [r for r in todo if tier_of[r["new_tier"]].upgrade_program_id]
         cards = self.env["loyalty.card"]

@@ -38,11 +38,19 @@ class SaleOrder(models.Model):
         service_types = (
             self.env["housekeeping.service.type"]
             .sudo()
-            .search([("product_id", "in", lines.product_id.ids)])
+            .search(
+                [
+                    ("product_id", "in", lines.product_id.ids),
+                    ("company_id", "in", [False, *lines.order_id.company_id.ids]),
+                ]
+            )
         )
+        # a company's own service type for the product, else one shared by every company
         type_by_product = {}
         for service_type in service_types:
-            type_by_product.setdefault(service_type.product_id, service_type)
+            type_by_product.setdefault(
+                (service_type.product_id, service_type.company_id), service_type
+            )
         existing = set(
             self.env["housekeeping.visit"]
             .sudo()
@@ -51,7 +59,9 @@ class SaleOrder(models.Model):
         )
         vals_list = []
         for line in lines:
-            service_type = type_by_product.get(line.product_id)
+            service_type = type_by_product.get(
+                (line.product_id, line.order_id.company_id)
+            ) or type_by_product.get((line.product_id, self.env["res.company"]))
             if not service_type or line.id in existing:
                 continue
             units = max(int(round(line.product_uom_qty)), 1)

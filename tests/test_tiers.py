@@ -165,6 +165,24 @@ class TestTiers(HousekeepingCase):
                 len(self.env["loyalty.card"].search([("partner_id", "=", partner.id)])), 2
             )
 
+    def test_second_gift_in_a_year_with_a_short_window(self):
+        """With a 6-month window, an upgrade in January and another in August of the
+        same year each give the pack: the points too, not only the log and coupon."""
+        self.company.hk_tier_window_months = 6
+        with freeze_time("2026-01-10 20:00:00"):
+            partner = self._member("Ms Qian", ["2026-01-10"], amount=3000)
+            self.assertEqual(partner.membership_tier_id, self.gold)
+            partner.with_user(self.manager).action_set_tier(self.silver, "Reset")
+        with freeze_time("2026-08-01 20:00:00"):
+            self._visit(partner=partner, date="2026-08-01 09:00:00", amount=3000)
+            self.assertEqual(partner.membership_tier_id, self.gold)
+        gold_logs = self._logs(partner).filtered(lambda log: log.to_tier_id == self.gold)
+        self.assertEqual(gold_logs.mapped("gift_given"), [True, True])
+        gifts = self.env["housekeeping.points.entry"].search(
+            [("partner_id", "=", partner.id), ("note", "like", "Upgrade gift")]
+        )
+        self.assertEqual(gifts.mapped("points"), [500, 500])
+
     # ------------------------------------------------------------ grace and downgrade
     def test_grace_warning_then_downgrade_one_step(self):
         with freeze_time("2026-01-10 20:00:00"):
@@ -539,6 +557,12 @@ class TestTiers(HousekeepingCase):
             {"partner_id": regular.id, "date_order": "2026-02-18 10:00:00"}
         )
         self.assertEqual(other.pricelist_id, regular.property_product_pricelist)
+        # a pricelist chosen by hand stays when the date changes, a member's or not
+        corporate = self.env["product.pricelist"].create({"name": "Corporate contract"})
+        for draft in (order, other):
+            draft.pricelist_id = corporate
+            draft.date_order = "2026-02-19 10:00:00"
+            self.assertEqual(draft.pricelist_id, corporate)
 
     # ------------------------------------------------------------ engine properties
     def _population(self, prefix, count, tier):
