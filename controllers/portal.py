@@ -268,6 +268,13 @@ class HousekeepingPortal(CustomerPortal):
         return request.render("housekeeping_membership.portal_my_coupons", values)
 
     # ------------------------------------------------------------------ visits
+    @staticmethod
+    def _hk_service_type_domain(partner):
+        """The services a customer may request: its company's and those shared by
+        every company (a service type of another company cannot serve it)."""
+        company = partner.company_id or request.env.company
+        return [("company_id", "in", [False, company.id])]
+
     def _hk_own_visit(self, visit_id):
         visit = request.env["housekeeping.visit"].sudo().browse(visit_id).exists()
         if not visit or visit.partner_id != self._hk_partner():
@@ -285,7 +292,11 @@ class HousekeepingPortal(CustomerPortal):
         past = Visit.search(
             [("partner_id", "=", partner.id), ("state", "=", "done")], order="date desc", limit=20
         )
-        service_types = request.env["housekeeping.service.type"].sudo().search([])
+        service_types = (
+            request.env["housekeeping.service.type"]
+            .sudo()
+            .search(self._hk_service_type_domain(partner))
+        )
         # a one-click booking link (next-visit nudge) pre-fills the request form
         prefill_service = (
             kw.get("service_type_id") if str(kw.get("service_type_id", "")).isdigit() else None
@@ -330,7 +341,12 @@ class HousekeepingPortal(CustomerPortal):
     def portal_request_visit(self, service_type_id=None, date=None, time_window=None, **kw):
         partner = self._hk_partner().sudo()
         service_id = int(service_type_id) if (service_type_id or "").isdigit() else 0
-        service = request.env["housekeeping.service.type"].sudo().browse(service_id).exists()
+        # one of the services the form offers: the customer's company's or shared
+        service = (
+            request.env["housekeeping.service.type"]
+            .sudo()
+            .search([("id", "=", service_id), *self._hk_service_type_domain(partner)], limit=1)
+        )
         try:
             day = fields.Date.to_date(date)
         except ValueError:
@@ -345,22 +361,28 @@ class HousekeepingPortal(CustomerPortal):
         local = pytz.timezone(partner.tz or "Asia/Shanghai").localize(
             datetime.combine(day, datetime.min.time()) + timedelta(hours=hour)
         )
-        visit = (
-            request.env["housekeeping.visit"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": partner.id,
-                    "service_type_id": service.id,
-                    "date": local.astimezone(pytz.utc).replace(tzinfo=None),
-                    "company_id": (partner.company_id or request.env.company).id,
-                    "user_id": (partner.user_id or partner._hk_fallback_agent()).id,
-                    "notes": request.env._(
-                        "Requested on the portal (%(window)s).", window=time_window
-                    ),
-                }
-            )
-        )
+        try:
+            with request.env.cr.savepoint():
+                visit = (
+                    request.env["housekeeping.visit"]
+                    .sudo()
+                    .create(
+                        {
+                            "partner_id": partner.id,
+                            "service_type_id": service.id,
+                            "date": local.astimezone(pytz.utc).replace(tzinfo=None),
+                            "company_id": (partner.company_id or request.env.company).id,
+                            "user_id": (partner.user_id or partner._hk_fallback_agent()).id,
+                            "notes": request.env._(
+                                "Requested on the portal (%(window)s).", window=time_window
+                            ),
+                        }
+                    )
+                )
+        except (UserError, ValidationError) as error:
+            # a date too far ahead, a service the company does not offer: the form
+            # says why, nothing is created
+            return self._hk_redirect("/my/visits", error=str(error))
         visit.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=request.env._("Confirm the visit requested on the portal"),
@@ -446,6 +468,11 @@ class HousekeepingPortal(CustomerPortal):
         for name in ("consent_email", "consent_sms"):
             if name in Partner._fields:
                 vals[name] = bool(post.get(name))
+        if any(
+            vals[name] != partner[name] for name in ("consent_email", "consent_sms") if name in vals
+        ):
+            # the consent record says how the decision was last made
+            vals["consent_source"] = "website"
         try:
             # roll the refused values back: the request commits after the message
             with request.env.cr.savepoint():

@@ -196,6 +196,33 @@ class TestPortalRoutes(HttpCase):
         self.assertEqual(str(visit.date), f"{day} 06:00:00", "14:00 in Shanghai")
         self.assertTrue(visit.activity_ids)
 
+    def test_request_visit_refused_cleanly(self):
+        """A service of another company, a date decades ahead: the form says why and
+        nothing is created (no server error)."""
+        token = self._login()
+        branch = self.env["res.company"].create({"name": "Other Branch"})
+        foreign = self.service.copy({"company_id": branch.id, "code": "foreign-hourly"})
+        page = self.url_open("/my/visits").text
+        self.assertNotIn(f'value="{foreign.id}"', page, "not offered on the form")
+        before = self.env["housekeeping.visit"].search_count([])
+        for service, day in (
+            (foreign, fields.Date.today() + timedelta(days=3)),
+            (self.service, fields.Date.today() + timedelta(days=365 * 20)),
+        ):
+            response = self.url_open(
+                "/my/visits/request",
+                data={
+                    "csrf_token": token,
+                    "service_type_id": service.id,
+                    "date": str(day),
+                    "time_window": "morning",
+                },
+            )
+            self.assertEqual(response.status_code, 200)
+            self.assertNotIn("Request received", response.text)
+            self.assertIn("o_hk_error", response.text)
+        self.assertEqual(self.env["housekeeping.visit"].search_count([]), before)
+
     def test_booking_link_prefills_the_request_form(self):
         self._login()
         page = self.url_open(f"/my/visits?date=2099-01-02&service_type_id={self.service.id}").text
@@ -225,6 +252,15 @@ class TestPortalRoutes(HttpCase):
         )
         self.assertTrue(self.customer.prefers_eco_products)
         self.assertEqual(self.customer.household_tag_ids, eco_tag)
+        # consent given on the portal: the consent record says so
+        self.customer.write({"consent_email": False, "consent_source": "unsubscribe"})
+        self.url_open(
+            "/my/preferences",
+            data={"csrf_token": token, "household_size": "4", "consent_email": "on"},
+        )
+        self.customer.invalidate_recordset()
+        self.assertTrue(self.customer.consent_email)
+        self.assertEqual(self.customer.consent_source, "website")
         response = self.url_open(
             "/my/preferences", data={"csrf_token": token, "household_size": "many"}
         )
