@@ -8,6 +8,8 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .bulk import pg_array
+
 # Mainland China mobile numbers: optional +86 / 86 prefix, then 1[3-9] and 9 digits.
 CN_MOBILE_RE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 PHONE_NOISE_RE = re.compile(r"[\s\-().]")
@@ -410,10 +412,12 @@ class ResPartner(models.Model):
                 host=socket.gethostname(),
                 now=now,
                 uid=self.env.uid,
-                ids=partner_ids,
-                bodies=["".join(("<p>", escape(bodies[pid]), "</p>")) for pid in partner_ids],
-                replies=[reply_to[pid] for pid in partner_ids],
-                mids=[message_ids.get(pid) for pid in partner_ids],
+                ids=pg_array(partner_ids),
+                bodies=pg_array(
+                    ["".join(("<p>", escape(bodies[pid]), "</p>")) for pid in partner_ids]
+                ),
+                replies=pg_array([reply_to[pid] or None for pid in partner_ids]),
+                mids=pg_array([message_ids.get(pid) for pid in partner_ids]),
             )
         )
         messages = self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])

@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .bulk import bulk_insert
+from .bulk import bulk_insert, pg_array
 
 LIFECYCLE_STAGES = [
     ("potential", "Potential"),
@@ -399,11 +399,11 @@ class ResPartner(models.Model):
             """,
                 today=today,
                 won_back=list(won_back_ids),
-                ids=ids,
-                stages=[r[2] for r in rows],
-                seasonal=[bool(r[3]) for r in rows],
-                reasons=[reason_by_code.get(r[4]) for r in rows],
-                nexts=[r[5] for r in rows],
+                ids=pg_array(ids),
+                stages=pg_array([r[2] for r in rows]),
+                seasonal=pg_array([bool(r[3]) for r in rows]),
+                reasons=pg_array([reason_by_code.get(r[4]) for r in rows]),
+                nexts=pg_array([r[5] for r in rows]),
             )
         )
         self.invalidate_model(

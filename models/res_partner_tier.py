@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_amount
 
-from .bulk import bulk_insert
+from .bulk import bulk_insert, pg_array
 
 # Partner fields written in SQL by the tier engine.
 TIER_PARTNER_FIELDS = (
@@ -369,11 +369,11 @@ class ResPartner(models.Model):
                    AS c(id, tier, grace, clear, manual)
              WHERE p.id = c.id
             """,
-                ids=ids,
-                tiers=[r["new_tier"] for r in rows],
-                graces=[r["new_grace"] for r in rows],
-                clears=[bool(r.get("clear_manual")) for r in rows],
-                manuals=[r.get("manual_until") for r in rows],
+                ids=pg_array(ids),
+                tiers=pg_array([r["new_tier"] or None for r in rows]),
+                graces=pg_array([r["new_grace"] or None for r in rows]),
+                clears=pg_array([bool(r.get("clear_manual")) for r in rows]),
+                manuals=pg_array([r.get("manual_until") or None for r in rows]),
             )
         )
         moved = [r for r in rows if r["new_tier"] != r["old_tier"]]

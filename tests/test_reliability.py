@@ -6,7 +6,7 @@ from freezegun import freeze_time
 
 from odoo import fields
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
-from odoo.addons.housekeeping_membership.models.bulk import bulk_insert
+from odoo.addons.housekeeping_membership.models.bulk import bulk_insert, pg_array
 from odoo.addons.housekeeping_membership.models.housekeeping_journey import (
     HousekeepingJourney,
 )
@@ -568,6 +568,29 @@ class TestEngineNotes(HousekeepingCase):
         self.assertEqual(messages.author_id.id, author_id)
         for partner in partners:
             self.assertIn(of[partner.id], partner.message_ids)
+
+    def test_array_literals_round_trip(self):
+        """The engines pass their columns as array literals: every value comes back
+        from the database as it was, quotes, backslashes, braces and commas included."""
+        texts = ['a "quoted" word', "back\\slash\\", "{braces}, commas", "", "NULL", "标准", None]
+        self.env.cr.execute("SELECT %s::text[]", [pg_array(texts)])
+        self.assertEqual(self.env.cr.fetchone()[0], texts)
+        day = fields.Date.to_date("2026-02-28")
+        moment = fields.Datetime.to_datetime("2026-02-28 23:59:30")
+        self.env.cr.execute(
+            "SELECT %s::int4[], %s::bool[], %s::date[], %s::timestamp[], %s::float8[]",
+            [
+                pg_array([1, None, -7]),
+                pg_array([True, False, None]),
+                pg_array([day, None]),
+                pg_array([moment, None]),
+                pg_array([0.1, 2.5e-7, None]),
+            ],
+        )
+        self.assertEqual(
+            self.env.cr.fetchone(),
+            ([1, None, -7], [True, False, None], [day, None], [moment, None], [0.1, 2.5e-7, None]),
+        )
 
     def test_bulk_rows_keep_every_value(self):
         """Engine rows inserted in one statement keep the value of every column,
