@@ -7,7 +7,6 @@ with ``sudo()``. Forms are POST with Odoo's CSRF token.
 """
 
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import pytz
 from werkzeug.exceptions import NotFound
@@ -23,6 +22,8 @@ POINTS_PER_PAGE = 20
 # housekeeping_membership.portal_redeem_rate_limit)
 REDEEM_RATE_LIMIT = 3
 TIME_WINDOWS = ("morning", "afternoon", "evening")
+# session key of the message or error shown once after a portal action
+FLASH_KEY = "hk_portal_flash"
 
 
 class HousekeepingPortal(CustomerPortal):
@@ -32,21 +33,21 @@ class HousekeepingPortal(CustomerPortal):
 
     def _hk_values(self, page_name, **values):
         partner = self._hk_partner().sudo()
+        # the outcome of the customer's last action, shown once: kept in the session,
+        # not in the URL, where a crafted link could show any text on the company's site
+        flash = request.session.pop(FLASH_KEY, None) or {}
         return self._prepare_portal_layout_values() | {
             "page_name": page_name,
             "hk_partner": partner,
-            "hk_message": request.params.get("message"),
-            "hk_error": request.params.get("error"),
+            "hk_message": flash.get("message"),
+            "hk_error": flash.get("error"),
             **values,
         }
 
     def _hk_redirect(self, url, message=None, error=None):
-        query = []
-        if message:
-            query.append(("message", message))
-        if error:
-            query.append(("error", error))
-        return request.redirect(url + ("?" + urlencode(query) if query else ""))
+        if message or error:
+            request.session[FLASH_KEY] = {"message": message, "error": error}
+        return request.redirect(url)
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)

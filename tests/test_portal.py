@@ -196,6 +196,20 @@ class TestPortalRoutes(HttpCase):
         self.assertEqual(str(visit.date), f"{day} 06:00:00", "14:00 in Shanghai")
         self.assertTrue(visit.activity_ids)
 
+    def test_messages_come_from_the_site_not_the_link(self):
+        """A crafted link cannot make the portal show a text of its choosing; the
+        outcome of an action is shown once."""
+        token = self._login()
+        page = self.url_open("/my/visits?message=Account+locked,+call+400-000&error=Pay+now")
+        self.assertNotIn("Account locked", page.text)
+        self.assertNotIn("Pay now", page.text)
+        response = self.url_open(
+            "/my/visits/request",
+            data={"csrf_token": token, "service_type_id": "0", "date": "", "time_window": ""},
+        )
+        self.assertIn("Choose a service", response.text)
+        self.assertNotIn("Choose a service", self.url_open("/my/visits").text, "shown once")
+
     def test_request_visit_refused_cleanly(self):
         """A service of another company, a date decades ahead: the form says why and
         nothing is created (no server error)."""
