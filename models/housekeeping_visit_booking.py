@@ -132,6 +132,20 @@ class HousekeepingVisit(models.Model):
         self._hk_resolve_cleaner_conflicts()
         return super().action_schedule()
 
+    def write(self, vals):
+        """A scheduled visit moved (calendar drag and drop, a new time or cleaner)
+        is checked as when it was scheduled: reserved slots and the cleaner's
+        other bookings."""
+        result = super().write(vals)
+        if {"date", "duration", "employee_id"} & set(vals) and not self.env.context.get(
+            STATE_ACTION
+        ):
+            moved = self.filtered(lambda v: v.state == "scheduled")
+            if moved:
+                moved._hk_check_reserved_slot()
+                moved._hk_resolve_cleaner_conflicts()
+        return result
+
 
 class HousekeepingComplaint(models.Model):
     _inherit = "housekeeping.complaint"

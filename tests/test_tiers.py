@@ -496,7 +496,14 @@ class TestTiers(HousekeepingCase):
             other.action_schedule()
         self.assertEqual(other.state, "draft")
         # not overlapping: fine
-        booking(regular, "2026-04-10 06:00:00").action_schedule()
+        later = booking(regular, "2026-04-10 06:00:00")
+        later.action_schedule()
+        # moved in the calendar onto the Gold member's booking: refused, unchanged
+        with self.assertRaises(UserError), self.cr.savepoint():
+            later.date = "2026-04-10 03:30:00"
+        later.invalidate_recordset()
+        self.assertEqual(str(later.date), "2026-04-10 06:00:00")
+        self.assertEqual(gold.employee_id, self.cleaner)
 
     def test_reserved_slots(self):
         regular = self._member("Regular", ["2026-03-01"])
@@ -518,9 +525,13 @@ class TestTiers(HousekeepingCase):
             refused.action_schedule()
         Visit.create({**values, "partner_id": vip.id}).action_schedule()
         # Saturday afternoon is open to everyone
-        Visit.create(
+        afternoon = Visit.create(
             {**values, "partner_id": regular.id, "date": "2026-04-11 07:00:00"}
-        ).action_schedule()
+        )
+        afternoon.action_schedule()
+        # but a scheduled visit cannot be moved into the reserved morning
+        with self.assertRaises(UserError), self.cr.savepoint():
+            afternoon.date = "2026-04-11 02:00:00"
 
     def test_complaints_go_to_the_dedicated_agent(self):
         agent = new_test_user(
