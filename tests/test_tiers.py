@@ -166,15 +166,16 @@ class TestTiers(HousekeepingCase):
             )
 
     def test_second_gift_in_a_year_with_a_short_window(self):
-        """With a 6-month window, an upgrade in January and another in August of the
-        same year each give the pack: the points too, not only the log and coupon."""
+        """With a 6-month window, upgrades on 2026-07-01 and 2027-01-15 fall in two
+        windows that both start in 2026: each gives the pack, the points too, not
+        only the log and the coupon."""
         self.company.hk_tier_window_months = 6
-        with freeze_time("2026-01-10 20:00:00"):
-            partner = self._member("Ms Qian", ["2026-01-10"], amount=3000)
+        with freeze_time("2026-07-01 20:00:00"):
+            partner = self._member("Ms Qian", ["2026-07-01"], amount=3000)
             self.assertEqual(partner.membership_tier_id, self.gold)
             partner.with_user(self.manager).action_set_tier(self.silver, "Reset")
-        with freeze_time("2026-08-01 20:00:00"):
-            self._visit(partner=partner, date="2026-08-01 09:00:00", amount=3000)
+        with freeze_time("2027-01-15 20:00:00"):
+            self._visit(partner=partner, date="2027-01-15 09:00:00", amount=3000)
             self.assertEqual(partner.membership_tier_id, self.gold)
         gold_logs = self._logs(partner).filtered(lambda log: log.to_tier_id == self.gold)
         self.assertEqual(gold_logs.mapped("gift_given"), [True, True])
