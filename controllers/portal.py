@@ -15,6 +15,7 @@ from odoo import fields, http
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Domain
 from odoo.http import request
 
 POINTS_PER_PAGE = 20
@@ -273,8 +274,9 @@ class HousekeepingPortal(CustomerPortal):
     def _hk_service_type_domain(partner):
         """The services a customer may request: its company's and those shared by
         every company (a service type of another company cannot serve it)."""
-        company = partner.company_id or request.env.company
-        return [("company_id", "in", [False, company.id])]
+        return request.env["housekeeping.service.type"]._check_company_domain(
+            partner.company_id or request.env.company
+        )
 
     def _hk_own_visit(self, visit_id):
         visit = request.env["housekeeping.visit"].sudo().browse(visit_id).exists()
@@ -346,7 +348,7 @@ class HousekeepingPortal(CustomerPortal):
         service = (
             request.env["housekeeping.service.type"]
             .sudo()
-            .search([("id", "=", service_id), *self._hk_service_type_domain(partner)], limit=1)
+            .search(Domain("id", "=", service_id) & self._hk_service_type_domain(partner), limit=1)
         )
         try:
             day = fields.Date.to_date(date)

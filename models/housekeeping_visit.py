@@ -128,8 +128,7 @@ class HousekeepingVisit(models.Model):
                 )
             )
         done_before = self.filtered(lambda v: v.state == "done")
-        if done_before:
-            self._hk_check_done_frozen(done_before, vals)
+        done_before._hk_check_done_frozen(vals)
         partners_before = done_before.partner_id
         res = super().write(vals)
         if "state" not in vals and stats_fields & set(vals) and done_before:
@@ -137,10 +136,10 @@ class HousekeepingVisit(models.Model):
             (partners_before | done_before.partner_id)._hk_refresh_visit_stats()
         return res
 
-    def _hk_check_done_frozen(self, done, vals):
+    def _hk_check_done_frozen(self, vals):
         """The customer and the amount of a done visit earned its points and count
         in its tier: they cannot change without reversing them first."""
-        for visit in done:
+        for visit in self:
             if "partner_id" in vals and visit.partner_id.id != vals["partner_id"]:
                 changed = True
             else:

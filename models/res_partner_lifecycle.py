@@ -492,18 +492,16 @@ class ResPartner(models.Model):
             for name in ("display_name", "complete_name")
             for dependency in self._fields[name].get_depends(self)[0]
         }
-        # only the customers with a reason have a playbook: on a first run a third of
-        # the population becomes lost and a few have a reason
-        self.flush_recordset(["churn_reason_id"])
-        self.env.cr.execute(
-            "SELECT id FROM res_partner WHERE id = ANY(%s) AND churn_reason_id IS NOT NULL",
-            [self.ids],
+        # only the customers with a reason have a playbook (on a first run a third of
+        # the population becomes lost and a few have a reason): selected and read in
+        # one query
+        partners = self.with_context(active_test=False).search_fetch(
+            [("id", "in", self.ids), ("churn_reason_id", "!=", False)],
+            ["churn_reason_id", "company_id", "user_id", *display_fields],
+            order="id",
         )
-        with_reason = {row[0] for row in self.env.cr.fetchall()}
-        partners = self.filtered(lambda p: p.id in with_reason)
         if not partners:
             return
-        partners.fetch(["churn_reason_id", "company_id", "user_id", *display_fields])
         playbooks = self.env["housekeeping.winback.playbook"].search(
             [("reason_id", "in", partners.churn_reason_id.ids)], order="sequence, id"
         )

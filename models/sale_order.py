@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.fields import Domain
 
 
 class SaleOrder(models.Model):
@@ -39,10 +40,10 @@ class SaleOrder(models.Model):
             self.env["housekeeping.service.type"]
             .sudo()
             .search(
-                [
-                    ("product_id", "in", lines.product_id.ids),
-                    ("company_id", "in", [False, *lines.order_id.company_id.ids]),
-                ]
+                Domain("product_id", "in", lines.product_id.ids)
+                & self.env["housekeeping.service.type"]._check_company_domain(
+                    lines.order_id.company_id
+                )
             )
         )
         # a company's own service type for the product, else one shared by every company
