@@ -58,6 +58,13 @@ class HousekeepingPointsEntry(models.Model):
     entry_type = fields.Selection(ENTRY_TYPES, string="Type", required=True, index=True)
     reason_code = fields.Selection(REASON_CODES, string="Reason", required=True)
     note = fields.Char()
+    related_partner_id = fields.Many2one(
+        "res.partner",
+        string="Related Customer",
+        index="btree_not_null",
+        ondelete="set null",
+        help="The other customer of a referral: the one referred, or the referrer.",
+    )
     date = fields.Date(required=True, index=True)
     expiry_date = fields.Date(index=True, help="Unused points of this credit expire after it.")
     source_key = fields.Char(
@@ -146,6 +153,62 @@ class HousekeepingPointsEntry(models.Model):
             )
         )
         self.env["res.partner"].invalidate_model(["points_balance"])
+
+    @api.model
+    def _standing_sql(self, alias="e"):
+        """SQL condition on a ledger entry ``alias``: a credit not reversed."""
+        return SQL(
+            """%(e)s.points > 0 AND NOT EXISTS (
+                   SELECT 1 FROM housekeeping_points_entry r
+                    WHERE r.origin_entry_id = %(e)s.id AND r.entry_type = 'reversal')""",
+            e=SQL.identifier(alias),
+        )
+
+    @api.model
+    def _cause_keys(self, pairs):
+        """The ``source_key`` a new credit takes for each ``(partner_id, cause)`` of
+        ``pairs``: the cause itself the first time, ``<cause>:<n>`` once its ``n``
+        earlier credits were all reversed (a cancelled visit withdrew them), and
+        ``None`` while one of them stands (a cause credits a customer once). One
+        query for the whole batch."""
+        pairs = list(pairs)
+        if not pairs:
+            return {}
+        self.flush_model(["partner_id", "source_key", "points", "origin_entry_id", "entry_type"])
+        causes = sorted({cause for _partner_id, cause in pairs})
+        patterns = [
+            cause.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+            for cause in causes
+        ]
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT e.partner_id, e.source_key, %(standing)s
+              FROM housekeeping_points_entry e
+             WHERE e.partner_id = ANY(%(partners)s) AND e.points > 0
+               AND (e.source_key = ANY(%(causes)s) OR e.source_key LIKE ANY(%(patterns)s))
+            """,
+                standing=self._standing_sql(),
+                partners=sorted({partner_id for partner_id, _cause in pairs}),
+                causes=causes,
+                patterns=patterns,
+            )
+        )
+        earlier = {}
+        for partner_id, key, standing in self.env.cr.fetchall():
+            cause, _sep, suffix = key.rpartition(":")
+            if key in causes:
+                earlier.setdefault((partner_id, key), []).append(standing)
+            if suffix.isdigit() and cause in causes:
+                earlier.setdefault((partner_id, cause), []).append(standing)
+        keys = {}
+        for pair in pairs:
+            found = earlier.get(pair, [])
+            if any(found):
+                keys[pair] = None
+            else:
+                keys[pair] = f"{pair[1]}:{len(found)}" if found else pair[1]
+        return keys
 
     @api.model
     def _post_credits(self, vals_list):

@@ -48,27 +48,55 @@ class HousekeepingPointsCampaign(models.Model):
     def _source_key(self):
         return f"task:{self.id}"
 
-    def _compute_rewarded_count(self):
-        counts = dict(
-            self.env["housekeeping.points.entry"]
-            .sudo()
-            ._read_group(
-                [("source_key", "in", [c._source_key() for c in self])],
-                ["source_key"],
-                ["__count"],
-            )
+    def _rewarded_sql(self, alias="e"):
+        """SQL condition on a ledger entry: a credit of this campaign's task that
+        stands (``task:<id>``, or ``task:<id>:<n>`` after a withdrawn one)."""
+        return SQL(
+            "(%(e)s.source_key = %(key)s OR %(e)s.source_key LIKE %(pattern)s) AND %(standing)s",
+            e=SQL.identifier(alias),
+            key=self._source_key(),
+            pattern=self._source_key() + ":%",
+            standing=self.env["housekeeping.points.entry"]._standing_sql(alias),
         )
-        for campaign in self:
-            campaign.rewarded_count = counts.get(campaign._source_key(), 0)
 
-    def _qualified_query(self, partner_ids=None):
-        """SQL of the customers who met the task and were not rewarded yet."""
+    def _compute_rewarded_count(self):
+        self.env["housekeeping.points.entry"].flush_model()
+        for campaign in self:
+            if not campaign.id:
+                campaign.rewarded_count = 0
+                continue
+            self.env.cr.execute(
+                SQL(
+                    "SELECT count(DISTINCT e.partner_id) FROM housekeeping_points_entry e WHERE %s",
+                    campaign._rewarded_sql(),
+                )
+            )
+            campaign.rewarded_count = self.env.cr.fetchone()[0]
+
+    def _met_by(self, partner_ids):
+        """The ids among ``partner_ids`` who meet the task (rewarded or not): a
+        cancelled visit takes the task's points back only from those who no longer
+        meet it."""
+        if not self or not partner_ids:
+            return set()
+        self.ensure_one()
+        self.env["housekeeping.visit"].flush_model()
+        self.env.cr.execute(self._qualified_query(partner_ids, rewarded_too=True))
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _qualified_query(self, partner_ids=None, rewarded_too=False):
+        """SQL of the customers who met the task and were not rewarded yet (or
+        rewarded too, with ``rewarded_too``)."""
         self.ensure_one()
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
-        not_rewarded = SQL(
-            """NOT EXISTS (SELECT 1 FROM housekeeping_points_entry e
-                            WHERE e.partner_id = p.id AND e.source_key = %s)""",
-            self._source_key(),
+        not_rewarded = (
+            SQL("TRUE")
+            if rewarded_too
+            else SQL(
+                """NOT EXISTS (SELECT 1 FROM housekeeping_points_entry e
+                                WHERE e.partner_id = p.id AND %s)""",
+                self._rewarded_sql(),
+            )
         )
         if self.task == "visits":
             return SQL(
@@ -118,8 +146,10 @@ class HousekeepingPointsCampaign(models.Model):
             complete=self.env["res.partner"]._hk_profile_complete_sql(),
         )
 
-    def _reward_qualified(self, today, partner_ids=None):
-        """Credit every customer who met the task: one query per campaign."""
+    def _reward_qualified(self, today, partner_ids=None, visit_of=None):
+        """Credit every customer who met the task: one query per campaign (and one
+        for the keys). ``visit_of``: {customer id: the visit whose completion met
+        it}, linked to the credit so that cancelling the visit can take it back."""
         total = 0
         for model in (
             "housekeeping.visit",
@@ -134,7 +164,9 @@ class HousekeepingPointsCampaign(models.Model):
             if not ids:
                 continue
             partners = self.env["res.partner"].browse(ids)
-            entries = self.env["housekeeping.points.entry"]._post_credits(
+            Entry = self.env["housekeeping.points.entry"]
+            keys = Entry._cause_keys((pid, campaign._source_key()) for pid in ids)
+            entries = Entry._post_credits(
                 [
                     {
                         "partner_id": pid,
@@ -145,9 +177,11 @@ class HousekeepingPointsCampaign(models.Model):
                         "note": campaign.name,
                         "date": today,
                         "expiry_date": partners.browse(pid)._hk_expiry_date(today),
-                        "source_key": campaign._source_key(),
+                        "source_key": keys[pid, campaign._source_key()],
+                        "visit_id": (visit_of or {}).get(pid),
                     }
                     for pid in ids
+                    if keys[pid, campaign._source_key()]
                 ]
             )
             total += len(entries)

@@ -17,7 +17,12 @@ class HousekeepingTierLog(models.Model):
     )
     date = fields.Date(required=True, index=True)
     trigger = fields.Selection(
-        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
+        [
+            ("cron", "Scheduled Evaluation"),
+            ("visit", "Visit"),
+            ("cancel", "Visit Cancelled"),
+            ("manual", "Manual"),
+        ],
         required=True,
     )
     reason = fields.Char()
@@ -26,5 +31,16 @@ class HousekeepingTierLog(models.Model):
         help="The upgrade gift pack (points and coupon) of the tier was given with this change.",
     )
     gift_points = fields.Integer()
+    gift_withdrawn = fields.Boolean(
+        help="The visit that earned the upgrade was cancelled: the upgrade and its gift "
+        "pack were withdrawn (the gift can be earned again).",
+    )
+    visit_id = fields.Many2one(
+        "housekeeping.visit",
+        string="Visit",
+        index="btree_not_null",
+        ondelete="set null",
+        help="The completed visit that earned the upgrade.",
+    )
     loyalty_card_id = fields.Many2one("loyalty.card", string="Gift Coupon", ondelete="set null")
     company_id = fields.Many2one("res.company", index=True)

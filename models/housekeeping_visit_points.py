@@ -13,7 +13,16 @@ class HousekeepingVisit(models.Model):
             self.env["housekeeping.points.entry"]
             .sudo()
             ._read_group(
-                [("visit_id", "in", self.ids), ("entry_type", "in", ("earn", "reversal"))],
+                # the visit's own points (not the referral, task or gift its
+                # completion triggered) and their reversals
+                [
+                    ("visit_id", "in", self.ids),
+                    "|",
+                    ("reason_code", "=", "visit"),
+                    "&",
+                    ("entry_type", "=", "reversal"),
+                    ("origin_entry_id.reason_code", "=", "visit"),
+                ],
                 ["visit_id"],
                 ["points:sum"],
             )

@@ -68,11 +68,17 @@ class ResPartner(models.Model):
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
         self._hk_earn_visit_points(visits)
-        self._hk_reward_referrals()
+        # what the completion triggers is linked to the visit: cancelling it takes
+        # that back too when its cause no longer holds (_hk_reverse_visit_points)
+        visit_of = {visit.partner_id.id: visit.id for visit in visits.sorted("date")}
+        paid_visit_of = {
+            visit.partner_id.id: visit.id for visit in visits.sorted("date") if visit.amount > 0
+        }
+        self._hk_reward_referrals(paid_visit_of)
         today = fields.Date.context_today(self)
         self.env["housekeeping.points.campaign"].sudo().search(
             [("task", "=", "visits"), ("date_from", "<=", today), ("date_to", ">=", today)]
-        )._reward_qualified(today, partner_ids=self.ids)
+        )._reward_qualified(today, partner_ids=self.ids, visit_of=visit_of)
         return result
 
     def _hk_earn_visit_points(self, visits):
@@ -91,7 +97,11 @@ class ResPartner(models.Model):
         Entry = self.env["housekeeping.points.entry"]
         reversals = dict(
             Entry._read_group(
-                [("visit_id", "in", visits.ids), ("entry_type", "=", "reversal")],
+                [
+                    ("visit_id", "in", visits.ids),
+                    ("entry_type", "=", "reversal"),
+                    ("origin_entry_id.reason_code", "=", "visit"),
+                ],
                 ["visit_id"],
                 ["__count"],
             )
@@ -133,28 +143,84 @@ class ResPartner(models.Model):
         return result
 
     def _hk_reverse_visit_points(self, visits):
-        """Post a reversal of every credit of the cancelled visits. When the points
-        were already spent, the balance goes negative only if the company allows it
-        or a membership manager cancels; otherwise the cancellation is refused."""
+        """Take back what the cancelled ``visits`` credited: their own points always;
+        what visits trigger (the referral bonus of a first paid visit, a campaign's
+        visit task) when its cause no longer holds without them: the referred
+        customer has no paid visit left, the task is no longer met (whichever of
+        the customer's visits the credit was linked to). The tier upgrade gift
+        follows the tier (``res_partner_tier``)."""
         Entry = self.env["housekeeping.points.entry"].sudo()
-        earned = Entry.search([("visit_id", "in", visits.ids), ("entry_type", "=", "earn")])
+        customers = visits.partner_id
+        # statistics are refreshed: a customer without a paid visit left loses
+        # the referral on both sides
+        unpaid = customers.filtered(
+            lambda p: p.referred_by_id and not (p.visit_count and p.total_spent > 0)
+        )
+        # referral:<referred id> (the referrer's), referred:<referred id> (theirs)
+        referrals = Entry.search(
+            [
+                ("reason_code", "=", "referral"),
+                ("entry_type", "=", "earn"),
+                ("partner_id", "in", (unpaid | unpaid.referred_by_id).ids),
+            ]
+        ).filtered(lambda e: int(e.source_key.split(":")[1]) in unpaid.ids)
+        tasks = Entry.search(
+            [
+                ("reason_code", "=", "task"),
+                ("entry_type", "=", "earn"),
+                ("partner_id", "in", customers.ids),
+            ]
+        )
+        if tasks:
+            Campaign = (
+                self.env["housekeeping.points.campaign"].sudo().with_context(active_test=False)
+            )
+            by_campaign = {}
+            for entry in tasks:
+                by_campaign.setdefault(int(entry.source_key.split(":")[1]), []).append(entry)
+            kept = set()
+            for campaign_id, entries in by_campaign.items():
+                campaign = Campaign.browse(campaign_id).exists()
+                if campaign.task != "visits":
+                    kept.update(e.id for e in entries)
+                    continue
+                met = campaign._met_by([e.partner_id.id for e in entries])
+                kept.update(e.id for e in entries if e.partner_id.id in met)
+            tasks = tasks.filtered(lambda e: e.id not in kept)
+        own = Entry.search(
+            [
+                ("visit_id", "in", visits.ids),
+                ("reason_code", "=", "visit"),
+                ("entry_type", "=", "earn"),
+            ]
+        )
+        self._hk_reverse_credits(own | referrals | tasks)
+
+    @api.model
+    def _hk_reverse_credits(self, credits):
+        """Post a reversal of each of ``credits`` not reversed yet (reason *Visit
+        Cancelled*), of what is left of it: what expired already left the balance
+        and is not taken twice. When the points were already spent, the balance
+        goes negative only if the company allows it or a membership manager
+        cancels; otherwise a ``UserError`` refuses the cancellation."""
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        if not credits:
+            return
         reversed_ids = set(
-            Entry.search([("origin_entry_id", "in", earned.ids), ("entry_type", "=", "reversal")])
+            Entry.search([("origin_entry_id", "in", credits.ids), ("entry_type", "=", "reversal")])
             .mapped("origin_entry_id")
             .ids
         )
-        # what expired of each credit already left the balance: only the rest is
-        # taken back (the customer does not lose those points twice)
         expired = {
             lot.id: -points
             for lot, points in Entry._read_group(
-                [("origin_entry_id", "in", earned.ids), ("entry_type", "=", "expire")],
+                [("origin_entry_id", "in", credits.ids), ("entry_type", "=", "expire")],
                 ["origin_entry_id"],
                 ["points:sum"],
             )
         }
         is_manager = self.env.user.has_group("housekeeping_membership.group_membership_manager")
-        for entry in earned.filtered(lambda e: e.id not in reversed_ids):
+        for entry in credits.filtered(lambda e: e.id not in reversed_ids):
             partner = entry.partner_id
             points = entry.points - expired.get(entry.id, 0)
             vals = {
@@ -167,7 +233,7 @@ class ResPartner(models.Model):
             }
             if points <= 0:
                 # every point of it expired: the reversal is recorded for nothing, so
-                # that the visit, done again, earns again
+                # that the cause, met again, credits again
                 Entry._insert(
                     [
                         {
@@ -268,31 +334,33 @@ class ResPartner(models.Model):
             (b.city or "").strip().lower(),
         )
 
-    def _hk_reward_referrals(self):
+    def _hk_reward_referrals(self, visit_of=None):
         """Credit the referrer of each customer of ``self`` whose first paid visit
-        is done: once per referred customer (``referral:<id>``), never for a
-        self-referral, and at most the company's monthly cap per referrer."""
+        is done: once per referred customer (``referral:<id>``, again only if a
+        cancelled visit took it back), never for a self-referral, and at most the
+        company's monthly cap per referrer. ``visit_of``: {customer id: that paid
+        visit}, linked to both credits. The ledger notes name nobody: the other
+        customer is the entry's *Related Customer* (anonymized with them)."""
         referees = self.filtered(lambda p: p.referred_by_id and p.visit_count and p.total_spent > 0)
         if not referees:
             return
         Entry = self.env["housekeeping.points.entry"].sudo()
         today = fields.Date.context_today(self)
         month_start = today.replace(day=1)
-        # two queries for the whole batch: the referrals already credited and each
-        # referrer's referrals this month (counted on as the batch credits them)
-        keys = [f"referral:{referee.id}" for referee in referees]
-        credited = {
-            (entry.partner_id.id, entry.source_key)
-            for entry in Entry.search_fetch(
-                [("source_key", "in", keys)], ["partner_id", "source_key"]
-            )
-        }
+        # three queries for the whole batch: the keys of the credits (None while
+        # one stands) and each referrer's referrals this month (counted on as the
+        # batch credits them)
+        keys = Entry._cause_keys(
+            [(referee.referred_by_id.id, f"referral:{referee.id}") for referee in referees]
+            + [(referee.id, f"referred:{referee.id}") for referee in referees]
+        )
         this_month = {
             partner.id: count
             for partner, count in Entry._read_group(
                 [
                     ("partner_id", "in", (referees.referred_by_id | referees).ids),
                     ("reason_code", "=", "referral"),
+                    ("entry_type", "=", "earn"),
                     ("date", ">=", month_start),
                 ],
                 ["partner_id"],
@@ -302,8 +370,8 @@ class ResPartner(models.Model):
         for referee in referees:
             referrer = referee.referred_by_id
             company = referrer._hk_company()
-            key = f"referral:{referee.id}"
-            if not company.hk_referral_points or (referrer.id, key) in credited:
+            key = keys[referrer.id, f"referral:{referee.id}"]
+            if not company.hk_referral_points or not key:
                 continue
             if self._hk_same_person(referrer, referee):
                 referee.message_post(
@@ -333,6 +401,7 @@ class ResPartner(models.Model):
                 "reason_code": "referral",
                 "date": today,
                 "expiry_date": referrer._hk_expiry_date(today),
+                "visit_id": (visit_of or {}).get(referee.id),
             }
             credits = [
                 {
@@ -340,21 +409,21 @@ class ResPartner(models.Model):
                     "partner_id": referrer.id,
                     "points": company.hk_referral_points,
                     "source_key": key,
-                    "note": referee.display_name,
+                    "related_partner_id": referee.id,
                 }
             ]
-            if company.hk_referral_new_points:
+            referred_key = keys[referee.id, f"referred:{referee.id}"]
+            if company.hk_referral_new_points and referred_key:
                 credits.append(
                     {
                         **vals,
                         "partner_id": referee.id,
                         "points": company.hk_referral_new_points,
-                        "source_key": f"referred:{referee.id}",
-                        "note": referrer.display_name,
+                        "source_key": referred_key,
+                        "related_partner_id": referrer.id,
                     }
                 )
             Entry._post_credits(credits)
-            credited.add((referrer.id, key))
             for credit in credits:
                 this_month[credit["partner_id"]] = this_month.get(credit["partner_id"], 0) + 1
 

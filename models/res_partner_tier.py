@@ -270,7 +270,7 @@ class ResPartner(models.Model):
                   FROM decided d
             )
             SELECT d.id, d.old_tier, d.action, d.company_id, d.cid, d.agent_id,
-                   d.spend, d.visits, d.activity, d.win_start,
+                   d.spend, d.visits, d.activity, d.win_start, d.q_tier, d.q_seq,
                    CASE d.action
                      WHEN 'upgrade' THEN d.q_tier
                      -- one step down after a grace period; straight to the tier
@@ -465,6 +465,7 @@ class ResPartner(models.Model):
                 [
                     ("partner_id", "in", [r["id"] for r in candidates]),
                     ("gift_given", "=", True),
+                    ("gift_withdrawn", "=", False),
                     ("date", ">=", min(r["win_start"] for r in candidates)),
                 ],
                 ["partner_id", "to_tier_id", "date"],
@@ -481,20 +482,9 @@ class ResPartner(models.Model):
             )
         ]
         gifts = {}
-        groups = {}
-        for r in todo:
-            groups.setdefault((r["new_tier"], r["win_start"]), []).append(r["id"])
-        for (tier_id, win_start), partner_ids in groups.items():
-            tier = tier_of[tier_id]
-            if tier.upgrade_points:
-                # once per qualification window (a rerun the same day finds the key);
-                # keyed by the window's first day, not its year: with a window shorter
-                # than a year, a second upgrade in one calendar year earns its gift too
-                self.browse(partner_ids)._hk_grant_points(
-                    tier.upgrade_points,
-                    self.env._("Upgrade gift: %(tier)s", tier=tier.name),
-                    origin=f"tier-upgrade:{tier.id}:{win_start.isoformat()}",
-                )
+        self._hk_tier_gift_points(
+            [r for r in todo if tier_of[r["new_tier"]].upgrade_points], tier_of, today
+        )
         with_coupon = [r for r in todo if tier_of[r["new_tier"]].upgrade_program_id]
         cards = self.env["loyalty.card"]
         if with_coupon:
@@ -520,9 +510,58 @@ class ResPartner(models.Model):
             gifts[r["id"]] = (tier_of[r["new_tier"]].upgrade_points, card_of.get(r["id"]))
         return gifts
 
+    def _hk_tier_gift_points(self, rows, tier_of, today):
+        """The points of the gift packs: one lot per member, once per tier and
+        qualification window (a rerun the same day finds the key), keyed by the
+        window's first day, not its year (with a window shorter than a year, a
+        second upgrade in one calendar year earns its gift too). Linked to the
+        visit that earned the upgrade, if any: cancelling it takes them back."""
+        if not rows:
+            return
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        visit_of = self._hk_tier_visit_of()
+
+        def cause(r):
+            return f"grant:tier-upgrade:{r['new_tier']}:{r['win_start'].isoformat()}"
+
+        keys = Entry._cause_keys((r["id"], cause(r)) for r in rows)
+        notes = {
+            tier_id: self.env._("Upgrade gift: %(tier)s", tier=tier.name)
+            for tier_id, tier in tier_of.items()
+        }
+        partners = self.browse([r["id"] for r in rows])
+        Entry._post_credits(
+            [
+                {
+                    "partner_id": r["id"],
+                    "company_id": r["company_id"] or r["cid"],
+                    "points": tier_of[r["new_tier"]].upgrade_points,
+                    "entry_type": "earn",
+                    "reason_code": "tier_gift",
+                    "note": notes[r["new_tier"]],
+                    "date": today,
+                    "expiry_date": partners.browse(r["id"])._hk_expiry_date(today),
+                    "source_key": keys[r["id"], cause(r)],
+                    "visit_id": visit_of.get(r["id"]),
+                }
+                for r in rows
+                if keys[r["id"], cause(r)]
+            ]
+        )
+
+    def _hk_tier_visit_of(self):
+        """{customer id: visit id} of the visits being completed (context), the
+        latest per customer."""
+        ids = self.env.context.get("hk_tier_visit_ids")
+        if not ids:
+            return {}
+        visits = self.env["housekeeping.visit"].sudo().browse(ids).sorted("date")
+        return {visit.partner_id.id: visit.id for visit in visits}
+
     def _hk_tier_log(self, moved, seq_of, today, trigger, reason, gifts):
         logs = []
         reasons = self._hk_tier_reasons(trigger)
+        visit_of = self._hk_tier_visit_of()
         for r in moved:
             old, new = r["old_tier"], r["new_tier"]
             up = bool(new) and (not old or seq_of[new] >= seq_of[old])
@@ -540,6 +579,7 @@ class ResPartner(models.Model):
                     "gift_points": gift[0] if gift else 0,
                     "loyalty_card_id": gift[1] if gift else None,
                     "company_id": r["company_id"],
+                    "visit_id": visit_of.get(r["id"]) if trigger == "visit" else None,
                 }
             )
         bulk_insert(self.env["housekeeping.tier.log"], logs)
@@ -664,8 +704,100 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------ hooks
     def _hk_visits_done(self, visits):
         res = super()._hk_visits_done(visits)
-        self._hk_tier_evaluate(partner_ids=self.ids, trigger="visit")
+        # the upgrade (and its gift) remembers the visit that earned it
+        self.with_context(hk_tier_visit_ids=tuple(visits.ids))._hk_tier_evaluate(
+            partner_ids=self.ids, trigger="visit"
+        )
         return res
+
+    def _hk_visits_cancelled(self, visits, was_done):
+        res = super()._hk_visits_cancelled(visits, was_done)
+        if was_done:
+            self._hk_tier_withdraw(visits)
+        return res
+
+    def _hk_tier_withdraw(self, visits):
+        """Withdraw the upgrades earned by the cancelled ``visits`` when the customer
+        no longer qualifies without them: back to the tier they had (or the one they
+        qualify for, if higher) at once, without grace (the upgrade was a mistake,
+        not a lapse); the gift points are taken back and an unused gift coupon is
+        archived. Only an upgrade that is still the customer's last tier change is
+        withdrawn (a later change, by hand or by the rules, stands)."""
+        Log = self.env["housekeeping.tier.log"].sudo()
+        logs = Log.search([("visit_id", "in", visits.ids), ("direction", "=", "up")])
+        if not logs:
+            return
+        last = dict(
+            Log._read_group([("partner_id", "in", logs.partner_id.ids)], ["partner_id"], ["id:max"])
+        )
+        logs = logs.filtered(
+            lambda log: (
+                last.get(log.partner_id) == log.id
+                and log.partner_id.membership_tier_id == log.to_tier_id
+            )
+        )
+        if not logs:
+            return
+        today = fields.Date.context_today(self)
+        self._hk_tier_flush()
+        self.env.cr.execute(
+            self._hk_tier_query(
+                today, partner_ids=logs.partner_id.ids, downgrade=False, only_changed=False
+            )
+        )
+        now = {r["id"]: r for r in self.env.cr.dictfetchall()}
+        rows, withdrawn = [], Log
+        for log in logs:
+            r = now.get(log.partner_id.id)
+            if not r or (r["q_seq"] is not None and r["q_seq"] >= log.to_tier_id.sequence):
+                continue  # still qualifies for the tier without the visit
+            before = log.from_tier_id
+            back = before.id or None
+            if r["q_seq"] is not None and (not before or r["q_seq"] > before.sequence):
+                back = r["q_tier"]
+            rows.append(
+                {
+                    **r,
+                    "old_tier": log.to_tier_id.id,
+                    "new_tier": back,
+                    "action": "withdrawn",
+                    "new_grace": None,
+                    "clear_manual": False,
+                }
+            )
+            withdrawn |= log
+        if not rows:
+            return
+        self._hk_tier_apply(
+            rows,
+            today,
+            "cancel",
+            reason=self.env._("Upgrade withdrawn: the visit that earned it was cancelled"),
+        )
+        gifts = withdrawn.filtered("gift_given")
+        if not gifts:
+            return
+        self._hk_reverse_credits(
+            self.env["housekeeping.points.entry"]
+            .sudo()
+            .search(
+                [
+                    ("reason_code", "=", "tier_gift"),
+                    ("entry_type", "=", "earn"),
+                    ("visit_id", "in", visits.ids),
+                    ("partner_id", "in", gifts.partner_id.ids),
+                ]
+            )
+        )
+        # an unused gift coupon (its point not spent) is archived
+        gifts.loyalty_card_id.filtered(lambda card: card.points > 0).write({"active": False})
+        # the gift of the tier can be earned again in the same window
+        Log.flush_model()
+        self.env.cr.execute(
+            "UPDATE housekeeping_tier_log SET gift_withdrawn = TRUE WHERE id = ANY(%s)",
+            [gifts.ids],
+        )
+        Log.invalidate_model(["gift_withdrawn"])
 
     def _hk_after_merge(self, src_partners):
         res = super()._hk_after_merge(src_partners)

@@ -1,3 +1,4 @@
+import importlib.util
 import threading
 from datetime import date, timedelta
 from unittest.mock import patch
@@ -8,6 +9,7 @@ from freezegun import freeze_time
 import odoo
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import BaseCase, Form, tagged
+from odoo.tools.misc import file_path
 
 from .common import HousekeepingCase
 
@@ -669,6 +671,80 @@ class TestEarningRules(PointsCase):
             friend.action_apply_referral_code(code)  # already referred, already a customer
         self.assertBalanceIsLedger(self.customer)
 
+    def test_cancelled_first_paid_visit_takes_back_the_referral(self):
+        """The referral bonus of a first paid visit is taken back from both sides
+        when that visit is cancelled and the referred customer has no other paid
+        visit; a paid visit done later credits it again, once. The ledger names
+        nobody: the other customer is the entry's related customer, anonymized
+        with them."""
+        self.company.write({"hk_referral_points": 200, "hk_referral_new_points": 30})
+        friend = self._new_customer("Friend Wu", referred_by_id=self.customer.id)
+        first = self._visit(partner=friend, amount=120)
+        referral = self._entries(self.customer, reason_code="referral")
+        self.assertEqual((referral.points, referral.visit_id), (200, first))
+        self.assertEqual(referral.related_partner_id, friend)
+        self.assertFalse(referral.note, "no customer's name in the ledger")
+        self.assertEqual(
+            self._entries(friend, reason_code="referral").related_partner_id, self.customer
+        )
+        self.assertEqual(first.points_earned, 120, "the visit's own points only")
+        first.action_cancel()
+        self.assertEqual(self.customer.points_balance, 0, "the referrer's bonus is taken back")
+        self.assertEqual(friend.points_balance, 0, "the welcome bonus and the visit's points too")
+        self.assertEqual(
+            self._entries(self.customer, entry_type="reversal").origin_entry_id, referral
+        )
+        # a paid visit later: the referral counts again, once
+        second = self._visit(partner=friend, amount=80, date="2026-01-12 09:00:00")
+        self._visit(partner=friend, amount=80, date="2026-01-13 09:00:00")
+        standing = self._entries(self.customer, reason_code="referral", entry_type="earn")
+        self.assertEqual(len(standing), 2)
+        self.assertEqual(self.customer.points_balance, 200)
+        self.assertEqual(standing[-1].visit_id, second)
+        # with another paid visit left, cancelling one keeps the referral
+        second.action_cancel()
+        self.assertEqual(self.customer.points_balance, 200)
+        self.assertBalanceIsLedger(self.customer)
+        self.assertBalanceIsLedger(friend)
+        # the referred customer anonymized: the referrer's ledger shows no name
+        friend.sudo().action_hk_anonymize()
+        self.assertNotIn(
+            "Wu",
+            standing[-1].related_partner_id.sudo().with_context(active_test=False).display_name,
+        )
+
+    def test_referral_notes_of_an_earlier_version_migrated(self):
+        """19.0.1.3.0 moves the names of the referral entries' notes to the related
+        customer (an anonymization erases it there)."""
+        friend = self._new_customer("Friend Zhao", referred_by_id=self.customer.id)
+        self.env.cr.execute(
+            """
+            INSERT INTO housekeeping_points_entry (partner_id, company_id, points, entry_type,
+                   reason_code, note, date, source_key)
+            VALUES (%(referrer)s, %(company)s, 200, 'earn', 'referral', 'Friend Zhao',
+                    '2026-01-10', 'referral:' || %(friend)s),
+                   (%(friend)s, %(company)s, 30, 'earn', 'referral', %(name)s,
+                    '2026-01-10', 'referred:' || %(friend)s)
+            """,
+            {
+                "referrer": self.customer.id,
+                "friend": friend.id,
+                "company": self.company.id,
+                "name": self.customer.name,
+            },
+        )
+        path = file_path("housekeeping_membership/migrations/19.0.1.3.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("hk_migration_1_3", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.migrate(self.env.cr, "19.0.1.2.0")
+        self.Entry.invalidate_model()
+        entries = self._entries(self.customer, reason_code="referral") | self._entries(
+            friend, reason_code="referral"
+        )
+        self.assertEqual(entries.mapped("note"), [False, False])
+        self.assertEqual(entries.mapped("related_partner_id"), friend | self.customer)
+
     def test_referral_abuse_guards(self):
         self.company.hk_referral_monthly_cap = 2
         self.customer.write({"phone": "13800138000", "street": "1 Chaoyang Rd", "city": "Beijing"})
@@ -735,6 +811,41 @@ class TestEarningRules(PointsCase):
             self.assertEqual(campaign.rewarded_count, 1)
         with self.assertRaises(ValidationError):
             campaign.date_to = "2026-01-01"
+
+    def test_cancelled_visit_takes_back_the_task_only_when_no_longer_met(self):
+        with freeze_time("2026-01-20 20:00:00"):
+            campaign = self.env["housekeeping.points.campaign"].create(
+                {
+                    "name": "Two visits in January",
+                    "date_from": "2026-01-15",
+                    "date_to": "2026-01-31",
+                    "task": "visits",
+                    "visit_count": 2,
+                    "points": 300,
+                }
+            )
+            first = self._visit(date="2026-01-16 09:00:00", amount=0)
+            second = self._visit(date="2026-01-17 09:00:00", amount=0)
+            task = self._entries(self.customer, reason_code="task")
+            self.assertEqual((task.points, task.visit_id), (300, second))
+            third = self._visit(date="2026-01-18 09:00:00", amount=0)
+            # two visits remain: the task is still met, its points stay
+            second.action_cancel()
+            self.assertEqual(self.customer.points_balance, 300)
+            # one left: taken back
+            third.action_cancel()
+            self.assertEqual(self.customer.points_balance, 0)
+            self.assertEqual(campaign.rewarded_count, 0)
+            self.assertEqual(first.state, "done")
+        # later: the visit done again meets the task again, credited once
+        with freeze_time("2026-01-25 20:00:00"):
+            third.action_draft()
+            third.action_done()
+            self.assertEqual(self.customer.points_balance, 300)
+            self.assertEqual(self.env["res.partner"]._cron_points_campaigns(), 0)
+            campaign.invalidate_recordset(["rewarded_count"])
+            self.assertEqual(campaign.rewarded_count, 1)
+        self.assertBalanceIsLedger(self.customer)
 
     def test_review_and_profile_campaigns_by_cron(self):
         visit = self._visit(amount=0)

@@ -114,12 +114,12 @@ class TestTiers(HousekeepingCase):
         self.assertIn("Black", partner.tier_progress)
 
     @freeze_time("2026-03-05 20:00:00")
-    def test_visits_of_a_user_and_cancellation_never_lower(self):
-        partner = self._member("Mr Li", ["2026-03-01"], amount=1200)
+    def test_visits_of_a_user_and_cancellation(self):
+        partner = self._member("Mr Li", ["2026-03-01", "2026-03-02"], amount=600)
         self.assertEqual(partner.membership_tier_id, self.silver)
-        visit = partner.visit_ids
-        visit.with_user(self.user).action_cancel()
-        self.assertEqual(partner.membership_tier_id, self.silver, "downgrades only at evaluation")
+        # a visit that did not earn the upgrade: cancelling it changes no tier
+        partner.visit_ids.sorted("date")[0].with_user(self.user).action_cancel()
+        self.assertEqual(partner.membership_tier_id, self.silver, "lowered only at evaluation")
         # as a service agent (no loyalty rights), completing a visit that qualifies works
         other = self.Partner.create({"name": "Ms Zhou", "company_id": self.company.id})
         visit = (
@@ -137,6 +137,50 @@ class TestTiers(HousekeepingCase):
         visit.action_done()
         self.assertEqual(other.membership_tier_id, self.gold)
         self.assertTrue(self.env["loyalty.card"].search([("partner_id", "=", other.id)]))
+
+    def test_cancelled_visit_withdraws_the_upgrade_it_earned(self):
+        """An upgrade earned by a visit that is then cancelled (recorded by mistake)
+        is withdrawn at once, without grace: the tier before it, the gift points
+        taken back, the unused coupon archived; a real visit later earns the tier
+        and its gift pack again."""
+        with freeze_time("2026-03-05 20:00:00"):
+            partner = self._member("Ms Tang", ["2026-03-01"], amount=1200)
+            self.assertEqual(partner.membership_tier_id, self.silver)
+            mistake = self._visit(partner=partner, date="2026-03-05 09:00:00", amount=2500)
+            self.assertEqual(partner.membership_tier_id, self.gold)
+            upgrade = self._logs(partner)[-1]
+            self.assertEqual((upgrade.visit_id, upgrade.gift_points), (mistake, 500))
+            card = upgrade.loyalty_card_id
+            self.assertTrue(card.active)
+            balance, earned = partner.points_balance, mistake.points_earned
+            mistake.with_user(self.user).action_cancel()
+            self.assertEqual(partner.membership_tier_id, self.silver)
+            self.assertFalse(partner.tier_grace_until, "withdrawn, not lapsed: no grace")
+            withdrawal = self._logs(partner)[-1]
+            self.assertEqual(
+                (withdrawal.from_tier_id, withdrawal.to_tier_id, withdrawal.direction),
+                (self.gold, self.silver, "down"),
+            )
+            self.assertEqual(withdrawal.trigger, "cancel")
+            self.assertTrue(upgrade.gift_withdrawn)
+            self.assertFalse(card.active, "the unused Gold coupon is archived")
+            self.assertEqual(partner.points_balance, balance - earned - 500)
+            balance = partner.points_balance
+            self.assertTrue(self._notes(partner, "visit that earned it was cancelled"))
+            # a real visit earns Gold and its gift again in the same window
+            real = self._visit(partner=partner, date="2026-03-05 11:00:00", amount=2500)
+            self.assertEqual(partner.membership_tier_id, self.gold)
+            self.assertTrue(self._logs(partner)[-1].gift_given)
+            self.assertEqual(partner.points_balance, balance + real.points_earned + 500)
+            self.assertEqual(
+                self.env["loyalty.card"].search_count([("partner_id", "=", partner.id)]), 1
+            )
+            # a visit cancelled after a later change (set by hand) is not withdrawn
+            partner.with_user(self.manager).action_set_tier(self.black, "VIP of the year")
+            partner.visit_ids.filtered(lambda v: v.state == "done").sorted("date")[-1].with_user(
+                self.manager
+            ).action_cancel()
+            self.assertEqual(partner.membership_tier_id, self.black)
 
     def test_no_double_gift_pack_in_a_window(self):
         with freeze_time("2026-01-10 20:00:00"):
