@@ -10,6 +10,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL, email_normalize, split_every
 from odoo.tools.mail import generate_tracking_message_id
 
+from .birthday import birthday_days, birthday_sql
 from .bulk import bulk_insert
 
 TRIGGERS = [
@@ -113,6 +114,12 @@ class HousekeepingJourney(models.Model):
         string="Conversion (%)", compute="_compute_stats", digits=(16, 1)
     )
     last_run_date = fields.Date(readonly=True, copy=False)
+    last_complete_date = fields.Date(
+        readonly=True,
+        copy=False,
+        help="Day of the last run that went through the whole audience: a birthday "
+        "journey catches up the days after it that the scheduler missed.",
+    )
 
     _bonus_points_positive = models.Constraint(
         "CHECK(bonus_points >= 0)", "Bonus points cannot be negative."
@@ -208,21 +215,14 @@ class HousekeepingJourney(models.Model):
                 SQL("'due:' || p.last_visit_date::text"),
             )
         if self.trigger == "birthday":
-            target = today + timedelta(days=delay)
-            leap = target.month == 2 and target.day == 28 and not _is_leap(target.year)
-            return (
-                SQL(
-                    """p.birthday IS NOT NULL
-                       AND ((extract(month FROM p.birthday) = %(month)s
-                             AND extract(day FROM p.birthday) = %(day)s)
-                            OR (%(leap)s AND extract(month FROM p.birthday) = 2
-                                AND extract(day FROM p.birthday) = 29))""",
-                    month=target.month,
-                    day=target.day,
-                    leap=leap,
-                ),
-                SQL("%s", f"birthday:{target.year}"),
+            # the birthdays ``delay`` days ahead, and those of the days since the
+            # last completed run that the scheduler missed (a week at most)
+            since = self.env.context.get("hk_journey_since", self.last_complete_date)
+            days, years = birthday_days(
+                since and since + timedelta(days=delay), today + timedelta(days=delay)
             )
+            born, year = birthday_sql("p", days, years)
+            return born, SQL("'birthday:' || %s", year)
         if self.trigger == "holiday":
             return self._hk_holiday_trigger_sql(today)
         if self.trigger == "upgrade" and "housekeeping.tier.log" in self.env:
@@ -713,6 +713,9 @@ class HousekeepingJourney(models.Model):
         for index, journey in enumerate(journeys):
             # the messages of earlier runs first: delivered, refused, to prepare again
             journey._hk_retry_failed()
+            # the whole run reads the audience of the days since the last complete
+            # one (a batch writes last_run_date, not this)
+            journey = journey.with_context(hk_journey_since=journey.last_complete_date)
             while True:
                 sent, more = journey._hk_run(today, limit=batch)
                 total += sent
@@ -722,6 +725,8 @@ class HousekeepingJourney(models.Model):
                     if pending and time_left <= 0:
                         return total
                 if not more:
+                    if not journey.last_complete_date or journey.last_complete_date < today:
+                        journey.last_complete_date = today
                     break
         return total
 
@@ -857,7 +862,3 @@ def offer_description(offer):
     if offer.offer_type == "coupon" and offer.loyalty_program_id:
         return offer.env._("a coupon: %(program)s", program=offer.loyalty_program_id.sudo().name)
     return ""
-
-
-def _is_leap(year):
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

@@ -53,6 +53,14 @@ class ResCompany(models.Model):
         help="Referral points a customer can earn per month at most; 0 = no limit.",
     )
     hk_birthday_points = fields.Integer(string="Birthday Points", default=100)
+    hk_birthday_points_date = fields.Date(
+        string="Birthday Points Given On",
+        readonly=True,
+        copy=False,
+        help="Last day the birthday points were given (kept on the main company): the "
+        "next run also gives the birthdays of the days after it that the scheduler "
+        "missed.",
+    )
     hk_profile_points = fields.Integer(string="Profile Completion Points", default=50)
     hk_checkin_points = fields.Integer(string="Check-in Points", default=5)
     hk_checkin_streak_days = fields.Integer(string="Streak Length (days)", default=7)

@@ -10,6 +10,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .birthday import BIRTHDAY_CATCH_UP_DAYS, birthday_days, birthday_sql
 from .housekeeping_points import REASON_CODES
 
 # the daily expiry reads the lots expiring since its last completed run, less this
@@ -490,30 +491,28 @@ class ResPartner(models.Model):
 
     @api.model
     def _cron_birthday(self):
-        """Daily: birthday bonus points to customers born on this day (29 February
-        counts on 28 February in other years), once a year; one query and one
-        INSERT for the population. The engagement journey extends it."""
+        """Daily: birthday bonus points to customers whose birthday is today, or on a
+        day since the last completed run that the scheduler missed (a week at most;
+        29 February counts on 28 February in other years), once a year; one query
+        and one INSERT for the population. The engagement journey extends it."""
         today = fields.Date.context_today(self)
-        leap_day = today.month == 2 and today.day == 28 and not _is_leap(today.year)
+        main = self._hk_main_company()
+        since = main.hk_birthday_points_date
+        days, years = birthday_days(since, today)
+        born, birth_year = birthday_sql("p", days, years)
         self.flush_model(["birthday", "active", "visit_count", "company_id"])
         self.env["res.company"].flush_model(["hk_birthday_points", "hk_points_validity_months"])
         self.env.cr.execute(
             SQL(
                 """
-            SELECT p.id, c.id, c.hk_birthday_points
+            SELECT p.id, c.id, c.hk_birthday_points, %(year)s
               FROM res_partner p
               JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
-             WHERE p.active AND p.birthday IS NOT NULL AND p.visit_count > 0
-               AND c.hk_birthday_points > 0
-               AND ((extract(month FROM p.birthday) = %(month)s
-                     AND extract(day FROM p.birthday) = %(day)s)
-                    OR (%(leap)s AND extract(month FROM p.birthday) = 2
-                        AND extract(day FROM p.birthday) = 29))
+             WHERE p.active AND p.visit_count > 0 AND c.hk_birthday_points > 0 AND %(born)s
             """,
-                main=self._hk_main_company().id,
-                month=today.month,
-                day=today.day,
-                leap=leap_day,
+                main=main.id,
+                year=birth_year,
+                born=born,
             )
         )
         rows = self.env.cr.fetchall()
@@ -537,12 +536,14 @@ class ResPartner(models.Model):
                         "expiry_date": today + relativedelta(months=months[cid])
                         if months[cid]
                         else None,
-                        "source_key": f"birthday:{today.year}",
+                        "source_key": f"birthday:{year}",
                     }
-                    for pid, cid, points in rows
+                    for pid, cid, points, year in rows
                 ]
             )
         )
+        if not since or since < today:
+            main.hk_birthday_points_date = today
         return len(entries)
 
     # ------------------------------------------------------------------ contract for others
@@ -734,7 +735,7 @@ class ResPartner(models.Model):
         total = self._hk_run_batches("points_expire_batch_size", step)
         if state["finished"]:
             Run.create({"date": today, "lots_expired": total})
-        self._hk_remind_expiring_points(today)
+        self._hk_remind_expiring_points(today, since=last_run.date if last_run else None)
         return total
 
     def _hk_points_expiring_soon(self, days=None):
@@ -763,21 +764,29 @@ class ResPartner(models.Model):
         return {"points": sum(lots.mapped("remaining")), "date": lots[:1].expiry_date}
 
     @api.model
-    def _hk_remind_expiring_points(self, today):
+    def _hk_remind_expiring_points(self, today, since=None):
         """Remind the customers whose points enter the reminder window today (lots
-        expiring exactly ``reminder days`` from today): a chatter note for staff
-        (one INSERT) and an e-mail to those with an address, once per customer and
-        expiry day (the note's message id is the key)."""
+        expiring exactly ``reminder days`` from today), or on a day after ``since``
+        (the last completed run) that the scheduler missed (a week at most): a
+        chatter note for staff (one INSERT) and an e-mail to those with an address,
+        once per customer and expiry day (the note's message id is the key)."""
         Entry = self.env["housekeeping.points.entry"]
         Entry.flush_model()
         self.env["res.company"].flush_model(["hk_points_reminder_days"])
-        # the expiry days of the companies' windows, as constants: the expiry date
-        # index then serves the lots (an expression over the company is a scan)
+        first = today
+        if since and since < today:
+            first = max(
+                since + timedelta(days=1), today - timedelta(days=BIRTHDAY_CATCH_UP_DAYS - 1)
+            )
+        # the range of expiry days of the companies' windows, as constants: the
+        # expiry date index then serves the lots (an expression over the company
+        # is a scan)
         self.env.cr.execute(
-            "SELECT array_agg(DISTINCT %s::date + hk_points_reminder_days) FROM res_company",
-            [today],
+            "SELECT min(hk_points_reminder_days), max(hk_points_reminder_days) FROM res_company"
         )
-        days = self.env.cr.fetchone()[0] or []
+        low, high = self.env.cr.fetchone()
+        if low is None:
+            return 0
         self.env.cr.execute(
             """
             SELECT e.partner_id, min(e.expiry_date),
@@ -788,15 +797,22 @@ class ResPartner(models.Model):
               JOIN res_partner p ON p.id = e.partner_id
               JOIN res_company c ON c.id = e.company_id
              WHERE e.points > 0
-               AND e.expiry_date = ANY(%(days)s::date[])
-               AND e.expiry_date = %(today)s::date + c.hk_points_reminder_days
+               AND e.expiry_date BETWEEN %(lowest)s AND %(highest)s
+               AND e.expiry_date BETWEEN %(first)s::date + c.hk_points_reminder_days
+                                     AND %(today)s::date + c.hk_points_reminder_days
+               AND e.expiry_date >= %(today)s
                AND NOT EXISTS (
                    SELECT 1 FROM mail_message m
                     WHERE m.message_id = '<hk-points-reminder-' || e.partner_id || '-'
                                          || e.expiry_date || '@housekeeping>')
              GROUP BY e.partner_id
             """,
-            {"today": today, "days": days},
+            {
+                "today": today,
+                "first": first,
+                "lowest": first + timedelta(days=low),
+                "highest": today + timedelta(days=high),
+            },
         )
         rows = [row for row in self.env.cr.fetchall() if row[2] > 0]
         if not rows:
@@ -822,7 +838,3 @@ class ResPartner(models.Model):
         if template and with_email:
             template.sudo().send_mail_batch(with_email.ids)
         return len(rows)
-
-
-def _is_leap(year):
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

@@ -425,6 +425,22 @@ class TestJourneys(EngagementCase):
             self.Partner._cron_birthday()
             self.assertEqual(len(self._sends(self.birthday)), 2)
 
+    def test_birthday_greeting_caught_up_after_days_without_scheduler(self):
+        self.fan.birthday = date(1990, 3, 5)
+        self.birthday.last_complete_date = False
+        with freeze_time("2026-03-01 20:00:00"):
+            self._visit(partner=self.fan, date="2026-03-01 09:00:00")
+        with freeze_time("2026-03-03 20:00:00"):
+            self.Partner._cron_birthday()
+        self.assertEqual(self.birthday.last_complete_date, date(2026, 3, 3))
+        # 4, 5 and 6 March pass without scheduler
+        with freeze_time("2026-03-07 20:00:00"):
+            self.Partner._cron_birthday()
+            self.Partner._cron_birthday()
+        sends = self._sends(self.birthday)
+        self.assertEqual(sends.partner_id, self.fan)
+        self.assertEqual(sends.period_key, "birthday:2026")
+
     def test_sms_channel_consent_and_offers(self):
         program = (
             self.env["loyalty.program"]

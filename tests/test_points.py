@@ -238,6 +238,21 @@ class TestPointsLedger(PointsCase):
         self.assertEqual(len(mails), 1, "one e-mail to the customer, not two")
         self.assertIn("2026-02-01", mails.body_html)
 
+    def test_expiry_reminder_caught_up_after_days_without_scheduler(self):
+        with freeze_time("2025-02-01 20:00:00"):
+            self._visit(amount=80, date="2025-02-01 09:00:00")
+        with freeze_time("2026-01-01 20:00:00"):
+            self.env["res.partner"]._cron_expire_points()
+        # 2 January (30 days before the expiry) passes without scheduler
+        with freeze_time("2026-01-04 20:00:00"):
+            self.env["res.partner"]._cron_expire_points()
+            self.env["res.partner"]._cron_expire_points()
+        reminders = self.customer.message_ids.filtered(
+            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
+        )
+        self.assertEqual(len(reminders), 1)
+        self.assertIn("80 points", reminders.body)
+
     def test_cancelled_visit_reverses_points(self):
         visit = self._visit(amount=150)
         visit.action_cancel()
@@ -898,6 +913,37 @@ class TestEarningRules(PointsCase):
             self.assertEqual(self.env["res.partner"]._cron_birthday(), 0)
         self.assertEqual(self._entries(self.customer, reason_code="birthday").points, 88)
         self.assertFalse(self._entries(other))
+
+    def test_birthday_bonus_caught_up_after_days_without_scheduler(self):
+        """A birthday on a day the scheduler did not run is given by the next run
+        (a week back at most), once, under the year it fell in."""
+        self.company.hk_birthday_points = 88
+        self._visit(amount=0)
+        self.customer.birthday = "1990-03-05"
+        late = self._new_customer("Missed too long ago", birthday="1985-02-28")
+        self._visit(partner=late, amount=0)
+        new_year = self._new_customer("New Year's Eve", birthday="1988-12-31")
+        self._visit(partner=new_year, amount=0)
+        Partner = self.env["res.partner"]
+        Partner._hk_main_company().hk_birthday_points_date = False
+        with freeze_time("2026-02-27 20:00:00"):
+            Partner._cron_birthday()  # the last run before the scheduler stopped
+        with freeze_time("2026-03-07 20:00:00"):
+            self.assertEqual(Partner._cron_birthday(), 1, "5 March caught up, 28 February too old")
+            self.assertEqual(Partner._cron_birthday(), 0)
+        self.assertEqual(self._entries(self.customer, reason_code="birthday").points, 88)
+        self.assertFalse(self._entries(late, reason_code="birthday"))
+        # across the new year: 31 December is counted in its own year
+        with freeze_time("2026-12-30 20:00:00"):
+            Partner._cron_birthday()
+        with freeze_time("2027-01-02 20:00:00"):
+            Partner._cron_birthday()
+        with freeze_time("2027-12-31 20:00:00"):
+            Partner._cron_birthday()
+        self.assertEqual(
+            self._entries(new_year, reason_code="birthday").mapped("source_key"),
+            ["birthday:2026", "birthday:2027"],
+        )
 
     def test_earn_when_paid(self):
         self.company.hk_points_when_paid = True
