@@ -259,16 +259,27 @@ class ResPartner(models.Model):
                         "done_date": when,
                     }
                 )
-        # upcoming visits for the regular customers
+        # upcoming visits for the regular customers, each in a free slot of a
+        # cleaner (9:00, 12:00 or 15:00 Beijing time, 2 hours): booked visits are
+        # checked for overlaps like any other
+        slots = [
+            (day, hour, cleaner)
+            for day in range(1, 11)
+            for hour in (1, 4, 7)
+            for cleaner in cleaners
+        ]
+        rng.shuffle(slots)
         for partner, cadence in zip(partners, cadences, strict=True):
-            if cadence in ("weekly", "monthly"):
-                when = now + timedelta(days=rng.randint(1, 10))
+            if cadence in ("weekly", "monthly") and slots:
+                day, hour, cleaner = slots.pop()
+                when = now + timedelta(days=day)
                 visit_vals.append(
                     {
                         "partner_id": partner.id,
                         "service_type_id": service["hourly"].id,
-                        "date": when.replace(hour=1, minute=0, second=0, microsecond=0),
-                        "employee_id": rng.choice(cleaners).id,
+                        "date": when.replace(hour=hour, minute=0, second=0, microsecond=0),
+                        "duration": service["hourly"].default_duration,
+                        "employee_id": cleaner.id,
                         "amount": prices["hourly"],
                         "company_id": company.id,
                         "state": "scheduled",

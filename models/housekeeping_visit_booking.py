@@ -132,6 +132,18 @@ class HousekeepingVisit(models.Model):
         self._hk_resolve_cleaner_conflicts()
         return super().action_schedule()
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A visit created already scheduled (a sale order with a delivery date, an
+        import, the portal) is checked as when a draft one is scheduled: reserved
+        slots and the cleaner's other bookings."""
+        visits = super().create(vals_list)
+        scheduled = visits.filtered(lambda v: v.state == "scheduled")
+        if scheduled:
+            scheduled._hk_check_reserved_slot()
+            scheduled._hk_resolve_cleaner_conflicts()
+        return visits
+
     def write(self, vals):
         """A scheduled visit moved (calendar drag and drop, a new time or cleaner)
         is checked as when it was scheduled: reserved slots and the cleaner's

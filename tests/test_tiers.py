@@ -577,6 +577,32 @@ class TestTiers(HousekeepingCase):
         # but a scheduled visit cannot be moved into the reserved morning
         with self.assertRaises(UserError), self.cr.savepoint():
             afternoon.date = "2026-04-11 02:00:00"
+        # nor created already scheduled there (an import, a sale order with a
+        # delivery date): nothing is created
+        count = Visit.search_count([])
+        with self.assertRaises(UserError), self.cr.savepoint():
+            Visit.create({**values, "partner_id": regular.id, "state": "scheduled"})
+        self.assertEqual(Visit.search_count([]), count)
+        Visit.create({**values, "partner_id": vip.id, "state": "scheduled"})
+
+    def test_visit_created_scheduled_is_checked_for_the_cleaner(self):
+        """A visit created already scheduled takes the cleaner as scheduling does:
+        refused on a booking of an equal or higher tier, bumping a lower one."""
+        regular = self._member("Regular", ["2026-03-01"])
+        vip = self._member("VIP", ["2026-03-01"], amount=3000)
+        Visit = self.env["housekeeping.visit"]
+        values = {
+            "service_type_id": self.service_hourly.id,
+            "employee_id": self.cleaner.id,
+            "duration": 2.0,
+            "state": "scheduled",
+        }
+        first = Visit.create({**values, "partner_id": regular.id, "date": "2026-04-10 02:00:00"})
+        with self.assertRaises(UserError), self.cr.savepoint():
+            Visit.create({**values, "partner_id": regular.id, "date": "2026-04-10 03:00:00"})
+        gold = Visit.create({**values, "partner_id": vip.id, "date": "2026-04-10 03:00:00"})
+        self.assertEqual(gold.state, "scheduled")
+        self.assertEqual((first.state, first.employee_id.id), ("draft", False))
 
     def test_complaints_go_to_the_dedicated_agent(self):
         agent = new_test_user(
