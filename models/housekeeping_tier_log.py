@@ -35,9 +35,15 @@ class HousekeepingTierLog(models.Model):
         help="The visit that earned the upgrade was cancelled: the upgrade and its gift "
         "pack were withdrawn (the gift can be earned again).",
     )
+    withdrawn = fields.Boolean(
+        help="An upgrade withdrawn because the visit that earned it was cancelled.",
+    )
+    grace_before = fields.Date(
+        help="The end of the grace period the customer was in before this change "
+        "(restored if the upgrade is withdrawn).",
+    )
     visit_id = fields.Many2one(
         "housekeeping.visit",
-        string="Visit",
         index="btree_not_null",
         ondelete="set null",
         help="The completed visit that earned the upgrade.",

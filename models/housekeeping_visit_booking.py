@@ -139,9 +139,24 @@ class HousekeepingVisit(models.Model):
         slots and the cleaner's other bookings."""
         visits = super().create(vals_list)
         scheduled = visits.filtered(lambda v: v.state == "scheduled")
-        if scheduled:
-            scheduled._hk_check_reserved_slot()
-            scheduled._hk_resolve_cleaner_conflicts()
+        # a confirmed sale order (paid online, signed on the portal) is not refused
+        # for its delivery date: its visit waits in draft for an agent instead
+        from_sale = scheduled.filtered("sale_order_id")
+        (scheduled - from_sale)._hk_check_reserved_slot()
+        (scheduled - from_sale)._hk_resolve_cleaner_conflicts()
+        for visit in from_sale:
+            try:
+                with self.env.cr.savepoint():
+                    visit._hk_check_reserved_slot()
+                    visit._hk_resolve_cleaner_conflicts()
+            except UserError as error:
+                visit.with_context(**{STATE_ACTION: True}).write({"state": "draft"})
+                visit.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=self.env._("Reschedule: the delivery date cannot be booked"),
+                    note=str(error),
+                    user_id=(visit.user_id or self.env.user).id,
+                )
         return visits
 
     def write(self, vals):

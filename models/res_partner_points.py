@@ -182,11 +182,25 @@ class ResPartner(models.Model):
             kept = set()
             for campaign_id, entries in by_campaign.items():
                 campaign = Campaign.browse(campaign_id).exists()
-                if campaign.task != "visits":
+                # only a campaign one of the cancelled visits counted for is
+                # checked again (its dates, company and service)
+                counted = visits.filtered(
+                    lambda v, c=campaign: (
+                        c.task == "visits"
+                        and c.date_from <= v.date.date() <= c.date_to
+                        and v.company_id == c.company_id
+                        and (not c.service_type_id or v.service_type_id == c.service_type_id)
+                    )
+                )
+                if not counted:
                     kept.update(e.id for e in entries)
                     continue
                 met = campaign._met_by([e.partner_id.id for e in entries])
-                kept.update(e.id for e in entries if e.partner_id.id in met)
+                kept.update(
+                    e.id
+                    for e in entries
+                    if e.partner_id.id in met or e.partner_id not in counted.partner_id
+                )
             tasks = tasks.filtered(lambda e: e.id not in kept)
         own = Entry.search(
             [
@@ -355,11 +369,12 @@ class ResPartner(models.Model):
             [(referee.referred_by_id.id, f"referral:{referee.id}") for referee in referees]
             + [(referee.id, f"referred:{referee.id}") for referee in referees]
         )
+        partner_ids = (referees.referred_by_id | referees).ids
         this_month = {
             partner.id: count
             for partner, count in Entry._read_group(
                 [
-                    ("partner_id", "in", (referees.referred_by_id | referees).ids),
+                    ("partner_id", "in", partner_ids),
                     ("reason_code", "=", "referral"),
                     ("entry_type", "=", "earn"),
                     ("date", ">=", month_start),
@@ -368,6 +383,18 @@ class ResPartner(models.Model):
                 ["__count"],
             )
         }
+        # a referral taken back (its visit cancelled) does not count
+        for partner, count in Entry._read_group(
+            [
+                ("partner_id", "in", partner_ids),
+                ("entry_type", "=", "reversal"),
+                ("origin_entry_id.reason_code", "=", "referral"),
+                ("origin_entry_id.date", ">=", month_start),
+            ],
+            ["partner_id"],
+            ["__count"],
+        ):
+            this_month[partner.id] = this_month.get(partner.id, 0) - count
         for referee in referees:
             referrer = referee.referred_by_id
             company = referrer._hk_company()
@@ -735,7 +762,9 @@ class ResPartner(models.Model):
         total = self._hk_run_batches("points_expire_batch_size", step)
         if state["finished"]:
             Run.create({"date": today, "lots_expired": total})
-        self._hk_remind_expiring_points(today, since=last_run.date if last_run else None)
+            # once per completed run: a run cut by the time limit is called again
+            # with the same ``since``, and would remind the later days again
+            self._hk_remind_expiring_points(today, since=last_run.date if last_run else None)
         return total
 
     def _hk_points_expiring_soon(self, days=None):

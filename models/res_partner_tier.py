@@ -271,6 +271,7 @@ class ResPartner(models.Model):
             )
             SELECT d.id, d.old_tier, d.action, d.company_id, d.cid, d.agent_id,
                    d.spend, d.visits, d.activity, d.win_start, d.q_tier, d.q_seq,
+                   d.grace_until,
                    CASE d.action
                      WHEN 'upgrade' THEN d.q_tier
                      -- one step down after a grace period; straight to the tier
@@ -580,6 +581,7 @@ class ResPartner(models.Model):
                     "loyalty_card_id": gift[1] if gift else None,
                     "company_id": r["company_id"],
                     "visit_id": visit_of.get(r["id"]) if trigger == "visit" else None,
+                    "grace_before": r.get("grace_until"),
                 }
             )
         bulk_insert(self.env["housekeeping.tier.log"], logs)
@@ -719,85 +721,116 @@ class ResPartner(models.Model):
     def _hk_tier_withdraw(self, visits):
         """Withdraw the upgrades earned by the cancelled ``visits`` when the customer
         no longer qualifies without them: back to the tier they had (or the one they
-        qualify for, if higher) at once, without grace (the upgrade was a mistake,
-        not a lapse); the gift points are taken back and an unused gift coupon is
-        archived. Only an upgrade that is still the customer's last tier change is
-        withdrawn (a later change, by hand or by the rules, stands)."""
+        qualify for, if higher) at once, with the grace period they had then (the
+        upgrade was a mistake, not a lapse). Only an upgrade that is still the
+        customer's last tier change is withdrawn (a later change, by hand or by the
+        rules, stands), and only if its visit is still in the qualification window
+        (an older one no longer counts either way). A chain of upgrades by cancelled
+        visits is withdrawn step by step. The gift pack is taken back (points
+        reversed, coupon archived) unless its coupon was used: then it stays, and is
+        not given again in that window."""
         Log = self.env["housekeeping.tier.log"].sudo()
-        logs = Log.search([("visit_id", "in", visits.ids), ("direction", "=", "up")])
-        if not logs:
-            return
-        last = dict(
-            Log._read_group([("partner_id", "in", logs.partner_id.ids)], ["partner_id"], ["id:max"])
-        )
-        logs = logs.filtered(
-            lambda log: (
-                last.get(log.partner_id) == log.id
-                and log.partner_id.membership_tier_id == log.to_tier_id
-            )
-        )
-        if not logs:
-            return
         today = fields.Date.context_today(self)
-        self._hk_tier_flush()
-        self.env.cr.execute(
-            self._hk_tier_query(
-                today, partner_ids=logs.partner_id.ids, downgrade=False, only_changed=False
-            )
-        )
-        now = {r["id"]: r for r in self.env.cr.dictfetchall()}
-        rows, withdrawn = [], Log
-        for log in logs:
-            r = now.get(log.partner_id.id)
-            if not r or (r["q_seq"] is not None and r["q_seq"] >= log.to_tier_id.sequence):
-                continue  # still qualifies for the tier without the visit
-            before = log.from_tier_id
-            back = before.id or None
-            if r["q_seq"] is not None and (not before or r["q_seq"] > before.sequence):
-                back = r["q_tier"]
-            rows.append(
-                {
-                    **r,
-                    "old_tier": log.to_tier_id.id,
-                    "new_tier": back,
-                    "action": "withdrawn",
-                    "new_grace": None,
-                    "clear_manual": False,
-                }
-            )
-            withdrawn |= log
-        if not rows:
-            return
-        self._hk_tier_apply(
-            rows,
-            today,
-            "cancel",
-            reason=self.env._("Upgrade withdrawn: the visit that earned it was cancelled"),
-        )
-        gifts = withdrawn.filtered("gift_given")
-        if not gifts:
-            return
-        self._hk_reverse_credits(
-            self.env["housekeeping.points.entry"]
-            .sudo()
-            .search(
+        for _step in range(10):
+            logs = Log.search(
                 [
-                    ("reason_code", "=", "tier_gift"),
-                    ("entry_type", "=", "earn"),
                     ("visit_id", "in", visits.ids),
-                    ("partner_id", "in", gifts.partner_id.ids),
+                    ("direction", "=", "up"),
+                    ("withdrawn", "=", False),
                 ]
             )
-        )
-        # an unused gift coupon (its point not spent) is archived
-        gifts.loyalty_card_id.filtered(lambda card: card.points > 0).write({"active": False})
-        # the gift of the tier can be earned again in the same window
-        Log.flush_model()
-        self.env.cr.execute(
-            "UPDATE housekeeping_tier_log SET gift_withdrawn = TRUE WHERE id = ANY(%s)",
-            [gifts.ids],
-        )
-        Log.invalidate_model(["gift_withdrawn"])
+            if not logs:
+                return
+            last = dict(
+                Log._read_group(
+                    [
+                        ("partner_id", "in", logs.partner_id.ids),
+                        ("trigger", "!=", "cancel"),
+                        ("withdrawn", "=", False),
+                    ],
+                    ["partner_id"],
+                    ["id:max"],
+                )
+            )
+            logs = logs.filtered(
+                lambda log, last=last: (
+                    last.get(log.partner_id) == log.id
+                    and log.partner_id.membership_tier_id == log.to_tier_id
+                )
+            )
+            if not logs:
+                return
+            self._hk_tier_flush()
+            self.env.cr.execute(
+                self._hk_tier_query(
+                    today, partner_ids=logs.partner_id.ids, downgrade=False, only_changed=False
+                )
+            )
+            now = {r["id"]: r for r in self.env.cr.dictfetchall()}
+            rows, withdrawn = [], Log
+            for log in logs:
+                r = now.get(log.partner_id.id)
+                if (
+                    not r
+                    or (r["q_seq"] is not None and r["q_seq"] >= log.to_tier_id.sequence)
+                    or log.visit_id.date.date() < r["win_start"]
+                ):
+                    continue  # qualifies without the visit, or the visit no longer counts
+                before = log.from_tier_id
+                back = before.id or None
+                grace = log.grace_before or None
+                if r["q_seq"] is not None and (not before or r["q_seq"] > before.sequence):
+                    back, grace = r["q_tier"], None
+                rows.append(
+                    {
+                        **r,
+                        "old_tier": log.to_tier_id.id,
+                        "new_tier": back,
+                        "action": "withdrawn",
+                        "new_grace": grace,
+                        "clear_manual": False,
+                    }
+                )
+                withdrawn |= log
+            if not rows:
+                return
+            self._hk_tier_apply(
+                rows,
+                today,
+                "cancel",
+                reason=self.env._("Upgrade withdrawn: the visit that earned it was cancelled"),
+            )
+            Log.flush_model()
+            self.env.cr.execute(
+                "UPDATE housekeeping_tier_log SET withdrawn = TRUE WHERE id = ANY(%s)",
+                [withdrawn.ids],
+            )
+            # the gift pack: taken back unless its coupon was used
+            gifts = withdrawn.filtered(
+                lambda log: (
+                    log.gift_given and (not log.loyalty_card_id or log.loyalty_card_id.points > 0)
+                )
+            )
+            if gifts:
+                self._hk_reverse_credits(
+                    self.env["housekeeping.points.entry"]
+                    .sudo()
+                    .search(
+                        [
+                            ("reason_code", "=", "tier_gift"),
+                            ("entry_type", "=", "earn"),
+                            ("visit_id", "in", gifts.visit_id.ids),
+                            ("partner_id", "in", gifts.partner_id.ids),
+                        ]
+                    )
+                )
+                gifts.loyalty_card_id.write({"active": False})
+                # the gift of the tier can be earned again in the same window
+                self.env.cr.execute(
+                    "UPDATE housekeeping_tier_log SET gift_withdrawn = TRUE WHERE id = ANY(%s)",
+                    [gifts.ids],
+                )
+            Log.invalidate_model(["withdrawn", "gift_withdrawn"])
 
     def _hk_after_merge(self, src_partners):
         res = super()._hk_after_merge(src_partners)

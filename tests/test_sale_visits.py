@@ -37,6 +37,28 @@ class TestSaleVisits(HousekeepingCase):
         self.assertEqual(visits.partner_id, self.customer)
         self.assertEqual(order.hk_visit_count, 3)
 
+    def test_delivery_date_in_a_reserved_slot_waits_for_an_agent(self):
+        """An order whose delivery date falls in a slot reserved for priority tiers
+        is confirmed all the same (it may be paid online); its visit waits in draft
+        with an activity to reschedule it."""
+        self.customer.tz = "Asia/Shanghai"
+        self.company.write(
+            {
+                "hk_reserved_weekday_ids": [
+                    (6, 0, self.env.ref("housekeeping_membership.weekday_6").ids)
+                ],
+                "hk_reserved_time_window": "morning",
+            }
+        )
+        # Saturday 2026-04-11 09:00 in Shanghai
+        order = self._order(qty=1, commitment_date="2026-04-11 01:00:00")
+        order.action_confirm()
+        self.assertEqual(order.state, "sale")
+        visit = order.hk_visit_ids
+        self.assertEqual(visit.state, "draft")
+        self.assertIn("Reschedule", visit.activity_ids.summary)
+        self.assertIn("reserved for priority members", str(visit.activity_ids.note))
+
     def test_non_service_product_creates_nothing(self):
         product = self.env["product.product"].create(
             {"name": "Mop", "type": "consu", "list_price": 30}

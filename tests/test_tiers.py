@@ -182,6 +182,34 @@ class TestTiers(HousekeepingCase):
             ).action_cancel()
             self.assertEqual(partner.membership_tier_id, self.black)
 
+    def test_withdrawal_walks_back_a_chain_and_keeps_the_grace(self):
+        """Two mistaken visits (Silver → Gold → Black) cancelled together go back to
+        Silver with the grace period the customer was in; a visit outside the
+        qualification window, cancelled later, withdraws nothing."""
+        with freeze_time("2025-01-10 20:00:00"):
+            partner = self._member("Mr Ma", ["2025-01-10"], amount=1200)
+            self.assertEqual(partner.membership_tier_id, self.silver)
+        with freeze_time("2026-02-01 20:00:00"):
+            self._cron()  # the visit left the window: grace on Silver
+            grace = partner.tier_grace_until
+            self.assertTrue(grace)
+            first = self._visit(partner=partner, date="2026-02-01 09:00:00", amount=3000)
+            second = self._visit(partner=partner, date="2026-02-01 10:00:00", amount=5000)
+            self.assertEqual(partner.membership_tier_id, self.black)
+            (first | second).with_user(self.manager).action_cancel()
+            self.assertEqual(partner.membership_tier_id, self.silver)
+            self.assertEqual(partner.tier_grace_until, grace, "the grace period it had")
+            self.assertEqual(
+                self._logs(partner).filtered("withdrawn").mapped("to_tier_id"),
+                self.black | self.gold,
+            )
+            # earned again, then its visit cancelled once it left the window
+            third = self._visit(partner=partner, date="2026-02-01 11:00:00", amount=3000)
+            self.assertEqual(partner.membership_tier_id, self.gold)
+        with freeze_time("2027-03-01 20:00:00"):
+            third.with_user(self.manager).action_cancel()
+            self.assertEqual(partner.membership_tier_id, self.gold, "nothing to withdraw")
+
     def test_no_double_gift_pack_in_a_window(self):
         with freeze_time("2026-01-10 20:00:00"):
             partner = self._member("Mr Sun", ["2026-01-10"], amount=3000)
