@@ -801,18 +801,24 @@ class TestEarningRules(PointsCase):
         self.assertEqual(len(self._entries(self.customer, reason_code="referral")), 2)
         self.assertBalanceIsLedger(self.customer)
 
+    def _visits_campaign(self, name, date_to, **vals):
+        """A campaign from 2026-01-15: 300 points for 2 visits."""
+        return self.env["housekeeping.points.campaign"].create(
+            {
+                "name": name,
+                "date_from": "2026-01-15",
+                "date_to": date_to,
+                "task": "visits",
+                "visit_count": 2,
+                "points": 300,
+                **vals,
+            }
+        )
+
     def test_campaign_task_once(self):
         with freeze_time("2026-01-20 20:00:00"):
-            campaign = self.env["housekeeping.points.campaign"].create(
-                {
-                    "name": "Spring Festival deep cleaning",
-                    "date_from": "2026-01-15",
-                    "date_to": "2026-02-16",
-                    "task": "visits",
-                    "service_type_id": self.service_deep.id,
-                    "visit_count": 2,
-                    "points": 300,
-                }
+            campaign = self._visits_campaign(
+                "Spring Festival deep cleaning", "2026-02-16", service_type_id=self.service_deep.id
             )
             self._visit(service_type=self.service_deep, date="2026-01-16 09:00:00", amount=0)
             self.assertFalse(self._entries(self.customer, reason_code="task"))
@@ -829,16 +835,7 @@ class TestEarningRules(PointsCase):
 
     def test_cancelled_visit_takes_back_the_task_only_when_no_longer_met(self):
         with freeze_time("2026-01-20 20:00:00"):
-            campaign = self.env["housekeeping.points.campaign"].create(
-                {
-                    "name": "Two visits in January",
-                    "date_from": "2026-01-15",
-                    "date_to": "2026-01-31",
-                    "task": "visits",
-                    "visit_count": 2,
-                    "points": 300,
-                }
-            )
+            campaign = self._visits_campaign("Two visits in January", "2026-01-31")
             first = self._visit(date="2026-01-16 09:00:00", amount=0)
             second = self._visit(date="2026-01-17 09:00:00", amount=0)
             task = self._entries(self.customer, reason_code="task")
