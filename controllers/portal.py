@@ -143,18 +143,16 @@ class HousekeepingPortal(CustomerPortal):
         code = partner._hk_ensure_referral_code()[0]
         friends = request.env["res.partner"].sudo().search([("referred_by_id", "=", partner.id)])
         Entry = request.env["housekeeping.points.entry"].sudo()
-        credits = Entry.search(
-            [
-                ("partner_id", "=", partner.id),
-                ("reason_code", "=", "referral"),
-                ("entry_type", "=", "earn"),
-            ]
-        )
         # a referral taken back (the friend's visit cancelled) is not rewarded
-        taken_back = Entry.search(
-            [("origin_entry_id", "in", credits.ids), ("entry_type", "=", "reversal")]
-        ).origin_entry_id
-        rewarded = set((credits - taken_back).mapped("source_key"))
+        rewarded = set(
+            Entry.search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("reason_code", "=", "referral"),
+                    *Entry._standing_domain(),
+                ]
+            ).mapped("source_key")
+        )
         values = self._hk_values(
             "hk_referral",
             code=code,

@@ -16,16 +16,22 @@ def is_leap(year):
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def catch_up_start(since, today):
+    """The first day a daily run covers: the day after ``since`` (the last completed
+    run), at most ``BIRTHDAY_CATCH_UP_DAYS`` days back; ``today`` without ``since``
+    or when ``since`` is not before it. The expiry reminders use it too."""
+    if since and since < today:
+        return max(since + timedelta(days=1), today - timedelta(days=BIRTHDAY_CATCH_UP_DAYS - 1))
+    return today
+
+
 def birthday_days(since, today):
     """``(['MM-DD', …], [year, …])``: the birthdays celebrated on the days after
     ``since`` up to ``today`` (only ``today`` without ``since``, or when ``since``
     is not before it; at most ``BIRTHDAY_CATCH_UP_DAYS`` days) and the year each
     one falls in. 29 February is celebrated on 28 February in other years."""
-    first = today
-    if since and since < today:
-        first = max(since + timedelta(days=1), today - timedelta(days=BIRTHDAY_CATCH_UP_DAYS - 1))
     days, years = [], []
-    day = first
+    day = catch_up_start(since, today)
     while day <= today:
         days.append(day.strftime("%m-%d"))
         years.append(day.year)

@@ -81,6 +81,12 @@ class HousekeepingPointsEntry(models.Model):
         ondelete="restrict",
         help="The entry this reversal or adjustment corrects.",
     )
+    correction_ids = fields.One2many(
+        "housekeeping.points.entry",
+        "origin_entry_id",
+        string="Corrected By",
+        help="The reversals, expiries and adjustments of this entry.",
+    )
     remaining = fields.Integer(
         compute="_compute_remaining", help="Points of this credit not yet used or expired."
     )
@@ -153,6 +159,14 @@ class HousekeepingPointsEntry(models.Model):
             )
         )
         self.env["res.partner"].invalidate_model(["points_balance"])
+
+    @api.model
+    def _standing_domain(self):
+        """Domain of the credits not reversed (``_standing_sql`` in SQL)."""
+        return [
+            ("points", ">", 0),
+            ("correction_ids", "not any", [("entry_type", "=", "reversal")]),
+        ]
 
     @api.model
     def _standing_sql(self, alias="e"):

@@ -10,7 +10,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .birthday import BIRTHDAY_CATCH_UP_DAYS, birthday_days, birthday_sql
+from .birthday import birthday_days, birthday_sql, catch_up_start
 from .housekeeping_points import REASON_CODES
 
 # the daily expiry reads the lots expiring since its last completed run, less this
@@ -71,10 +71,9 @@ class ResPartner(models.Model):
         self._hk_earn_visit_points(visits)
         # what the completion triggers is linked to the visit: cancelling it takes
         # that back too when its cause no longer holds (_hk_reverse_visit_points)
-        visit_of = {visit.partner_id.id: visit.id for visit in visits.sorted("date")}
-        paid_visit_of = {
-            visit.partner_id.id: visit.id for visit in visits.sorted("date") if visit.amount > 0
-        }
+        by_date = visits.sorted("date")
+        visit_of = {visit.partner_id.id: visit.id for visit in by_date}
+        paid_visit_of = {visit.partner_id.id: visit.id for visit in by_date if visit.amount > 0}
         self._hk_reward_referrals(paid_visit_of)
         today = fields.Date.context_today(self)
         self.env["housekeeping.points.campaign"].sudo().search(
@@ -221,11 +220,7 @@ class ResPartner(models.Model):
         Entry = self.env["housekeeping.points.entry"].sudo()
         if not credits:
             return
-        reversed_ids = set(
-            Entry.search([("origin_entry_id", "in", credits.ids), ("entry_type", "=", "reversal")])
-            .mapped("origin_entry_id")
-            .ids
-        )
+        credits = credits.filtered_domain(Entry._standing_domain())
         expired = {
             lot.id: -points
             for lot, points in Entry._read_group(
@@ -235,7 +230,7 @@ class ResPartner(models.Model):
             )
         }
         is_manager = self.env.user.has_group("housekeeping_membership.group_membership_manager")
-        for entry in credits.filtered(lambda e: e.id not in reversed_ids):
+        for entry in credits:
             partner = entry.partner_id
             points = entry.points - expired.get(entry.id, 0)
             vals = {
@@ -362,9 +357,9 @@ class ResPartner(models.Model):
         Entry = self.env["housekeeping.points.entry"].sudo()
         today = fields.Date.context_today(self)
         month_start = today.replace(day=1)
-        # three queries for the whole batch: the keys of the credits (None while
-        # one stands) and each referrer's referrals this month (counted on as the
-        # batch credits them)
+        # two queries for the whole batch: the keys of the credits (None while one
+        # stands) and each referrer's referrals this month (counted on as the batch
+        # credits them)
         keys = Entry._cause_keys(
             [(referee.referred_by_id.id, f"referral:{referee.id}") for referee in referees]
             + [(referee.id, f"referred:{referee.id}") for referee in referees]
@@ -373,28 +368,18 @@ class ResPartner(models.Model):
         this_month = {
             partner.id: count
             for partner, count in Entry._read_group(
+                # a referral taken back (its visit cancelled) does not count
                 [
                     ("partner_id", "in", partner_ids),
                     ("reason_code", "=", "referral"),
                     ("entry_type", "=", "earn"),
                     ("date", ">=", month_start),
+                    *Entry._standing_domain(),
                 ],
                 ["partner_id"],
                 ["__count"],
             )
         }
-        # a referral taken back (its visit cancelled) does not count
-        for partner, count in Entry._read_group(
-            [
-                ("partner_id", "in", partner_ids),
-                ("entry_type", "=", "reversal"),
-                ("origin_entry_id.reason_code", "=", "referral"),
-                ("origin_entry_id.date", ">=", month_start),
-            ],
-            ["partner_id"],
-            ["__count"],
-        ):
-            this_month[partner.id] = this_month.get(partner.id, 0) - count
         for referee in referees:
             referrer = referee.referred_by_id
             company = referrer._hk_company()
@@ -802,11 +787,7 @@ class ResPartner(models.Model):
         Entry = self.env["housekeeping.points.entry"]
         Entry.flush_model()
         self.env["res.company"].flush_model(["hk_points_reminder_days"])
-        first = today
-        if since and since < today:
-            first = max(
-                since + timedelta(days=1), today - timedelta(days=BIRTHDAY_CATCH_UP_DAYS - 1)
-            )
+        first = catch_up_start(since, today)
         # the range of expiry days of the companies' windows, as constants: the
         # expiry date index then serves the lots (an expression over the company
         # is a scan)

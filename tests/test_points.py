@@ -46,6 +46,12 @@ class PointsCase(HousekeepingCase):
         partner.invalidate_recordset(["points_balance"])
         self.assertEqual(partner.points_balance, ledger_sum)
 
+    def _reminders(self, partner):
+        """The expiry reminder notes in the customer's chatter."""
+        return partner.message_ids.filtered(
+            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
+        )
+
     def _entries(self, partner, **domain):
         return self.Entry.search(
             [("partner_id", "=", partner.id)] + [(k, "=", v) for k, v in domain.items()],
@@ -227,9 +233,7 @@ class TestPointsLedger(PointsCase):
         with freeze_time("2026-01-02 20:00:00"):  # 30 days before 2026-02-01
             self.env["res.partner"]._cron_expire_points()
             self.env["res.partner"]._cron_expire_points()
-        reminders = self.customer.message_ids.filtered(
-            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
-        )
+        reminders = self._reminders(self.customer)
         self.assertEqual(len(reminders), 1)
         self.assertIn("80 points", reminders.body)
         mails = self.env["mail.mail"].search(
@@ -247,9 +251,7 @@ class TestPointsLedger(PointsCase):
         with freeze_time("2026-01-04 20:00:00"):
             self.env["res.partner"]._cron_expire_points()
             self.env["res.partner"]._cron_expire_points()
-        reminders = self.customer.message_ids.filtered(
-            lambda m: (m.message_id or "").startswith("<hk-points-reminder")
-        )
+        reminders = self._reminders(self.customer)
         self.assertEqual(len(reminders), 1)
         self.assertIn("80 points", reminders.body)
 
