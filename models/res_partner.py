@@ -1,5 +1,7 @@
+import json
 import re
 import socket
+from collections import Counter
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import escape
@@ -377,15 +379,39 @@ class ResPartner(models.Model):
         has it, saves reading the partners' companies for the reply-to."""
         if not bodies:
             return self.env["mail.message"]
+        message_ids = message_ids or {}
+        partner_ids = list(bodies)
+        # one statement, the values shared by every note as parameters (not one
+        # JSON document of a dozen columns per note)
+        source = SQL(
+            """SELECT * FROM unnest(%s::int4[], %s::text[], %s::varchar[])
+                      AS n(res_id, body, message_id)""",
+            pg_array(partner_ids),
+            pg_array(["".join(("<p>", escape(bodies[pid]), "</p>")) for pid in partner_ids]),
+            pg_array([message_ids.get(pid) for pid in partner_ids]),
+        )
+        return self._hk_post_notes_from(
+            source, partner_ids, company_of=company_of, with_message_id=True
+        )
+
+    @api.model
+    def _hk_post_notes_from(self, source, partner_ids, company_of=None, with_message_id=False):
+        """``_hk_post_notes`` for notes whose rows come from SQL: ``source`` returns
+        the columns ``res_id`` and ``body`` (HTML), and ``message_id`` if
+        ``with_message_id``, for the customers ``partner_ids``."""
+        partner_ids = list(partner_ids)
         # the id alone (cached lookup): no query to check that the subtype exists
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note", raise_if_not_found=True)
         author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        reply_to = self._hk_reply_to(list(bodies), email_from, author_id, company_of=company_of)
-        message_ids = message_ids or {}
-        partner_ids = list(bodies)
+        reply_to = self._hk_reply_to(partner_ids, email_from, author_id, company_of=company_of)
+        # the reply-to is most often the same for every note: passed once, with the
+        # partners that differ from the most common one
+        common = Counter(value or "" for value in reply_to.values()).most_common(1)[0][0]
+        others = {
+            str(pid): value or "" for pid, value in reply_to.items() if (value or "") != common
+        }
+        message_id = SQL("n.message_id") if with_message_id else SQL("NULL")
         now = fields.Datetime.now()
-        # one statement, the values shared by every note as parameters (not one
-        # JSON document of a dozen columns per note)
         self.env.cr.execute(
             SQL(
                 """
@@ -393,31 +419,28 @@ class ResPartner(models.Model):
                         email_from, reply_to, message_id, date, body,
                         create_uid, create_date, write_uid, write_date)
             SELECT 'res.partner', n.res_id, 'notification', %(note)s, %(author)s, %(email)s,
-                   n.reply_to,
+                   NULLIF(COALESCE(%(others)s::jsonb ->> n.res_id::text, %(common)s), ''),
                    -- a tracking Message-Id like Odoo's (generate_tracking_message_id),
                    -- the time first: new ids go to the end of the Message-Id index
                    -- instead of random places in it (a fifth of the INSERT's time)
-                   COALESCE(n.message_id,
+                   COALESCE(%(message_id)s,
                             '<' || extract(epoch FROM clock_timestamp()) || '.'
                             || (random() * 1e15)::bigint || '-openerp-'
                             || n.res_id || '-res.partner@' || %(host)s || '>'),
                    %(now)s, n.body, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM unnest(%(ids)s::int4[], %(bodies)s::text[], %(replies)s::varchar[],
-                          %(mids)s::varchar[]) AS n(res_id, body, reply_to, message_id)
+              FROM (%(source)s) n
             RETURNING id
             """,
                 note=note,
                 author=author_id,
                 email=email_from,
+                others=json.dumps(others),
+                common=common,
+                message_id=message_id,
                 host=socket.gethostname(),
                 now=now,
                 uid=self.env.uid,
-                ids=pg_array(partner_ids),
-                bodies=pg_array(
-                    ["".join(("<p>", escape(bodies[pid]), "</p>")) for pid in partner_ids]
-                ),
-                replies=pg_array([reply_to[pid] or None for pid in partner_ids]),
-                mids=pg_array([message_ids.get(pid) for pid in partner_ids]),
+                source=source,
             )
         )
         messages = self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
