@@ -7,8 +7,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .bulk import pg_array
-
 LIFECYCLE_STAGES = [
     ("potential", "Potential"),
     ("new", "New"),
@@ -701,20 +699,15 @@ class ResPartner(models.Model):
         self.flush_recordset()
         self._hk_lifecycle_load(
             SQL(
-                """SELECT * FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::bool[],
-                                     %s::varchar[], %s::date[], %s::bool[], %s::date[],
-                                     %s::int4[])
-                   AS q(id, old_stage, new_stage, seasonal, suggestion, next_check, changed,
-                        old_stage_date, company_id)""",
-                pg_array(self.ids),
-                pg_array([p.lifecycle_stage or None for p in self]),
-                pg_array([stage] * len(self)),
-                pg_array([p.lifecycle_seasonal for p in self]),
-                pg_array([None] * len(self)),
-                pg_array([p.lifecycle_override_until + timedelta(days=1) for p in self]),
-                pg_array([p.lifecycle_stage != stage for p in self]),
-                pg_array([p.lifecycle_stage_date or None for p in self]),
-                pg_array([p.company_id.id or None for p in self]),
+                """SELECT p.id, p.lifecycle_stage AS old_stage, %(stage)s::varchar AS new_stage,
+                          p.lifecycle_seasonal AS seasonal, NULL::varchar AS suggestion,
+                          p.lifecycle_override_until + 1 AS next_check,
+                          p.lifecycle_stage IS DISTINCT FROM %(stage)s AS changed,
+                          p.lifecycle_stage_date AS old_stage_date, p.company_id
+                     FROM res_partner p
+                    WHERE p.id = ANY(%(ids)s)""",
+                stage=stage,
+                ids=self.ids,
             )
         )
         self._hk_lifecycle_apply(self._hk_lifecycle_rows, today, "manual", reason=reason.strip())
