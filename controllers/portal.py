@@ -18,6 +18,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.http import request
 
+from ..models.trust import engine_writes
+
 POINTS_PER_PAGE = 20
 # redemptions per customer per minute (system parameter
 # housekeeping_membership.portal_redeem_rate_limit)
@@ -507,7 +509,8 @@ class HousekeepingPortal(CustomerPortal):
         )
         if kind == "delete":
             # a membership manager confirms it with the Anonymize action (PIPL)
-            partner.hk_deletion_requested = fields.Datetime.now()
+            with engine_writes("hk_deletion_requested"):
+                partner.hk_deletion_requested = fields.Datetime.now()
         partner.activity_schedule(
             "mail.mail_activity_data_todo",
             summary=labels[kind],

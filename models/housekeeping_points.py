@@ -17,6 +17,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .bulk import bulk_insert
+from .trust import is_open
 
 ENTRY_TYPES = [
     ("earn", "Earned"),
@@ -116,7 +117,7 @@ class HousekeepingPointsEntry(models.Model):
     # ------------------------------------------------------------------ immutability
     @api.model_create_multi
     def create(self, vals_list):
-        if not self.env.context.get("hk_points_post"):
+        if not is_open("points_ledger"):
             raise UserError(
                 self.env._(
                     "Points are earned, redeemed and adjusted through their actions "

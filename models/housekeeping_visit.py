@@ -3,6 +3,8 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .trust import engine_writes, is_open
+
 PAYMENT_METHODS = [
     ("cash", "Cash"),
     ("wechat", "WeChat Pay"),
@@ -15,8 +17,9 @@ PAYMENT_METHODS = [
 # A done visit may be dated at most this far in the future (clock skew, time zones).
 FUTURE_TOLERANCE = timedelta(hours=1)
 
-# Context key set by the state buttons: only they may write a visit's state.
-STATE_ACTION = "hk_visit_state_action"
+# Opened (trust.engine_writes) by the state buttons only: a visit's state is
+# written by them and by nothing a client sends (no context key opens it).
+STATE_ACTION = "visit_state"
 
 
 class HousekeepingVisit(models.Model):
@@ -116,7 +119,7 @@ class HousekeepingVisit(models.Model):
 
     def write(self, vals):
         stats_fields = {"amount", "date", "service_type_id", "coupon_card_id", "partner_id"}
-        if "state" in vals and not self.env.context.get(STATE_ACTION):
+        if {"state", "done_date"} & set(vals) and not is_open(STATE_ACTION):
             # a state written directly (a kanban card dragged to another column, an
             # import, an RPC call) would skip what the buttons do: points, tier and
             # stage on completion, their reversal on cancellation
@@ -225,7 +228,7 @@ class HousekeepingVisit(models.Model):
                         "Set a date before scheduling the visit %(visit)s.", visit=visit.name
                     )
                 )
-        self.with_context(**{STATE_ACTION: True}).write({"state": "scheduled"})
+        self._hk_write_state({"state": "scheduled"})
         return True
 
     def action_done(self):
@@ -235,11 +238,15 @@ class HousekeepingVisit(models.Model):
         for visit in self.filtered(lambda v: not v.date):
             visit.date = fields.Datetime.now()
         self._hk_check_done()
-        self.with_context(**{STATE_ACTION: True}).write(
-            {"state": "done", "done_date": fields.Datetime.now()}
-        )
+        self._hk_write_state({"state": "done", "done_date": fields.Datetime.now()})
         self._hk_after_done()
         return True
+
+    def _hk_write_state(self, vals):
+        """Write ``vals`` (with a state) from a state button: the one way through
+        the state guard of ``write()``."""
+        with engine_writes(STATE_ACTION):
+            return self.write(vals)
 
     def _hk_after_done(self):
         self.partner_id._hk_visits_done(self)
@@ -249,7 +256,7 @@ class HousekeepingVisit(models.Model):
         if any(visit.state == "cancelled" for visit in self):
             raise UserError(self.env._("This visit is already cancelled."))
         was_done = self.filtered(lambda v: v.state == "done")
-        self.with_context(**{STATE_ACTION: True}).write({"state": "cancelled"})
+        self._hk_write_state({"state": "cancelled"})
         if was_done:
             was_done.partner_id._hk_visits_cancelled(was_done, was_done=True)
         others = self - was_done
@@ -260,7 +267,7 @@ class HousekeepingVisit(models.Model):
     def action_draft(self):
         if any(visit.state != "cancelled" for visit in self):
             raise UserError(self.env._("Only cancelled visits can be reset to draft."))
-        self.with_context(**{STATE_ACTION: True}).write({"state": "draft"})
+        self._hk_write_state({"state": "draft"})
         return True
 
     # ------------------------------------------------------------------ rating

@@ -15,6 +15,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .housekeeping_visit import STATE_ACTION
+from .trust import is_open
 
 WINDOW_HOURS = {"morning": (8, 12), "afternoon": (12, 18), "evening": (18, 21)}
 
@@ -109,9 +110,7 @@ class HousekeepingVisit(models.Model):
                     )
                 bumped |= other
         if bumped:
-            bumped.with_context(**{STATE_ACTION: True}).write(
-                {"state": "draft", "employee_id": False}
-            )
+            bumped._hk_write_state({"state": "draft", "employee_id": False})
             for other in bumped:
                 other.activity_schedule(
                     "mail.mail_activity_data_todo",
@@ -150,7 +149,7 @@ class HousekeepingVisit(models.Model):
                     visit._hk_check_reserved_slot()
                     visit._hk_resolve_cleaner_conflicts()
             except UserError as error:
-                visit.with_context(**{STATE_ACTION: True}).write({"state": "draft"})
+                visit._hk_write_state({"state": "draft"})
                 visit.activity_schedule(
                     "mail.mail_activity_data_todo",
                     summary=self.env._("Reschedule: the delivery date cannot be booked"),
@@ -164,9 +163,7 @@ class HousekeepingVisit(models.Model):
         is checked as when it was scheduled: reserved slots and the cleaner's
         other bookings."""
         result = super().write(vals)
-        if {"date", "duration", "employee_id"} & set(vals) and not self.env.context.get(
-            STATE_ACTION
-        ):
+        if {"date", "duration", "employee_id"} & set(vals) and not is_open(STATE_ACTION):
             moved = self.filtered(lambda v: v.state == "scheduled")
             if moved:
                 moved._hk_check_reserved_slot()

@@ -7,6 +7,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .trust import engine_writes
+
 LIFECYCLE_STAGES = [
     ("potential", "Potential"),
     ("new", "New"),
@@ -670,7 +672,8 @@ class ResPartner(models.Model):
     def _hk_visits_done(self, visits):
         result = super()._hk_visits_done(visits)
         # a new done visit ends a manual override
-        self.filtered("lifecycle_override_until").write({"lifecycle_override_until": False})
+        with engine_writes("lifecycle_override_until"):
+            self.filtered("lifecycle_override_until").write({"lifecycle_override_until": False})
         self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
         return result
 
@@ -692,9 +695,10 @@ class ResPartner(models.Model):
         if not (reason or "").strip():
             raise UserError(self.env._("Give a reason for changing the lifecycle stage by hand."))
         today = fields.Date.context_today(self)
-        for partner in self:
-            days = (partner.company_id or self.env.company).hk_lifecycle_override_days
-            partner.lifecycle_override_until = today + timedelta(days=days or 30)
+        with engine_writes("lifecycle_override_until"):
+            for partner in self:
+                days = (partner.company_id or self.env.company).hk_lifecycle_override_days
+                partner.lifecycle_override_until = today + timedelta(days=days or 30)
         # the rules look again the day after the manual stage ends
         self.flush_recordset()
         self._hk_lifecycle_load(
@@ -714,7 +718,8 @@ class ResPartner(models.Model):
         return True
 
     def action_confirm_churn_reason(self):
-        self.filtered("churn_reason_id").write({"churn_reason_confirmed": True})
+        with engine_writes("churn_reason_confirmed"):
+            self.filtered("churn_reason_id").write({"churn_reason_confirmed": True})
         return True
 
     def write(self, vals):
@@ -724,7 +729,7 @@ class ResPartner(models.Model):
         customer due for the next run."""
         if _LIFECYCLE_INPUTS.intersection(vals) and "lifecycle_next_check" not in vals:
             vals = {**vals, "lifecycle_next_check": False}
-        if "churn_reason_id" not in vals or self.env.context.get("hk_lifecycle_engine"):
+        if "churn_reason_id" not in vals:
             return super().write(vals)
         before = {p.id: p.churn_reason_id for p in self}
         vals = {**vals, "churn_reason_confirmed": bool(vals["churn_reason_id"])}

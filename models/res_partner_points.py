@@ -12,6 +12,7 @@ from odoo.tools import SQL
 
 from .birthday import birthday_days, birthday_sql, catch_up_start
 from .housekeeping_points import REASON_CODES
+from .trust import engine_writes
 
 # the daily expiry reads the lots expiring since its last completed run, less this
 # margin: longer than any transaction writing a lot may stay open
@@ -296,7 +297,8 @@ class ResPartner(models.Model):
     def _hk_ensure_referral_code(self):
         """Give each customer of ``self`` a referral code (generated on demand)."""
         for partner in self.filtered(lambda p: not p.referral_code):
-            partner.sudo().referral_code = _new_referral_code()
+            with engine_writes("referral_code"):
+                partner.sudo().referral_code = _new_referral_code()
         return self.mapped("referral_code")
 
     def action_generate_referral_code(self):

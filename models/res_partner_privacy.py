@@ -4,6 +4,11 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from .trust import engine_writes, is_open
+
+# opened by action_hk_anonymize only: personal data of an anonymized customer
+ANONYMIZE = "hk_anonymize"
+
 # Personal data wiped by the anonymization (fields absent from the database's
 # modules are skipped). What accounting needs stays: the ledger, the visits'
 # amounts, dates and service types, the sale orders.
@@ -104,9 +109,7 @@ class ResPartner(models.Model):
         self._hk_check_anonymize()
         user = self.env.user
         now = fields.Datetime.now()
-        partners = self.sudo().with_context(
-            tracking_disable=True, mail_notrack=True, hk_anonymizing=True
-        )
+        partners = self.sudo().with_context(tracking_disable=True, mail_notrack=True)
         # the customers, their contacts and addresses (archived ones included)
         everyone = partners | partners.with_context(active_test=False).child_ids.with_context(
             active_test=True
@@ -150,17 +153,20 @@ class ResPartner(models.Model):
             if name in partners._fields and partners._fields[name].store
         }
         for partner in everyone:
-            partner.write(
-                {
-                    **vals,
-                    "name": self.env._("Anonymized customer #%(id)s", id=partner.id),
-                    "hk_anonymized": True,
-                    "hk_anonymized_date": now,
-                    "hk_anonymized_uid": user.id,
-                    "hk_deletion_requested": False,
-                    "active": False,
-                }
-            )
+            # the owning action of the privacy fields and of the personal data
+            # (the referral code among them)
+            with engine_writes():
+                partner.write(
+                    {
+                        **vals,
+                        "name": self.env._("Anonymized customer #%(id)s", id=partner.id),
+                        "hk_anonymized": True,
+                        "hk_anonymized_date": now,
+                        "hk_anonymized_uid": user.id,
+                        "hk_deletion_requested": False,
+                        "active": False,
+                    }
+                )
         # who and when: a note in the (emptied) chatter, without the erased name
         for partner in partners:
             partner.message_post(
@@ -285,9 +291,9 @@ class ResPartner(models.Model):
     def write(self, vals):
         """An anonymized customer stays anonymous."""
         if (
-            not self.env.context.get("hk_anonymizing")
+            not is_open(ANONYMIZE)
+            and set(vals) & {"name", "display_name", *PERSONAL_FIELDS}
             and self.filtered("hk_anonymized")
-            and set(vals) & {"name", "email", "phone", "birthday", "street", "hk_anonymized"}
         ):
             raise UserError(
                 self.env._("An anonymized customer cannot be given personal data again.")

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_amount
 
 from .bulk import bulk_insert, pg_array
+from .trust import engine_scope, scope_get
 
 # Partner fields written in SQL by the tier engine.
 TIER_PARTNER_FIELDS = (
@@ -551,9 +552,9 @@ class ResPartner(models.Model):
         )
 
     def _hk_tier_visit_of(self):
-        """{customer id: visit id} of the visits being completed (context), the
-        latest per customer."""
-        ids = self.env.context.get("hk_tier_visit_ids")
+        """{customer id: visit id} of the visits being completed (the visit
+        pipeline's ``engine_scope``, never a context key), the latest per customer."""
+        ids = scope_get("tier_visit_ids")
         if not ids:
             return {}
         visits = self.env["housekeeping.visit"].sudo().browse(ids).sorted("date")
@@ -707,9 +708,8 @@ class ResPartner(models.Model):
     def _hk_visits_done(self, visits):
         res = super()._hk_visits_done(visits)
         # the upgrade (and its gift) remembers the visit that earned it
-        self.with_context(hk_tier_visit_ids=tuple(visits.ids))._hk_tier_evaluate(
-            partner_ids=self.ids, trigger="visit"
-        )
+        with engine_scope(tier_visit_ids=tuple(visits.ids)):
+            self._hk_tier_evaluate(partner_ids=self.ids, trigger="visit")
         return res
 
     def _hk_visits_cancelled(self, visits, was_done):

@@ -10,6 +10,7 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..models.trust import engine_writes
 from .common import HousekeepingCase
 
 TODAY = "2026-06-30 20:00:00"
@@ -300,9 +301,11 @@ class TestVisitReports(ReportsCase):
         silver = self.env.ref("housekeeping_membership.tier_silver")
         gold = self.env.ref("housekeeping_membership.tier_gold")
         members = self.env["res.partner"].create([{"name": f"Member {i}"} for i in range(3)])
-        members[0].write({"membership_tier_id": silver.id, "total_spent": 2500})
-        members[1].write({"membership_tier_id": silver.id, "total_spent": 3500})
-        members[2].write({"membership_tier_id": gold.id, "total_spent": 7000})
+        # set as the engines would (the report reads them, not how they came)
+        with engine_writes("membership_tier_id", "total_spent"):
+            members[0].write({"membership_tier_id": silver.id, "total_spent": 2500})
+            members[1].write({"membership_tier_id": silver.id, "total_spent": 3500})
+            members[2].write({"membership_tier_id": gold.id, "total_spent": 7000})
         self.env["housekeeping.tier.log"].create(
             [
                 {
@@ -431,7 +434,8 @@ class DashboardData:
                     "amount": 100,
                 }
             )
-            visit.with_context(hk_visit_state_action=True).write({"state": "done"})
+            with engine_writes("visit_state"):
+                visit.write({"state": "done"})
             visits[idx, day] = visit
             if rating:
                 env["rating.rating"].create(
@@ -447,7 +451,8 @@ class DashboardData:
         for idx, stage in enumerate(
             ["loyal", "new", "at_risk", "new", "new", "churned", "at_risk", "new", "churned"]
         ):
-            p[idx].lifecycle_stage = stage
+            with engine_writes("lifecycle_stage"):
+                p[idx].lifecycle_stage = stage
         env["housekeeping.stage.log"].create(
             [
                 {

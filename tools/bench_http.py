@@ -61,7 +61,7 @@ def setup(database):
                 ]
             )
         )
-        env["housekeeping.points.entry"].with_context(hk_points_post=True)._post_credits(
+        env["housekeeping.points.entry"]._post_credits(
             [
                 {
                     "partner_id": u.partner_id.id,

@@ -1,9 +1,19 @@
 from odoo import models
 from odoo.tools import SQL
 
+from ..models.trust import engine_writes
+
 
 class BasePartnerMergeAutomaticWizard(models.TransientModel):
     _inherit = "base.partner.merge.automatic.wizard"
+
+    def _update_values(self, src_partners, dst_partner):
+        """Odoo copies the merged customers' stored fields into the surviving one
+        when it has none: engine-owned fields included (the merge is their owning
+        action there); ``_hk_after_merge`` then recomputes them from the merged
+        visits and ledger."""
+        with engine_writes():
+            return super()._update_values(src_partners, dst_partner)
 
     def _update_foreign_keys(self, src_partners, dst_partner):
         """Visits, complaints, ledger rows and logs move with Odoo's generic
