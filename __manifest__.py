@@ -61,6 +61,7 @@
         "report/housekeeping_cohort_report_views.xml",
         "report/housekeeping_membership_report_views.xml",
         "report/housekeeping_visit_report_views.xml",
+        "report/housekeeping_staff_audit_report_views.xml",
         "views/dashboard_views.xml",
         "report/housekeeping_customer_profile.xml",
     ],

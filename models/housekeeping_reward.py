@@ -1,5 +1,27 @@
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from .trust import engine_writes, is_open
+
+# The trust guard of the adjustments (models/trust.py) and the fields only their
+# actions set: never written by create()/write() from a client, even in draft.
+ADJUSTMENT_GUARD = "adjustment"
+ADJUSTMENT_ACTION_FIELDS = frozenset(
+    {
+        "state",
+        "entry_id",
+        "posted_date",
+        "requested_by_id",
+        "submitted_by_id",
+        "approval_reason",
+        "approved_by_id",
+        "refused_by_id",
+        "decision_date",
+    }
+)
 
 
 class HousekeepingReward(models.Model):
@@ -187,19 +209,32 @@ class HousekeepingReward(models.Model):
 
 
 class HousekeepingPointsAdjustment(models.Model):
-    """A manual correction of a customer's points, approved by a manager above the
-    company's threshold; posting it writes an ``adjust`` ledger entry."""
+    """A manual correction of a customer's points; posting it writes an ``adjust``
+    ledger entry.
+
+    A draft is edited by its author or a manager. Submitting it (``action_post``)
+    posts it at once, or sends it to a manager's approval when it is above the
+    company's threshold or would take its author's unapproved adjustments of the
+    month above the company's cap. From then on the record is frozen: only the
+    actions change it (approve, refuse), and the fields they set are written
+    inside the addon's trust guard (``trust.engine_writes``), which nothing a
+    client sends can open. Approval is four eyes: a manager who neither wrote nor
+    submitted the adjustment."""
 
     _name = "housekeeping.points.adjustment"
     _description = "Points Adjustment"
     _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "id desc"
 
-    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, tracking=True
+    )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
-    points = fields.Integer(required=True, help="Positive to credit, negative to debit.")
+    points = fields.Integer(
+        required=True, tracking=True, help="Positive to credit, negative to debit."
+    )
     reason_code = fields.Selection(
         [("goodwill", "Goodwill Gesture"), ("correction", "Correction"), ("other", "Other")],
         string="Reason",
@@ -216,11 +251,36 @@ class HousekeepingPointsAdjustment(models.Model):
         ],
         default="draft",
         required=True,
+        readonly=True,
+        copy=False,
         tracking=True,
     )
     needs_approval = fields.Boolean(compute="_compute_needs_approval")
     entry_id = fields.Many2one("housekeeping.points.entry", readonly=True, copy=False)
-    approved_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    posted_date = fields.Date(
+        related="entry_id.date", store=True, string="Posted On", help="Date of the ledger entry."
+    )
+    # the author is the user who created the record (create_uid cannot be written
+    # by anyone); stored to search and group on it, filled for existing rows
+    requested_by_id = fields.Many2one(
+        "res.users",
+        compute="_compute_requested_by_id",
+        store=True,
+        index=True,
+        string="Requested by",
+    )
+    submitted_by_id = fields.Many2one("res.users", readonly=True, copy=False)
+    approval_reason = fields.Selection(
+        [("threshold", "Above the approval threshold"), ("cap", "Above the monthly cap")],
+        readonly=True,
+        copy=False,
+        help="Why the adjustment went to a manager's approval.",
+    )
+    approved_by_id = fields.Many2one("res.users", readonly=True, copy=False, tracking=True)
+    refused_by_id = fields.Many2one("res.users", readonly=True, copy=False, tracking=True)
+    decision_date = fields.Datetime(
+        string="Approved/Refused On", readonly=True, copy=False, tracking=True
+    )
 
     _points_nonzero = models.Constraint("CHECK(points != 0)", "An adjustment cannot be zero.")
 
@@ -231,46 +291,218 @@ class HousekeepingPointsAdjustment(models.Model):
                 abs(adjustment.points) > adjustment.company_id.hk_points_approval_threshold
             )
 
+    @api.depends("create_uid")
+    def _compute_requested_by_id(self):
+        for adjustment in self:
+            adjustment.requested_by_id = adjustment.create_uid or self.env.user
+
+    # ------------------------------------------------------------------ trust
+    def _hk_protected_message(self, names):
+        labels = ", ".join(self._fields[name]._description_string(self.env) for name in names)
+        return self.env._(
+            "These fields of a points adjustment are set by its actions (Post, Approve, "
+            "Refuse) and cannot be written: %(fields)s.",
+            fields=labels,
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not is_open(ADJUSTMENT_GUARD):
+            names = {name for vals in vals_list for name, value in vals.items() if value}
+            names.update(
+                key[len("default_") :]
+                for key, value in self.env.context.items()
+                if isinstance(key, str) and key.startswith("default_") and value
+            )
+            # a new adjustment is a draft (the web client may send its default state)
+            if all(vals.get("state", "draft") == "draft" for vals in vals_list) and (
+                self.env.context.get("default_state", "draft") == "draft"
+            ):
+                names.discard("state")
+            protected = sorted(ADJUSTMENT_ACTION_FIELDS & names)
+            if protected:
+                raise UserError(self._hk_protected_message(protected))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if vals and not is_open(ADJUSTMENT_GUARD):
+            self._hk_check_client_write(vals)
+        return super().write(vals)
+
+    def _hk_check_client_write(self, vals):
+        """Refuse what only the actions may do: set their fields, change a
+        submitted, posted or refused adjustment, change someone else's draft."""
+        protected = sorted(ADJUSTMENT_ACTION_FIELDS.intersection(vals))
+        if protected:
+            raise UserError(self._hk_protected_message(protected))
+        frozen = self.filtered(lambda a: a.state != "draft")
+        if frozen:
+            raise UserError(
+                self.env._(
+                    "The adjustment of %(points)s points for %(customer)s is %(state)s: it "
+                    "can no longer be changed. Create a new adjustment to correct it.",
+                    points=frozen[0].points,
+                    customer=frozen[0].partner_id.display_name,
+                    state=dict(self._fields["state"]._description_selection(self.env))[
+                        frozen[0].state
+                    ],
+                )
+            )
+        if not self.env.su and not self._is_manager():
+            if self.filtered(lambda a: a.requested_by_id != self.env.user):
+                raise UserError(
+                    self.env._(
+                        "Only its author or a membership manager can change a draft adjustment."
+                    )
+                )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_if_draft(self):
+        if any(adjustment.state != "draft" for adjustment in self):
+            raise UserError(
+                self.env._(
+                    "A submitted, posted or refused adjustment cannot be deleted: it stays "
+                    "on record. Only a draft can be deleted."
+                )
+            )
+
+    # ------------------------------------------------------------------ actions
     def _is_manager(self):
         return self.env.user.has_group("housekeeping_membership.group_membership_manager")
 
     def action_post(self):
-        """Post at once, or ask a manager when above the threshold."""
+        """Post at once, or send to a manager's approval when above the company's
+        threshold or above its author's monthly cap of unapproved adjustments."""
         for adjustment in self:
             if adjustment.state != "draft":
                 raise UserError(self.env._("Only draft adjustments can be posted."))
-            if adjustment.needs_approval and not self._is_manager():
-                adjustment.state = "to_approve"
+            if adjustment.points < 0:
+                # refused now rather than at approval: the balance does not cover it
+                self.env["housekeeping.points.entry"].sudo()._check_balance(
+                    adjustment.partner_id, -adjustment.points
+                )
+            reason = adjustment._hk_approval_reason()
+            if reason:
+                approver = adjustment._approver(self.env.user)
+                with engine_writes(ADJUSTMENT_GUARD):
+                    adjustment.write(
+                        {
+                            "state": "to_approve",
+                            "submitted_by_id": self.env.uid,
+                            "approval_reason": reason,
+                        }
+                    )
                 adjustment.activity_schedule(
                     "mail.mail_activity_data_todo",
                     summary=self.env._("Approve a points adjustment"),
-                    user_id=self._approver().id,
+                    user_id=approver.id,
                 )
             else:
+                with engine_writes(ADJUSTMENT_GUARD):
+                    adjustment.write({"submitted_by_id": self.env.uid})
                 adjustment._post()
         return True
 
-    def _approver(self):
-        group = self.env.ref("housekeeping_membership.group_membership_manager")
-        return group.sudo().user_ids.filtered(lambda u: not u.share)[:1] or self.env.user
+    def _hk_approval_reason(self):
+        """``threshold``, ``cap`` or False (posts without approval)."""
+        self.ensure_one()
+        company = self.company_id
+        if abs(self.points) > company.hk_points_approval_threshold:
+            return "threshold"
+        cap = company.hk_points_adjust_cap
+        if cap and self._hk_unapproved_this_month() + abs(self.points) > cap:
+            return "cap"
+        return False
 
-    def action_approve(self):
+    def _hk_unapproved_this_month(self):
+        """Absolute points of the author's adjustments posted without approval this
+        month in the company. The author's user row is written (not changed) first:
+        two submissions at the same moment then serialize (the second one fails and
+        is retried) instead of both counting the month without the other one."""
+        self.ensure_one()
+        author = self.requested_by_id
+        self.env.cr.execute(
+            SQL("UPDATE res_users SET write_date = write_date WHERE id = %s", author.id)
+        )
+        today = fields.Date.context_today(self)
+        start = today.replace(day=1)
+        posted = self.sudo().search_fetch(
+            [
+                ("requested_by_id", "=", author.id),
+                ("company_id", "=", self.company_id.id),
+                ("state", "=", "posted"),
+                ("approved_by_id", "=", False),
+                ("posted_date", ">=", start),
+                ("posted_date", "<", start + relativedelta(months=1)),
+                ("id", "!=", self.id),
+            ],
+            ["points"],
+        )
+        return sum(abs(points) for points in posted.mapped("points"))
+
+    def _approver(self, submitter=None):
+        """The manager who gets the approval activity: an active internal manager of
+        the company who neither wrote nor submits the adjustment."""
+        self.ensure_one()
+        excluded = self.requested_by_id | (submitter or self.submitted_by_id)
+        group = self.env.ref("housekeeping_membership.group_membership_manager")
+        candidates = group.sudo().user_ids.filtered(
+            lambda u: not u.share and u not in excluded and self.company_id in u.company_ids
+        )
+        if not candidates:
+            raise UserError(
+                self.env._(
+                    "This adjustment needs the approval of a membership manager other than "
+                    "its author, and there is none in %(company)s.",
+                    company=self.company_id.display_name,
+                )
+            )
+        return candidates.sorted("id")[:1]
+
+    def _hk_check_decision(self, verb):
+        """A manager decides on adjustments waiting for approval that they neither
+        wrote nor submitted (four eyes)."""
         if not self._is_manager():
-            raise UserError(self.env._("Only a membership manager can approve adjustments."))
+            if verb == "approve":
+                message = self.env._("Only a membership manager can approve adjustments.")
+            else:
+                message = self.env._("Only a membership manager can refuse adjustments.")
+            raise UserError(message)
         for adjustment in self:
             if adjustment.state != "to_approve":
+                if verb == "approve":
+                    message = self.env._("Only adjustments waiting for approval can be approved.")
+                else:
+                    message = self.env._("Only adjustments waiting for approval can be refused.")
+                raise UserError(message)
+            if self.env.user in adjustment.requested_by_id | adjustment.submitted_by_id:
                 raise UserError(
-                    self.env._("Only adjustments waiting for approval can be approved.")
+                    self.env._(
+                        "You wrote or submitted this adjustment: another membership manager "
+                        "approves or refuses it."
+                    )
                 )
-            adjustment.approved_by_id = self.env.user
+
+    def action_approve(self):
+        self._hk_check_decision("approve")
+        now = fields.Datetime.now()
+        for adjustment in self:
+            with engine_writes(ADJUSTMENT_GUARD):
+                adjustment.write({"approved_by_id": self.env.uid, "decision_date": now})
             adjustment._post()
             adjustment.activity_unlink(["mail.mail_activity_data_todo"])
         return True
 
     def action_refuse(self):
-        if not self._is_manager():
-            raise UserError(self.env._("Only a membership manager can refuse adjustments."))
-        self.filtered(lambda a: a.state == "to_approve").write({"state": "refused"})
+        self._hk_check_decision("refuse")
+        with engine_writes(ADJUSTMENT_GUARD):
+            self.write(
+                {
+                    "state": "refused",
+                    "refused_by_id": self.env.uid,
+                    "decision_date": fields.Datetime.now(),
+                }
+            )
         self.activity_unlink(["mail.mail_activity_data_todo"])
         return True
 
@@ -299,9 +531,5 @@ class HousekeepingPointsAdjustment(models.Model):
             )
         else:
             entry = Entry._post_debit(self.partner_id, -self.points, vals)
-        self.write({"state": "posted", "entry_id": entry.id})
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_if_not_posted(self):
-        if any(adjustment.state == "posted" for adjustment in self):
-            raise UserError(self.env._("A posted adjustment cannot be deleted."))
+        with engine_writes(ADJUSTMENT_GUARD):
+            self.write({"state": "posted", "entry_id": entry.id})

@@ -26,6 +26,12 @@ class ResCompany(models.Model):
         default=500,
         help="Manual adjustments of more points than this need a manager's approval.",
     )
+    hk_points_adjust_cap = fields.Integer(
+        string="Unapproved Adjustments per User per Month",
+        default=2000,
+        help="Points (credits and debits added up) that one user may adjust in a month "
+        "without a manager's approval; beyond it, adjustments go to approval. 0 = no cap.",
+    )
     hk_points_reminder_days = fields.Integer(
         string="Expiry Reminder (days)",
         default=30,
@@ -75,6 +81,7 @@ class ResCompany(models.Model):
         "hk_points_per_currency",
         "hk_points_validity_months",
         "hk_points_approval_threshold",
+        "hk_points_adjust_cap",
         "hk_points_reminder_days",
         "hk_point_value",
         "hk_checkin_points",
@@ -93,6 +100,7 @@ class ResCompany(models.Model):
                     company.hk_points_per_currency,
                     company.hk_points_validity_months,
                     company.hk_points_approval_threshold,
+                    company.hk_points_adjust_cap,
                     company.hk_points_reminder_days,
                     company.hk_point_value,
                     company.hk_checkin_points,

@@ -16,6 +16,7 @@ class ResConfigSettings(models.TransientModel):
     hk_points_approval_threshold = fields.Integer(
         related="company_id.hk_points_approval_threshold", readonly=False
     )
+    hk_points_adjust_cap = fields.Integer(related="company_id.hk_points_adjust_cap", readonly=False)
     hk_points_reminder_days = fields.Integer(
         related="company_id.hk_points_reminder_days", readonly=False
     )

@@ -8,6 +8,7 @@ from . import test_access
 from . import test_rfm
 from . import test_lifecycle
 from . import test_points
+from . import test_trust_adjustments
 from . import test_portal
 from . import test_portal_ui
 from . import test_tiers

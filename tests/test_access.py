@@ -44,6 +44,10 @@ MATRIX = {
     "housekeeping.partner.rfm": {"user": "r", "manager": "r"},
     # PIPL anonymization: managers only (the action checks it too)
     "housekeeping.partner.anonymize": {"manager": "rwcu"},
+    # the batched engines' positions: written by the engines only (as superuser)
+    "housekeeping.engine.position": {"manager": "r"},
+    # staff audit (adjustments, manual tier and stage changes): managers read it
+    "housekeeping.report.staff.audit": {"manager": "r"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
