@@ -66,7 +66,7 @@ class HousekeepingPortal(CustomerPortal):
         return values
 
     # ------------------------------------------------------------------ membership
-    @http.route("/my/membership", type="http", auth="user", website=True)
+    @http.route("/my/membership", type="http", auth="user", website=True, readonly=True)
     def portal_membership(self, **kw):
         partner = self._hk_partner().sudo()
         expiring = partner._hk_points_expiring_soon(days=30)
@@ -95,7 +95,11 @@ class HousekeepingPortal(CustomerPortal):
 
     # ------------------------------------------------------------------ points history
     @http.route(
-        ["/my/points", "/my/points/page/<int:page>"], type="http", auth="user", website=True
+        ["/my/points", "/my/points/page/<int:page>"],
+        type="http",
+        auth="user",
+        website=True,
+        readonly=True,
     )
     def portal_points(self, page=1, filterby="all", **kw):
         partner = self._hk_partner()
@@ -139,10 +143,12 @@ class HousekeepingPortal(CustomerPortal):
         return request.render("housekeeping_membership.portal_my_points", values)
 
     # ------------------------------------------------------------------ referral
-    @http.route("/my/referral", type="http", auth="user", website=True)
+    @http.route("/my/referral", type="http", auth="user", website=True, readonly=True)
     def portal_referral(self, **kw):
         partner = self._hk_partner().sudo()
-        code = partner._hk_ensure_referral_code()[0]
+        # viewing the page writes nothing: a customer without a code yet gets one
+        # from the page's button (POST /my/referral/code)
+        code = partner.referral_code
         friends = request.env["res.partner"].sudo().search([("referred_by_id", "=", partner.id)])
         Entry = request.env["housekeeping.points.entry"].sudo()
         # a referral taken back (the friend's visit cancelled) is not rewarded
@@ -158,13 +164,21 @@ class HousekeepingPortal(CustomerPortal):
         values = self._hk_values(
             "hk_referral",
             code=code,
-            share_url=f"{partner.get_base_url()}/housekeeping/ref/{code}",
+            share_url=code and f"{partner.get_base_url()}/housekeeping/ref/{code}",
             friends=friends,
             rewarded={int(key.split(":")[1]) for key in rewarded if key},
         )
         return request.render("housekeeping_membership.portal_my_referral", values)
 
-    @http.route("/housekeeping/ref/<string:code>", type="http", auth="public", website=True)
+    @http.route("/my/referral/code", type="http", auth="user", methods=["POST"], website=True)
+    def portal_referral_code(self, **kw):
+        """Give the customer a referral code (kept if there is one already)."""
+        self._hk_partner().sudo()._hk_ensure_referral_code()
+        return request.redirect("/my/referral")
+
+    @http.route(
+        "/housekeeping/ref/<string:code>", type="http", auth="public", website=True, readonly=True
+    )
     def referral_link(self, code, **kw):
         """The share link: remember the code and send the friend to sign up."""
         request.session["hk_referral_code"] = (code or "")[:16].upper()
@@ -173,7 +187,9 @@ class HousekeepingPortal(CustomerPortal):
         return request.redirect(f"/web/signup?hk_ref={code[:16]}")
 
     # ------------------------------------------------------------------ rewards & coupons
-    @http.route("/my/rewards", type="http", auth="user", website=True)
+    # viewing the catalog only reads: the stock of a limited reward is locked by
+    # the redemption (POST) alone, so visitors never wait on one another
+    @http.route("/my/rewards", type="http", auth="user", website=True, readonly=True)
     def portal_rewards(self, **kw):
         partner = self._hk_partner().sudo()
         today = fields.Date.context_today(partner)
@@ -201,8 +217,7 @@ class HousekeepingPortal(CustomerPortal):
                 )
                 continue
             try:
-                with request.env.cr.savepoint():
-                    reward._hk_check_redeemable(partner, today)
+                reward._hk_check_redeemable(partner, today)
                 available[reward.id] = True
             except UserError as error:
                 available[reward.id] = str(error)
@@ -258,7 +273,7 @@ class HousekeepingPortal(CustomerPortal):
             message=request.env._("Redeemed! We will deliver %(gift)s to you.", gift=reward.name),
         )
 
-    @http.route("/my/coupons", type="http", auth="user", website=True)
+    @http.route("/my/coupons", type="http", auth="user", website=True, readonly=True)
     def portal_coupons(self, **kw):
         partner = self._hk_partner()
         cards = (
@@ -291,7 +306,7 @@ class HousekeepingPortal(CustomerPortal):
             raise NotFound()
         return visit
 
-    @http.route("/my/visits", type="http", auth="user", website=True)
+    @http.route("/my/visits", type="http", auth="user", website=True, readonly=True)
     def portal_visits(self, **kw):
         partner = self._hk_partner()
         Visit = request.env["housekeeping.visit"].sudo()
@@ -342,6 +357,16 @@ class HousekeepingPortal(CustomerPortal):
         if visit.state != "done" or score not in (1, 2, 3, 4, 5):
             return self._hk_redirect(
                 "/my/visits", error=request.env._("Choose a score from 1 to 5 for a done visit.")
+            )
+        given = visit._hk_given_rating()
+        if given:
+            # one rating per visit: the page shows the first one, nothing is written
+            return self._hk_redirect(
+                "/my/visits",
+                error=request.env._(
+                    "You already rated this visit %(score)s/5: a visit is rated once.",
+                    score=int(given.rating),
+                ),
             )
         token = visit._rating_get_access_token()
         visit.rating_apply(score, token=token, feedback=(comment or "")[:2000])
@@ -413,7 +438,9 @@ class HousekeepingPortal(CustomerPortal):
         "special_instructions",
     )
 
-    @http.route("/my/preferences", type="http", auth="user", website=True, methods=["GET"])
+    @http.route(
+        "/my/preferences", type="http", auth="user", website=True, methods=["GET"], readonly=True
+    )
     def portal_preferences(self, **kw):
         partner = self._hk_partner().sudo()
         Partner = request.env["res.partner"]

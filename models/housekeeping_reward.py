@@ -103,6 +103,10 @@ class HousekeepingReward(models.Model):
             reward.redeemed_count = counts.get(reward, 0)
 
     def _hk_check_redeemable(self, partner, today):
+        """Raise why ``partner`` cannot redeem the reward today. It only reads: the
+        portal's catalog calls it for every reward on each view, so it must never
+        lock or write a row; ``redeem()`` locks the stock first
+        (``_hk_lock_stock``)."""
         self.ensure_one()
         if not self.active:
             raise UserError(self.env._("The reward %(name)s is archived.", name=self.name))
@@ -124,13 +128,6 @@ class HousekeepingReward(models.Model):
             )
         Entry = self.env["housekeeping.points.entry"].sudo()
         if self.stock_limit:
-            # lock the reward by writing its row: a transaction that counted the
-            # redemptions before another one gave the last unit then fails to
-            # serialize (and is retried) instead of counting from its older snapshot,
-            # which a lock alone (SELECT ... FOR UPDATE) would let it do
-            self.env.cr.execute(
-                "UPDATE housekeeping_reward SET write_date = write_date WHERE id = %s", [self.id]
-            )
             used = Entry.search_count([("reward_id", "=", self.id), ("entry_type", "=", "redeem")])
             if used >= self.stock_limit:
                 raise UserError(self.env._("The reward %(name)s is out of stock.", name=self.name))
@@ -152,6 +149,18 @@ class HousekeepingReward(models.Model):
                     )
                 )
 
+    def _hk_lock_stock(self):
+        """Lock a reward of limited stock by writing its row, before its
+        redemptions are counted: a transaction that counted them before another
+        one gave the last unit then fails to serialize (and is retried) instead of
+        counting from its older snapshot, which a lock alone (SELECT ... FOR
+        UPDATE) would let it do. Only a redemption calls it."""
+        self.ensure_one()
+        if self.stock_limit:
+            self.env.cr.execute(
+                SQL("UPDATE housekeeping_reward SET write_date = write_date WHERE id = %s", self.id)
+            )
+
     def redeem(self, partner):
         """Debit the points of ``partner`` and return what the reward gives: a
         ``loyalty.card`` (service and coupon rewards) or a ``mail.activity`` to
@@ -159,6 +168,7 @@ class HousekeepingReward(models.Model):
         self.ensure_one()
         partner.ensure_one()
         today = fields.Date.context_today(self)
+        self._hk_lock_stock()
         self._hk_check_redeemable(partner, today)
         Entry = self.env["housekeeping.points.entry"].sudo()
         entry_vals = {

@@ -282,3 +282,39 @@ class HousekeepingVisit(models.Model):
         for visit in self:
             parts = [visit.name or "", visit.service_type_id.name or ""]
             visit.display_name = " · ".join(p for p in parts if p)
+
+    # ------------------------------------------------------------------ portal access
+    # The visit fields a customer (portal user) may read: those the portal pages
+    # show (views/portal_templates.xml, portal_my_visits) and what they need to
+    # be listed and named (id, the reference behind display_name, and the fields
+    # of the default order, added below). Every other field (notes, amounts,
+    # agents, chatter, sale links, fields added later) is refused to share users
+    # on every path: read, search_read, web_read, domains, groupings, fields_get.
+    _hk_portal_fields = frozenset(
+        {
+            "id",
+            "display_name",
+            "name",
+            "service_type_id",
+            "date",
+            "state",
+            "employee_id",
+            "rating_last_value",
+        }
+    )
+
+    @api.model
+    def _has_field_access(self, field, operation):
+        if (
+            not self.env.su
+            and field.name not in self._hk_portal_fields
+            and self.env.user.share
+            and field.name not in self._hk_order_fields()
+        ):
+            return False
+        return super()._has_field_access(field, operation)
+
+    @api.model
+    def _hk_order_fields(self):
+        """The fields the default order sorts on: a list of visits must sort."""
+        return {part.split()[0] for part in self._order.split(",") if part.strip()}

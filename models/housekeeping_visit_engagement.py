@@ -4,6 +4,7 @@ from markupsafe import Markup
 
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
 
 
 class HousekeepingVisit(models.Model):
@@ -40,8 +41,12 @@ class HousekeepingVisit(models.Model):
 
     # ------------------------------------------------------------------ ratings
     def action_record_rating(self, score, feedback=None):
-        """Record a score given on the phone (1-5) through Odoo's rating."""
+        """Record a score given on the phone (1-5) through Odoo's rating. A visit
+        is rated once: a visit the customer already rated (portal, survey link or
+        an earlier call) is refused with the rating it has."""
         self.ensure_one()
+        # a staff action: a customer rates through the portal or the survey link
+        self.check_access("write")
         if self.state != "done":
             raise UserError(self.env._("Only done visits can be rated."))
         try:
@@ -50,12 +55,54 @@ class HousekeepingVisit(models.Model):
             score = 0
         if not 1 <= score <= 5:
             raise UserError(self.env._("A satisfaction score is between 1 and 5."))
+        given = self._hk_given_rating()
+        if given:
+            raise UserError(self._hk_already_rated_message(given))
         token = self._rating_get_access_token()
         return self.rating_apply(score, token=token, feedback=feedback)
+
+    def _hk_given_rating(self):
+        """The rating the customer gave on this visit (the first one if the data
+        holds several), or an empty recordset: one rating per visit."""
+        self.ensure_one()
+        return (
+            self.env["rating.rating"]
+            .sudo()
+            .search(
+                [("res_model", "=", self._name), ("res_id", "=", self.id), ("consumed", "=", True)],
+                order="id",
+                limit=1,
+            )
+        )
+
+    def _hk_already_rated_message(self, rating):
+        return self.env._(
+            "The visit %(visit)s was already rated %(score)s/5 on %(date)s: a visit is "
+            "rated once, and its rating stays as given.",
+            visit=self.display_name,
+            score=int(rating.rating),
+            date=format_date(self.env, rating.write_date),
+        )
 
     def rating_apply(
         self, rate, token=None, rating=None, feedback=None, subtype_xmlid=None, **kwargs
     ):
+        """One rating per visit, on every path (portal form, the survey's
+        /rate/<token> page, a phone score): a visit already rated keeps its
+        rating; the first one is returned and nothing is written (no new value,
+        complaint, activity or message). Callers have write access to the visit
+        (staff) or run as superuser after their own check (the portal and the
+        /rate controllers), as Odoo's rating_apply expects.
+
+        Two first ratings at the same moment (a double click) cannot both land:
+        giving a rating recomputes the visit's stored ``rating_last_value``, so
+        both transactions write the visit's row and the later one fails to
+        serialize; Odoo retries its request, which then finds the first rating."""
+        self.check_access("write")
+        if len(self) == 1:
+            given = self._hk_given_rating()
+            if given:
+                return given
         rating = super().rating_apply(
             rate,
             token=token,

@@ -19,4 +19,7 @@ from . import test_bad_input
 from . import test_concurrency
 from . import test_reports
 from . import test_reliability
+from . import test_cron_resume
 from . import test_i18n
+from . import test_trust_portal
+from . import test_trust_rpc

@@ -294,8 +294,11 @@ class TestPortalRoutes(HttpCase):
         self.assertFalse(self.customer.hk_anonymized)
 
     def test_referral_page_and_link(self):
-        self._login()
+        token = self._login()
         page = self.url_open("/my/referral").text
+        self.assertFalse(self.customer.referral_code, "viewing the page writes nothing")
+        self.assertIn("o_hk_get_referral_code", page)
+        page = self.url_open("/my/referral/code", data={"csrf_token": token}).text
         code = self.customer.referral_code
         self.assertTrue(code)
         self.assertIn(code, page)

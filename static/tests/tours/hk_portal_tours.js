@@ -109,9 +109,26 @@ tours.add("hk_portal_rate_visit_tour", {
     ],
 });
 
+tours.add("hk_portal_referral_page_tour", {
+    steps: () => [
+        {
+            content: "Viewing the page writes nothing: the code comes from its button",
+            trigger: "button.o_hk_get_referral_code",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The code and its link are shown",
+            trigger: ".o_hk_referral_code",
+        },
+        {
+            trigger: ".o_hk_share_url",
+        },
+    ],
+});
+
 for (const [name, selector] of [
     ["hk_portal_points_page_tour", ".o_hk_points_list"],
-    ["hk_portal_referral_page_tour", ".o_hk_referral_code"],
     ["hk_portal_rewards_page_tour", ".o_hk_reward"],
 ]) {
     tours.add(name, {
