@@ -6,6 +6,9 @@ from . import res_config_settings
 from . import housekeeping_household_tag
 from . import housekeeping_weekday
 from . import housekeeping_service_type
+
+# the batched engines' position in their pass (used by res.partner's batch helpers)
+from . import housekeeping_engine_position
 from . import res_partner
 from . import housekeeping_visit
 from . import housekeeping_complaint

@@ -284,10 +284,11 @@ class HousekeepingJourney(models.Model):
         sms = SQL("(p.consent_sms AND COALESCE(p.phone, '') != '')")
         return {"email": email, "sms": sms, "both": SQL("(%s OR %s)", email, sms)}[self.channel]
 
-    def _hk_audience_query(self, today, limit=None, partner_ids=None):
+    def _hk_audience_query(self, today, limit=None, partner_ids=None, after_id=0):
         """SQL returning ``(partner_id, period_key)`` of the customers to message
         today: trigger, audience domain, consent, company, minus those already
-        messaged for this occasion or within the period."""
+        messaged for this occasion or within the period; by customer id, after
+        ``after_id``."""
         self.ensure_one()
         trigger = self._hk_trigger_sql(today)
         if trigger is None:
@@ -310,7 +311,7 @@ class HousekeepingJourney(models.Model):
             SELECT p.id, %(key)s AS period_key
               FROM res_partner p
              WHERE p.active AND p.id IN %(audience)s AND %(condition)s AND %(consent)s
-               AND %(company)s AND %(scope)s
+               AND %(company)s AND %(scope)s AND p.id > %(after)s
                AND NOT EXISTS (
                    SELECT 1 FROM housekeeping_journey_send s
                     WHERE s.journey_id = %(journey)s AND s.partner_id = p.id
@@ -326,6 +327,7 @@ class HousekeepingJourney(models.Model):
             scope=SQL("p.id = ANY(%s)", list(partner_ids))
             if partner_ids is not None
             else SQL("TRUE"),
+            after=after_id,
             journey=self.id,
             period=period,
             limit=SQL("LIMIT %s", limit) if limit else SQL(""),
@@ -340,18 +342,28 @@ class HousekeepingJourney(models.Model):
     def _hk_run(self, today, limit=None, partner_ids=None):
         """Message the audience of this journey (at most ``limit`` customers, only
         ``partner_ids`` when given); returns ``(sent_count, more)``."""
+        _taken, sent, more, _last = self._hk_run_step(today, limit=limit, partner_ids=partner_ids)
+        return sent, more
+
+    def _hk_run_step(self, today, limit=None, partner_ids=None, after_id=0):
+        """``_hk_run`` for the audience of customer id above ``after_id`` (a batch
+        of the scheduled run); returns ``(taken, sent, more, last)``: the customers
+        of the audience taken, the messages sent, whether more are left, the id of
+        the last customer taken."""
         self.ensure_one()
         self._hk_flush()
-        query = self._hk_audience_query(today, limit=limit and limit + 1, partner_ids=partner_ids)
+        query = self._hk_audience_query(
+            today, limit=limit and limit + 1, partner_ids=partner_ids, after_id=after_id
+        )
         if query is None:
-            return 0, False
+            return 0, 0, False, after_id
         self.env.cr.execute(query)
         rows = self.env.cr.fetchall()
         more = bool(limit) and len(rows) > limit
         rows = rows[:limit] if limit else rows
         sends = self._hk_send(rows)
         self.last_run_date = today
-        return len(sends), more
+        return len(rows), len(sends), more, rows[-1][0] if rows else after_id
 
     def _hk_send(self, rows):
         """Create the send log rows (the unique index makes a retry or a concurrent
@@ -695,45 +707,51 @@ class HousekeepingJourney(models.Model):
         """Daily: run every active journey (birthday journeys run with the birthday
         cron). Batches of ``housekeeping_membership.journey_batch_size`` customers
         commit in the cron; the send log's once-only key makes reruns send nothing."""
-        batch = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("housekeeping_membership.journey_batch_size", 5000)
-        )
         today = fields.Date.context_today(self)
-        return self.search([("trigger", "!=", "birthday")])._hk_run_batches(today, batch)
+        return self.search([("trigger", "!=", "birthday")])._hk_run_batches(today)
 
-    def _hk_run_batches(self, today, batch):
-        """Run the journeys of ``self`` batch by batch; in the cron each batch
-        commits, and when time runs out the cron is called again and resumes (the
-        customers already messaged are no longer in the audience)."""
-        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
-        total = 0
-        journeys = list(self)
-        for index, journey in enumerate(journeys):
-            # the messages of earlier runs first: delivered, refused, to prepare again
-            journey._hk_retry_failed()
-            # the whole run reads the audience of the days since the last complete
-            # one (a batch writes last_run_date, not this)
-            journey = journey.with_context(hk_journey_since=journey.last_complete_date)
-            while True:
-                sent, more = journey._hk_run(today, limit=batch)
-                total += sent
-                if in_cron:
-                    pending = more or index < len(journeys) - 1
-                    time_left = self.env["ir.cron"]._commit_progress(sent, remaining=int(pending))
-                    if pending and time_left <= 0:
-                        return total
-                if not more:
-                    if not journey.last_complete_date or journey.last_complete_date < today:
-                        journey.last_complete_date = today
-                    break
-        return total
+    def _hk_run_batches(self, today, batch=None, engine="journeys"):
+        """Run the journeys of ``self`` batch by batch, each journey a stage of one
+        pass (``res.partner._hk_run_batches``, the position of ``engine``): in the
+        cron each batch commits with the position, and when time runs out the next
+        call continues the journey under way after its last customer, then the
+        journeys after it. ``batch``: the batch size when
+        ``housekeeping_membership.journey_batch_size`` is not set. Returns the
+        messages sent."""
+
+        def stage(journey):
+            def step(limit, after):
+                if not after:
+                    # the messages of earlier runs first: delivered, refused, to
+                    # prepare again
+                    journey._hk_retry_failed()
+                # the whole pass reads the audience of the days since the last
+                # complete one (recorded when the pass ends)
+                return journey.with_context(
+                    hk_journey_since=journey.last_complete_date
+                )._hk_run_step(today, limit=limit, after_id=after)
+
+            return step
+
+        def finish(_sent, started):
+            # the day the pass started: the customers it had walked before a later
+            # day (a pass spanning midnight) are read again by the next pass
+            for journey in self:
+                if not journey.last_complete_date or journey.last_complete_date < started:
+                    journey.last_complete_date = started
+
+        return self.env["res.partner"]._hk_run_batches(
+            engine,
+            "journey_batch_size",
+            [(f"journey:{journey.id}", stage(journey)) for journey in self],
+            default=batch or 5000,
+            on_finish=finish,
+        )
 
     def action_run_now(self):
         """Run the journey at once (same rules as the daily run)."""
         today = fields.Date.context_today(self)
-        sent = self._hk_run_batches(today, 5000)
+        sent = self._hk_run_batches(today)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

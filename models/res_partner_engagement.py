@@ -159,12 +159,15 @@ class ResPartner(models.Model):
         return self.env.ref("housekeeping_membership.res_partner_category_vip")
 
     @api.model
-    def _hk_vip_query(self, partner_ids=None, limit=None):
+    def _hk_vip_query(self, partner_ids=None, limit=None, after_id=0):
         """SQL returning ``(partner_id, action)`` rows, ``action`` being ``add`` or
         ``remove``: one statement over the latest rating of each rated done visit,
         the last N rated visits of each customer (N and the minimum average from the
-        customer's company), compared with who has the VIP tag."""
+        customer's company), compared with who has the VIP tag; by customer id,
+        after ``after_id``."""
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
+        if after_id:
+            scope = SQL("%s AND p.id > %s", scope, after_id)
         main_company = self._hk_main_company()
         return SQL(
             """
@@ -216,16 +219,25 @@ class ResPartner(models.Model):
         self.flush_model(["active", "company_id", "category_id", "hk_vip_since"])
 
     @api.model
-    def _hk_vip_evaluate(self, partner_ids=None, limit=None):
-        """Tag / untag VIP customers; returns ``(changed_count, more)``."""
+    def _hk_vip_evaluate(self, partner_ids=None, limit=None, after_id=0):
+        """Tag / untag VIP customers (of id above ``after_id``); returns
+        ``(changed_count, more)``."""
+        rows, more = self._hk_vip_evaluate_rows(partner_ids, limit=limit, after_id=after_id)
+        return len(rows), more
+
+    @api.model
+    def _hk_vip_evaluate_rows(self, partner_ids=None, limit=None, after_id=0):
+        """``_hk_vip_evaluate`` returning the rows ``(partner_id, action)`` applied."""
         self._hk_vip_flush()
-        self.env.cr.execute(self._hk_vip_query(partner_ids, limit=limit and limit + 1))
+        self.env.cr.execute(
+            self._hk_vip_query(partner_ids, limit=limit and limit + 1, after_id=after_id)
+        )
         rows = self.env.cr.fetchall()
         more = bool(limit) and len(rows) > limit
         rows = rows[:limit] if limit else rows
         if rows:
             self._hk_vip_apply(rows)
-        return len(rows), more
+        return rows, more
 
     @api.model
     def _hk_vip_apply(self, rows):
@@ -275,10 +287,11 @@ class ResPartner(models.Model):
         )
 
     @api.model
-    def _hk_vip_schedule_callbacks(self, today, limit=None):
-        """Plan a callback activity for the agent of each VIP customer whose last
-        callback was planned at least N days ago (company setting) and who has no
-        open callback; one query and one INSERT."""
+    def _hk_vip_schedule_callbacks(self, today, limit=None, after_id=0):
+        """Plan a callback activity for the agent of each VIP customer (of id above
+        ``after_id``) whose last callback was planned at least N days ago (company
+        setting) and who has no open callback; one query and one INSERT. Returns
+        the ids of the customers planned, in order."""
         activity_type = self.env.ref("housekeeping_membership.mail_activity_type_callback")
         self.flush_model(["hk_vip_callback_date", "user_id", "tier_agent_id", "category_id"])
         self.env["mail.activity"].flush_model(["res_model", "res_id", "activity_type_id", "active"])
@@ -291,7 +304,7 @@ class ResPartner(models.Model):
               JOIN res_partner_res_partner_category_rel rel
                 ON rel.partner_id = p.id AND rel.category_id = %(vip)s
               JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
-             WHERE p.active
+             WHERE p.active AND p.id > %(after)s
                AND (p.hk_vip_callback_date IS NULL
                     OR p.hk_vip_callback_date <= %(today)s::date - c.hk_vip_callback_days)
                AND NOT EXISTS (SELECT 1 FROM mail_activity a
@@ -304,12 +317,13 @@ class ResPartner(models.Model):
                 main=main_company.id,
                 today=today,
                 type=activity_type.id,
+                after=after_id,
                 limit=SQL("LIMIT %s", limit) if limit else SQL(""),
             )
         )
         rows = self.env.cr.fetchall()
         if not rows:
-            return 0
+            return []
         model_id = self.env["ir.model"]._get_id("res.partner")
         summary = self.env._("VIP callback: thank the customer and ask for feedback")
         # the services to suggest during the call, with the reason of each
@@ -349,39 +363,30 @@ class ResPartner(models.Model):
             [today, [r[0] for r in rows]],
         )
         self.invalidate_model(["hk_vip_callback_date", "activity_ids"])
-        return len(rows)
+        return [r[0] for r in rows]
 
     @api.model
     def _cron_evaluate_vip(self):
         """Daily: tag customers who became VIP, untag those who no longer qualify
-        (logged in the chatter), then plan the periodic VIP callbacks. Batches of
-        ``housekeeping_membership.vip_batch_size`` commit in the cron; a second run
-        changes nothing."""
-        batch = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("housekeeping_membership.vip_batch_size", 5000)
-        )
-        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        (logged in the chatter), then plan the periodic VIP callbacks: two stages
+        of one pass (``_hk_run_batches``), batches of
+        ``housekeeping_membership.vip_batch_size`` customers by id that commit in
+        the cron; a second run changes nothing. Returns the customers tagged or
+        untagged."""
         today = fields.Date.context_today(self)
-        total = 0
-        while True:
-            done, more = self._hk_vip_evaluate(limit=batch)
-            total += done
-            if not more:
-                break
-            if in_cron and self.env["ir.cron"]._commit_progress(done, remaining=1) <= 0:
-                return total
-        while True:
-            planned = self._hk_vip_schedule_callbacks(today, limit=batch)
-            more = planned == batch
-            if in_cron:
-                time_left = self.env["ir.cron"]._commit_progress(planned, remaining=int(more))
-                if more and time_left <= 0:
-                    break
-            if not more:
-                break
-        return total
+
+        def evaluate(limit, after):
+            rows, more = self._hk_vip_evaluate_rows(limit=limit, after_id=after)
+            return len(rows), len(rows), more, rows[-1][0] if rows else after
+
+        def callbacks(limit, after):
+            planned = self._hk_vip_schedule_callbacks(today, limit=limit, after_id=after)
+            # (the count returned is the tags' changes)
+            return len(planned), 0, len(planned) == limit, planned[-1] if planned else after
+
+        return self._hk_run_batches(
+            "vip", "vip_batch_size", [("evaluate", evaluate), ("callbacks", callbacks)]
+        )
 
     # ------------------------------------------------------------------ birthday
     @api.model
@@ -389,14 +394,9 @@ class ResPartner(models.Model):
         """Birthday points (super), then the birthday journeys: the greeting, with
         the birthday coupon of the customer's tier when tiers are installed."""
         result = super()._cron_birthday()
-        batch = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("housekeeping_membership.journey_batch_size", 5000)
-        )
         today = fields.Date.context_today(self)
         self.env["housekeeping.journey"].search([("trigger", "=", "birthday")])._hk_run_batches(
-            today, batch
+            today, engine="birthday_journeys"
         )
         return result
 

@@ -774,6 +774,7 @@ class ResPartner(models.Model):
             )
 
         return self._hk_run_chunks(
+            "lifecycle",
             "lifecycle_batch_size",
             rule_query,
             lambda ids: self._hk_lifecycle_evaluate(partner_ids=ids, trigger="cron"),

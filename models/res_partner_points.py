@@ -729,30 +729,32 @@ class ResPartner(models.Model):
         history. A lot is written with an expiry date after the day it is written
         (one already past expires when it is written, ``_post_credits``), so a lot
         is missed only if the transaction writing it stays open longer than the
-        margin. A run stopped before the end (a crash, the scheduler's time limit)
-        records nothing: the next one reads its range again and skips the lots
-        already expired (their ``expire:<lot>`` key)."""
+        margin. A pass is walked by lot id over the scheduler's calls (the
+        engine's position, ``_hk_run_batches``): a pass stopped before the end (a
+        crash, the scheduler's time limit) records nothing, and the next call
+        continues it after the last lot committed, with the same ``since`` (no run
+        was recorded meanwhile). A pass that spans days records the day it started:
+        the lots of the part already walked that expired after it are read by the
+        next pass."""
         today = fields.Date.context_today(self)
         Entry = self.env["housekeeping.points.entry"].sudo()
         Run = self.env["housekeeping.points.expiry.run"].sudo()
         last_run = Run.search_fetch([("date", "<=", today)], ["date"], limit=1)
         since = last_run.date - timedelta(days=EXPIRY_MARGIN_DAYS) if last_run else None
-        state = {"after": 0, "finished": False}
 
-        def step(limit):
-            taken, expired, state["after"] = Entry._expire_lots_after(
-                today, limit, state["after"], since
-            )
-            state["finished"] = taken < limit
-            return expired, not state["finished"]
+        def step(limit, after):
+            taken, expired, last = Entry._expire_lots_after(today, limit, after, since)
+            return taken, expired, taken >= limit, last
 
-        total = self._hk_run_batches("points_expire_batch_size", step)
-        if state["finished"]:
-            Run.create({"date": today, "lots_expired": total})
-            # once per completed run: a run cut by the time limit is called again
+        def finish(expired, started):
+            Run.create({"date": started, "lots_expired": expired})
+            # once per completed pass: a pass cut by the time limit is called again
             # with the same ``since``, and would remind the later days again
             self._hk_remind_expiring_points(today, since=last_run.date if last_run else None)
-        return total
+
+        return self._hk_run_batches(
+            "points_expiry", "points_expire_batch_size", step, on_finish=finish
+        )
 
     def _hk_points_expiring_soon(self, days=None):
         """``{'points', 'date'}``: points of the customer's lots expiring within

@@ -925,6 +925,7 @@ class ResPartner(models.Model):
             return SQL("SELECT p.id FROM res_partner p WHERE %s", self._hk_tier_members())
 
         return self._hk_run_chunks(
+            "tiers",
             "tier_batch_size",
             rule_query,
             lambda ids: self._hk_tier_evaluate(partner_ids=ids, trigger="cron"),

@@ -478,8 +478,9 @@ class TestConcurrentCrons(RealCursorCase):
             return [row[0] for row in cr.fetchall()]
 
     def test_expiry_cron_out_of_time_records_nothing(self):
-        """The scheduler's time limit stops a run between two batches: the run is
-        not recorded, so the next one reads the same lots again."""
+        """The scheduler's time limit stops a run between two batches: the pass is
+        not recorded yet; the next call continues it after the last lot committed
+        (the engine's position) and records the whole pass."""
         self._expiring_lots()
         with self.registry.cursor() as cr:
             env = self._cron_env(self._cursor_env(cr), self.expire_cron_id)
@@ -489,7 +490,7 @@ class TestConcurrentCrons(RealCursorCase):
         with self.registry.cursor() as cr:
             env = self._cron_env(self._cursor_env(cr), self.expire_cron_id)
             self.assertEqual(env["res.partner"]._cron_expire_points(), 2 * self.CUSTOMERS - 4)
-        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS - 4])
+        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS])
         self.assertEqual(self._expired(), 2 * self.CUSTOMERS)
 
     def test_expiry_cron_interrupted_then_rerun(self):
@@ -526,8 +527,9 @@ class TestConcurrentCrons(RealCursorCase):
             for pid, balance, total in cr.fetchall():
                 # the 5 points without expiry are left
                 self.assertEqual((balance, total), (5, 5), pid)
-        # the interrupted run recorded nothing; the two completed ones did
-        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS - 8, 0])
+        # the interrupted call recorded nothing; each completed pass did, with every
+        # lot it expired (the interrupted call's committed batches included)
+        self.assertEqual(self._expiry_runs(), [2 * self.CUSTOMERS, 0])
         self.assertEqual(self._expired(), 2 * self.CUSTOMERS)
 
     def _expired(self):
