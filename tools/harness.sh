@@ -69,7 +69,7 @@ pg_bindir() {
 ensure_system_deps() {
     pg_bindir >/dev/null || ensure_apt postgresql
     local want=(postgresql-client)
-    [[ ${1:-} == browser ]] && want+=(chromium fonts-noto-cjk poppler-utils)
+    [[ ${1:-} == browser ]] && want+=(chromium fonts-noto-cjk poppler-utils wkhtmltopdf)
     ensure_apt "${want[@]}"
 }
 
@@ -155,6 +155,7 @@ db_name = $1
 dbfilter = ^$1\$
 list_db = False
 admin_passwd = admin
+http_port = ${HK_HTTP_PORT:-8069}
 CONF
     echo "$conf"
 }
