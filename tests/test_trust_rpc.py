@@ -71,21 +71,43 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         cls.visit.action_done()
 
     def _rpc(self, login, model, method, args, kwargs=None, context=None):
+        """Call ``model.method`` as the web client does; an error answer raises
+        ``JsonRpcException`` whose text is the exception's type and message."""
         self.authenticate(login, "admin" if login == "admin" else login)
-        return self.make_jsonrpc_request(
-            f"/web/dataset/call_kw/{model}/{method}",
-            {
-                "model": model,
-                "method": method,
-                "args": args,
-                "kwargs": {**(kwargs or {}), "context": {"lang": "en_US", **(context or {})}},
+        response = self.opener.post(
+            f"{self.base_url()}/web/dataset/call_kw/{model}/{method}",
+            json={
+                "id": 0,
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {
+                    "model": model,
+                    "method": method,
+                    "args": args,
+                    "kwargs": {**(kwargs or {}), "context": {"lang": "en_US", **(context or {})}},
+                },
             },
+            timeout=30,
         )
+        response.raise_for_status()
+        answer = response.json()
+        if "error" in answer:
+            data = answer["error"]["data"]
+            raise JsonRpcException(answer["error"]["code"], f"{data['name']}: {data['message']}")
+        return answer.get("result")
 
-    def _assert_rpc_refused(self, records, login, model, method, args, kwargs=None, context=None):
-        """The call answers an error (UserError/AccessError) and changes nothing."""
-        with self.assertRefused(records, exc=JsonRpcException), mute_logger("odoo.http"):
-            self._rpc(login, model, method, args, kwargs, context)
+    def _assert_rpc_refused(
+        self, records, login, model, method, args, kwargs=None, context=None, message=None
+    ):
+        """The call answers a UserError/AccessError (whose text holds ``message``)
+        and changes nothing."""
+        with self.assertRefused(records, exc=JsonRpcException, message=message):
+            with mute_logger("odoo.http"):
+                try:
+                    self._rpc(login, model, method, args, kwargs, context)
+                except JsonRpcException as error:
+                    self.assertRegex(str(error), r"^odoo\.exceptions\.(UserError|AccessError): ")
+                    raise
 
     # ------------------------------------------------------------------ partner
     def test_engine_fields_refuse_every_user_and_every_context(self):
@@ -100,6 +122,7 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
                         "write",
                         [self.customer.ids, vals],
                         context=FORGED_CONTEXT,
+                        message=next(iter(vals)),
                     )
         self.customer.invalidate_recordset()
         self.assertEqual(
@@ -117,6 +140,7 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
                     "write",
                     [self.customer.ids, {"membership_tier_id": self.black.id}],
                     context=FORGED_CONTEXT,
+                    message="membership_tier_id",
                 )
         # an agent cannot use the action either
         self._assert_rpc_refused(
@@ -149,6 +173,7 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
             "write",
             [self.customer.ids, {"lifecycle_stage": "churned"}],
             context=FORGED_CONTEXT,
+            message="lifecycle_stage",
         )
         logs_before = len(self.customer.stage_log_ids)
         self._rpc(
@@ -162,11 +187,15 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         self.assertEqual(len(self.customer.stage_log_ids), logs_before + 1)
 
     def test_create_with_engine_fields_is_refused(self):
-        for vals, context in (
-            ({"name": "Forged", "points_balance": 5000}, {}),
-            ({"name": "Forged", "lifecycle_stage": "loyal", "visit_count": 9}, {}),
-            ({"name": "Forged"}, {"default_membership_tier_id": self.black.id}),
-            ({"name": "Forged"}, {"default_points_balance": 5000}),
+        for vals, context, field in (
+            ({"name": "Forged", "points_balance": 5000}, {}, "points_balance"),
+            ({"name": "Forged", "lifecycle_stage": "loyal", "visit_count": 9}, {}, "visit_count"),
+            (
+                {"name": "Forged"},
+                {"default_membership_tier_id": self.black.id},
+                "membership_tier_id",
+            ),
+            ({"name": "Forged"}, {"default_points_balance": 5000}, "points_balance"),
         ):
             with self.subTest(vals=vals, context=context):
                 self._assert_rpc_refused(
@@ -176,6 +205,7 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
                     "create",
                     [[vals]],
                     context={**FORGED_CONTEXT, **context},
+                    message=field,
                 )
 
     def test_import_with_engine_columns_is_refused_naming_them(self):
