@@ -611,6 +611,7 @@ class ResPartner(models.Model):
 
     def action_schedule_callback(self):
         """Plan a callback (回访) for the customer, assigned to the current user."""
+        self._hk_check_staff()
         self.ensure_one()
         self.activity_schedule(
             "housekeeping_membership.mail_activity_type_callback",

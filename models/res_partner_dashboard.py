@@ -26,6 +26,7 @@ class ResPartner(models.Model):
         month; at risk customers and the points liability now with the end of last
         month; the repeat-purchase rate the last 12 months with the 12 before.
         """
+        self._hk_check_staff()
         if not self.env.su and not self.env.user.has_group(
             "housekeeping_membership.group_membership_user"
         ):

@@ -690,6 +690,7 @@ class ResPartner(models.Model):
     def action_set_lifecycle_stage(self, stage, reason):
         """Set the stage by hand, with a reason; it holds for the company's override
         period or until the next done visit, then the rules apply again."""
+        self._hk_check_staff()
         if stage not in dict(LIFECYCLE_STAGES):
             raise UserError(self.env._("Unknown lifecycle stage: %(stage)s", stage=stage))
         if not (reason or "").strip():
@@ -718,6 +719,7 @@ class ResPartner(models.Model):
         return True
 
     def action_confirm_churn_reason(self):
+        self._hk_check_staff()
         with engine_writes("churn_reason_confirmed"):
             self.filtered("churn_reason_id").write({"churn_reason_confirmed": True})
         return True

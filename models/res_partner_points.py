@@ -302,11 +302,13 @@ class ResPartner(models.Model):
         return self.mapped("referral_code")
 
     def action_generate_referral_code(self):
+        self._hk_check_staff_or_self()
         self._hk_ensure_referral_code()
         return True
 
     def action_apply_referral_code(self, code):
         """Record who referred this customer, from the referrer's code."""
+        self._hk_check_staff_or_self()
         self.ensure_one()
         code = (code or "").strip().upper()
         referrer = self.search([("referral_code", "=", code)], limit=1) if code else self.browse()
@@ -648,6 +650,7 @@ class ResPartner(models.Model):
     def action_check_in(self):
         """Daily check-in (签到): points once per day in the customer's timezone, and
         a bonus (points and a coupon) at the end of every streak of N days."""
+        self._hk_check_staff_or_self()
         self.ensure_one()
         company = self._hk_company()
         today = self._hk_local_today()

@@ -1,5 +1,5 @@
 from odoo import api, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .trust import closed_fields
 
@@ -50,6 +50,26 @@ class ResPartner(models.Model):
     sent, before any capability adds its own values)."""
 
     _inherit = "res.partner"
+
+    # ------------------------------------------------------------------ public actions
+    # Any public method can be called over JSON-RPC on any record id the caller
+    # can name, and Odoo checks no access for it: the addon's actions on customers
+    # check who calls them (server code in sudo passes, as the portal's routes do
+    # after checking the customer is the logged-in user's).
+    def _hk_check_staff(self):
+        """Membership staff only (service agents and managers)."""
+        if not self.env.su and not self.env.user.has_group(
+            "housekeeping_membership.group_membership_user"
+        ):
+            raise AccessError(self.env._("Only membership staff can do this on a customer."))
+
+    def _hk_check_staff_or_self(self):
+        """Membership staff, or a customer acting on their own record."""
+        if self.env.su or self.env.user.has_group("housekeeping_membership.group_membership_user"):
+            return
+        own = self.env.user.partner_id.commercial_partner_id
+        if any(partner.commercial_partner_id != own for partner in self.sudo()):
+            raise AccessError(self.env._("You can do this on your own customer account only."))
 
     def _hk_refuse_engine_fields(self, names):
         closed = closed_fields(sorted(ENGINE_FIELD_SET.intersection(names)))

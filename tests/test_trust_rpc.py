@@ -311,3 +311,41 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         self.assertIn("visit_count", str(caught.exception))
         with self.assertRaises(UserError):
             self.visit.with_user(self.agent).write({"state": "cancelled"})
+
+    # ------------------------------------------------------------------ public actions
+    def test_public_actions_check_who_calls_them(self):
+        """Odoo checks no access for a public method called over RPC: anybody
+        who can read a customer (a salesperson without membership rights, a
+        portal customer) could check in, take a referral, move the stage of any
+        customer by id, or read the membership dashboard."""
+        seller = new_test_user(
+            self.env,
+            login="hk_rpc_seller",
+            groups="base.group_user,sales_team.group_sale_salesman",
+            name="Seller RPC",
+        )
+        portal = new_test_user(
+            self.env, login="hk_rpc_portal", groups="base.group_portal", name="Portal RPC"
+        )
+        own = portal.partner_id
+        other = self.customer
+        referrer = self.env["res.partner"].create({"name": "Referrer RPC"})
+        code = referrer._hk_ensure_referral_code()[0]
+        newbie = self.env["res.partner"].create({"name": "Newbie RPC"})
+        for login in (seller.login, portal.login):
+            for method, args in (
+                ("action_check_in", [other.ids]),
+                ("action_generate_referral_code", [other.ids]),
+                ("action_apply_referral_code", [newbie.ids, code]),
+                ("action_set_lifecycle_stage", [other.ids, "churned", "because"]),
+                ("action_confirm_churn_reason", [other.ids]),
+                ("action_schedule_callback", [other.ids]),
+                ("hk_dashboard_data", []),
+            ):
+                with self.subTest(login=login, method=method):
+                    self._assert_rpc_refused(
+                        [other, own, newbie], login, "res.partner", method, args
+                    )
+        # a customer's own check-in still works (the portal's route does it in sudo)
+        self._rpc(portal.login, "res.partner", "action_check_in", [own.ids])
+        self.assertTrue(own.points_entry_ids)
