@@ -225,7 +225,7 @@ class HousekeepingJourney(models.Model):
             return born, SQL("'birthday:' || %s", year)
         if self.trigger == "holiday":
             return self._hk_holiday_trigger_sql(today)
-        if self.trigger == "upgrade" and "housekeeping.tier.log" in self.env:
+        if self.trigger == "upgrade":
             # the tier capability logs every change of tier (direction 'up'); as the
             # engine did with its e-mail, a tier without thresholds (the entry tier)
             # and a first tier given by the scheduled evaluation (a backfill) are
@@ -279,21 +279,67 @@ class HousekeepingJourney(models.Model):
         )
         return company, SQL("%s", f"holiday:{holiday.id}")
 
-    def _hk_consent_sql(self):
-        email = SQL("(p.consent_email AND COALESCE(p.email, '') != '')")
-        sms = SQL("(p.consent_sms AND COALESCE(p.phone, '') != '')")
-        return {"email": email, "sms": sms, "both": SQL("(%s OR %s)", email, sms)}[self.channel]
+    def _hk_reach_sql(self):
+        """``(email, sms)``: SQL booleans on ``res_partner p`` saying whether the
+        customer may get this journey's e-mail / SMS: the journey's channel, the
+        customer's consent and address, and the address not in Odoo's blacklists
+        (an active ``mail.blacklist`` row on ``email_normalized``, an active
+        ``phone.blacklist`` row on ``phone_sanitized``, as mass mailing and SMS
+        marketing check them). Anti-joins on the blacklists' unique indexes."""
+        email = SQL(
+            """(p.consent_email AND COALESCE(p.email, '') != ''
+                AND NOT EXISTS (SELECT 1 FROM mail_blacklist bl
+                                 WHERE bl.email = p.email_normalized AND bl.active))"""
+        )
+        sms = SQL(
+            """(p.consent_sms AND COALESCE(p.phone, '') != ''
+                AND NOT EXISTS (SELECT 1 FROM phone_blacklist pb
+                                 WHERE pb.number = p.phone_sanitized AND pb.active))"""
+        )
+        return (
+            email if self.channel in ("email", "both") else SQL("FALSE"),
+            sms if self.channel in ("sms", "both") else SQL("FALSE"),
+        )
+
+    def _hk_reachable(self, partner_ids):
+        """``{partner_id: channel}``: the channel (``email``, ``sms``, ``both``) by
+        which each customer of ``partner_ids`` may get this journey now (consent,
+        address, blacklists, see ``_hk_reach_sql``); customers who may get it by
+        no channel are left out. One query."""
+        self.ensure_one()
+        if not partner_ids:
+            return {}
+        self._hk_flush()
+        email, sms = self._hk_reach_sql()
+        self.env.cr.execute(
+            SQL(
+                "SELECT p.id, %s, %s FROM res_partner p WHERE p.id = ANY(%s)",
+                email,
+                sms,
+                list(partner_ids),
+            )
+        )
+        return {
+            pid: channel_of(email_ok, sms_ok)
+            for pid, email_ok, sms_ok in self.env.cr.fetchall()
+            if email_ok or sms_ok
+        }
 
     def _hk_audience_query(self, today, limit=None, partner_ids=None, after_id=0):
-        """SQL returning ``(partner_id, period_key)`` of the customers to message
-        today: trigger, audience domain, consent, company, minus those already
-        messaged for this occasion or within the period; by customer id, after
-        ``after_id``."""
+        """SQL returning ``(partner_id, period_key, email_ok, sms_ok)`` of the
+        customers to message today: trigger, audience domain, consent and
+        blacklists (``_hk_reach_sql``: the channels each customer may get), company,
+        minus those already messaged for this occasion or within the period; by
+        customer id, after ``after_id``. A customer whose address is blacklisted is
+        not in the audience, as one without consent: no send is logged, so the
+        customer is neither counted as messaged nor retried; if the address leaves
+        the blacklist while the occasion lasts, the customer gets the message."""
         self.ensure_one()
         trigger = self._hk_trigger_sql(today)
         if trigger is None:
             return None
         condition, key = trigger
+        email, sms = self._hk_reach_sql()
         domain = ast.literal_eval(self.audience_domain or "[]")
         audience = self.env["res.partner"].sudo().with_context(active_test=True)._search(domain)
         company = (
@@ -308,9 +354,11 @@ class HousekeepingJourney(models.Model):
         )
         return SQL(
             """
-            SELECT p.id, %(key)s AS period_key
+            SELECT p.id, %(key)s AS period_key, r.email_ok, r.sms_ok
               FROM res_partner p
-             WHERE p.active AND p.id IN %(audience)s AND %(condition)s AND %(consent)s
+             CROSS JOIN LATERAL (SELECT %(email)s AS email_ok, %(sms)s AS sms_ok) r
+             WHERE p.active AND p.id IN %(audience)s AND %(condition)s
+               AND (r.email_ok OR r.sms_ok)
                AND %(company)s AND %(scope)s AND p.id > %(after)s
                AND NOT EXISTS (
                    SELECT 1 FROM housekeeping_journey_send s
@@ -322,7 +370,8 @@ class HousekeepingJourney(models.Model):
             key=key,
             audience=audience.subselect(),
             condition=condition,
-            consent=self._hk_consent_sql(),
+            email=email,
+            sms=sms,
             company=company,
             scope=SQL("p.id = ANY(%s)", list(partner_ids))
             if partner_ids is not None
@@ -335,6 +384,8 @@ class HousekeepingJourney(models.Model):
 
     def _hk_flush(self):
         self.env["res.partner"].flush_model()
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env["phone.blacklist"].flush_model(["number", "active"])
         self.env["housekeeping.visit"].flush_model(["partner_id", "state"])
         self.env["housekeeping.journey.send"].flush_model()
 
@@ -368,17 +419,12 @@ class HousekeepingJourney(models.Model):
     def _hk_send(self, rows):
         """Create the send log rows (the unique index makes a retry or a concurrent
         run skip customers already messaged), queue the e-mails and SMS, issue the
-        offers. ``rows`` are ``(partner_id, period_key)``."""
+        offers. ``rows`` are ``(partner_id, period_key, email_ok, sms_ok)`` (the
+        channels the customer may get, from the audience query)."""
         self.ensure_one()
         if not rows:
             return self.env["housekeeping.journey.send"]
-        partners = self.env["res.partner"].browse([r[0] for r in rows])
-        partners.fetch(["email", "phone", "consent_email", "consent_sms"])
-        channel_of = {}
-        for partner in partners:
-            email = self.channel in ("email", "both") and partner.consent_email and partner.email
-            sms = self.channel in ("sms", "both") and partner.consent_sms and partner.phone
-            channel_of[partner.id] = "both" if email and sms else "email" if email else "sms"
+        channels = {pid: channel_of(email_ok, sms_ok) for pid, _key, email_ok, sms_ok in rows}
         now = fields.Datetime.now()
         sends = bulk_insert(
             self.env["housekeeping.journey.send"],
@@ -387,14 +433,14 @@ class HousekeepingJourney(models.Model):
                     "journey_id": self.id,
                     "partner_id": pid,
                     "period_key": key,
-                    "channel": channel_of[pid],
+                    "channel": channels[pid],
                     "date": now,
                     "converted": False,
                     "state": "queued",
                     "attempts": 0,
                     "company_id": self.company_id.id or None,
                 }
-                for pid, key in rows
+                for pid, key, _email_ok, _sms_ok in rows
             ],
             on_conflict_do_nothing=True,
         )
@@ -497,7 +543,10 @@ class HousekeepingJourney(models.Model):
         - a message that could not be prepared (*to retry*) is prepared again;
         - a message delivered (the queue row sent, or deleted after sending) is
           marked *sent*;
-        - customers archived or who withdrew consent meanwhile are *cancelled*.
+        - customers archived, who withdrew consent or whose address was
+          blacklisted meanwhile are *cancelled*; when only one channel of an
+          e-mail-and-SMS message is no longer allowed, that channel's message is
+          cancelled and the send goes on with the other.
         """
         self.ensure_one()
         # the engine reads the mail and SMS queues (system rights)
@@ -510,10 +559,31 @@ class HousekeepingJourney(models.Model):
         open_sends.fetch(["partner_id", "mail_id", "sms_id", "state", "attempts", "channel"])
         open_sends.mail_id.fetch(["state", "failure_reason"])
         open_sends.sms_id.fetch(["state", "failure_type"])
-        gone = open_sends.filtered(lambda s: not s.partner_id.active or not self._hk_consents(s))
+        reachable = self._hk_reachable(open_sends.partner_id.ids)
+
+        def allowed(send):
+            """The channel of ``send`` still allowed (None: none)."""
+            channel = reachable.get(send.partner_id.id)
+            return channel_of(
+                channel in ("email", "both") and send.channel in ("email", "both"),
+                channel in ("sms", "both") and send.channel in ("sms", "both"),
+            )
+
+        gone = open_sends.filtered(lambda s: not s.partner_id.active or not allowed(s))
         if gone:
             gone._hk_cancel()
         open_sends -= gone
+        for send in open_sends.filtered(lambda s: allowed(s) != s.channel):
+            channel = allowed(send)
+            if send.state == "retry":
+                # not prepared yet: it will be, by the allowed channel only
+                send.channel = channel
+            elif channel == "sms":
+                send.mail_id.filtered(lambda m: m.state in ("outgoing", "exception")).cancel()
+            else:
+                send.sms_id.filtered(
+                    lambda s: s.state in ("outgoing", "error")
+                ).action_set_canceled()
         max_attempts = self._hk_max_attempts()
         to_prepare = open_sends.filtered(lambda s: s.state == "retry")
         delivered = send_model
@@ -538,12 +608,6 @@ class HousekeepingJourney(models.Model):
         delivered.write({"state": "sent"})
         if to_prepare:
             self._hk_issue_offers(self._hk_deliver(to_prepare))
-
-    def _hk_consents(self, send):
-        partner = send.partner_id
-        email = self.channel in ("email", "both") and partner.consent_email and partner.email
-        sms = self.channel in ("sms", "both") and partner.consent_sms and partner.phone
-        return bool(email or sms)
 
     def _hk_queue_emails(self, partners):
         """Render the template for all customers at once and queue the e-mails
@@ -846,7 +910,8 @@ class HousekeepingJourneySend(models.Model):
         index=True,
         help="Queued: the e-mail / SMS waits in Odoo's queue. To retry: it could not be "
         "prepared, a later run tries again. Failed: given up after the configured number "
-        "of attempts. Cancelled: the customer was archived or withdrew consent first.",
+        "of attempts. Cancelled: the customer was archived, withdrew consent or was "
+        "blacklisted first.",
     )
     attempts = fields.Integer(help="Failed attempts to deliver the message.")
     failure_reason = fields.Char(readonly=True)
@@ -870,6 +935,12 @@ class HousekeepingJourneySend(models.Model):
         sends.mail_id.filtered(lambda m: m.state in ("outgoing", "exception")).cancel()
         sends.sms_id.filtered(lambda s: s.state in ("outgoing", "error")).action_set_canceled()
         sends.filtered(lambda s: s.state in OPEN_SEND_STATES).write({"state": "cancelled"})
+
+
+def channel_of(email, sms):
+    """The channel of a message sent by e-mail (``email`` true) and/or SMS
+    (``sms`` true): ``email``, ``sms``, ``both``, or None for neither."""
+    return "both" if email and sms else "email" if email else "sms" if sms else None
 
 
 def offer_description(offer):

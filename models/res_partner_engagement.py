@@ -108,7 +108,14 @@ class ResPartner(models.Model):
         """Withdraw every marketing consent (the customer confirmed on the
         unsubscribe page, ``channel='page'``, or their mail client sent the
         one-click request, ``channel='one_click'``). The consent date and source
-        record it, and a chatter note says how."""
+        record it, and a chatter note says how. The customer's e-mail address and
+        phone number go on Odoo's blacklists (``mail.blacklist``,
+        ``phone.blacklist``: mass mailing and SMS marketing honour them too), and
+        the journey messages not sent yet are cancelled."""
+        self._hk_blacklist_addresses(
+            self.env._("Unsubscribed with the link of a membership message.")
+        )
+        self._hk_cancel_journey_messages()
         changed = self.filtered(lambda p: p.consent_email or p.consent_sms)
         changed.write(
             {
@@ -131,6 +138,18 @@ class ResPartner(models.Model):
         for partner in changed:
             partner.message_post(body=body, subtype_xmlid="mail.mt_note")
         return changed
+
+    def _hk_blacklist_addresses(self, message):
+        """Put the e-mail addresses (normalized) and phone numbers (sanitized) of
+        these customers on Odoo's blacklists, with ``message`` on each entry;
+        addresses Odoo cannot read (no normalized / sanitized form) are skipped."""
+        emails = set(self.filtered("email_normalized").mapped("email_normalized"))
+        numbers = set(self.filtered("phone_sanitized").mapped("phone_sanitized"))
+        mail_blacklist = self.env["mail.blacklist"].sudo()
+        for email in sorted(emails):
+            mail_blacklist._add(email, message=message)
+        if numbers:
+            self.env["phone.blacklist"].sudo()._add(sorted(numbers), message=message)
 
     def _hk_journey_offer_text(self):
         """For journey templates: what the journey being sent (``hk_journey_id`` in

@@ -23,3 +23,4 @@ from . import test_cron_resume
 from . import test_i18n
 from . import test_trust_portal
 from . import test_trust_rpc
+from . import test_blacklist
