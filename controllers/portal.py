@@ -25,6 +25,8 @@ POINTS_PER_PAGE = 20
 # housekeeping_membership.portal_redeem_rate_limit)
 REDEEM_RATE_LIMIT = 3
 TIME_WINDOWS = ("morning", "afternoon", "evening")
+# the marketing consents a customer sets on the preferences page
+CONSENT_FIELDS = ("consent_email", "consent_sms")
 # session key of the message or error shown once after a portal action
 FLASH_KEY = "hk_portal_flash"
 
@@ -75,7 +77,6 @@ class HousekeepingPortal(CustomerPortal):
             expiring_points=expiring["points"],
             expiring_date=expiring["date"],
             checked_in_today=partner.last_check_in_date == partner._hk_local_today(),
-            has_tiers="membership_tier_id" in partner._fields,
         )
         return request.render("housekeeping_membership.portal_my_membership", values)
 
@@ -452,7 +453,7 @@ class HousekeepingPortal(CustomerPortal):
             ),
             weekdays=request.env["housekeeping.weekday"].sudo().search([]),
             household_tags=request.env["housekeeping.household.tag"].sudo().search([]),
-            consent_fields=[f for f in ("consent_email", "consent_sms") if f in Partner._fields],
+            consent_fields=CONSENT_FIELDS,
             partner=partner,
         )
         return request.render("housekeeping_membership.portal_my_preferences", values)
@@ -502,12 +503,9 @@ class HousekeepingPortal(CustomerPortal):
                 .ids,
             )
         ]
-        for name in ("consent_email", "consent_sms"):
-            if name in Partner._fields:
-                vals[name] = bool(post.get(name))
-        if any(
-            vals[name] != partner[name] for name in ("consent_email", "consent_sms") if name in vals
-        ):
+        for name in CONSENT_FIELDS:
+            vals[name] = bool(post.get(name))
+        if any(vals[name] != partner[name] for name in CONSENT_FIELDS):
             # the consent record says how the decision was last made
             vals["consent_source"] = "website"
         try:

@@ -1,6 +1,6 @@
 # Import order is extension order: capabilities extending res.partner come after
-# the foundation, in the order their visit hooks run (statistics, tiers, points,
-# lifecycle, engagement).
+# the foundation. (What a done or cancelled visit runs, and in which order, does
+# not depend on it: housekeeping.visit._hk_pipeline_done/_hk_pipeline_cancelled.)
 from . import res_company
 from . import res_config_settings
 from . import housekeeping_household_tag

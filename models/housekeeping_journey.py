@@ -688,7 +688,7 @@ class HousekeepingJourney(models.Model):
         journey's own offer (a record with ``offer_type``, ``bonus_points`` and
         ``loyalty_program_id``)."""
         self.ensure_one()
-        tier = partner.membership_tier_id if "membership_tier_id" in partner._fields else False
+        tier = partner.membership_tier_id
         line = tier and self.offer_ids.filtered(lambda o: o.tier_id == tier)[:1]
         return line or self
 
@@ -735,16 +735,10 @@ class HousekeepingJourney(models.Model):
             sends.invalidate_recordset(["offer_card_id"])
 
     def _hk_issue_tier_birthday_coupons(self, sends):
-        """With the tier capability installed, a birthday greeting carries the
-        birthday coupon of the customer's tier (``birthday_program_id``)."""
-        if "membership_tier_id" not in self.env["res.partner"]._fields:
-            return
+        """A birthday greeting carries the birthday coupon of the customer's tier
+        (``birthday_program_id``)."""
         todo = sends.filtered(
-            lambda s: (
-                not s.offer_card_id
-                and "birthday_program_id" in s.partner_id.membership_tier_id._fields
-                and s.partner_id.membership_tier_id.birthday_program_id
-            )
+            lambda s: not s.offer_card_id and s.partner_id.membership_tier_id.birthday_program_id
         )
         if not todo:
             return

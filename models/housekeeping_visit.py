@@ -114,7 +114,7 @@ class HousekeepingVisit(models.Model):
         done = visits.filtered(lambda v: v.state == "done")
         if done:
             done._hk_check_done()
-            done._hk_after_done()
+            done._hk_pipeline_done()
         return visits
 
     def write(self, vals):
@@ -239,7 +239,7 @@ class HousekeepingVisit(models.Model):
             visit.date = fields.Datetime.now()
         self._hk_check_done()
         self._hk_write_state({"state": "done", "done_date": fields.Datetime.now()})
-        self._hk_after_done()
+        self._hk_pipeline_done()
         return True
 
     def _hk_write_state(self, vals):
@@ -248,9 +248,6 @@ class HousekeepingVisit(models.Model):
         with engine_writes(STATE_ACTION):
             return self.write(vals)
 
-    def _hk_after_done(self):
-        self.partner_id._hk_visits_done(self)
-
     def action_cancel(self):
         """Cancel the visits; a done visit's points and statistics are reversed."""
         if any(visit.state == "cancelled" for visit in self):
@@ -258,11 +255,36 @@ class HousekeepingVisit(models.Model):
         was_done = self.filtered(lambda v: v.state == "done")
         self._hk_write_state({"state": "cancelled"})
         if was_done:
-            was_done.partner_id._hk_visits_cancelled(was_done, was_done=True)
+            was_done._hk_pipeline_cancelled(was_done=True)
         others = self - was_done
         if others:
-            others.partner_id._hk_visits_cancelled(others, was_done=False)
+            others._hk_pipeline_cancelled(was_done=False)
         return True
+
+    # ------------------------------------------------------------------ pipeline
+    # What a visit changing state does to its customers: statistics, tiers,
+    # points, lifecycle, engagement, in this order and in one transaction, each
+    # step a method of the capability that owns it. A step builds on the steps
+    # above it: the tier counts the refreshed statistics, the points use the new
+    # tier's multiplier, the stage sees the statistics of the visit.
+    def _hk_pipeline_done(self):
+        """The visits of ``self`` were completed."""
+        customers = self.partner_id
+        customers._hk_refresh_visit_stats()
+        customers._hk_tier_visits_done(self)
+        customers._hk_points_visits_done(self)
+        customers._hk_lifecycle_visits_done(self)
+        customers._hk_engagement_visits_done(self)
+
+    def _hk_pipeline_cancelled(self, was_done):
+        """The visits of ``self`` were cancelled; ``was_done``: they had been
+        completed (what their completion did is taken back)."""
+        customers = self.partner_id
+        if was_done:
+            customers._hk_refresh_visit_stats()
+            customers._hk_tier_withdraw(self)
+            customers._hk_reverse_visit_points(self)
+        customers._hk_lifecycle_evaluate(partner_ids=customers.ids, trigger="visit")
 
     def action_draft(self):
         if any(visit.state != "cancelled" for visit in self):

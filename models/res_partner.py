@@ -208,7 +208,8 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------------------ statistics engine
     def _hk_refresh_visit_stats(self):
-        """Recompute the consumption statistics of ``self`` in one SQL statement.
+        """Recompute the consumption statistics of ``self`` in one SQL statement:
+        the first step of the visit pipeline (``housekeeping.visit``) and of a merge.
 
         Reads only the done visits of these partners (index on partner_id, date),
         so the cost depends on their history, never on the whole population.
@@ -289,22 +290,6 @@ class ResPartner(models.Model):
             )
         )
         self.invalidate_recordset([*VISIT_STAT_FIELDS, "customer_since", "lifecycle_next_check"])
-
-    # ------------------------------------------------------------------ visit hooks
-    # A visit changing state calls these on its customers, in this order, in one
-    # transaction. Each capability (tiers, points, lifecycle…) extends them in its
-    # own file and calls super() first.
-    def _hk_visits_done(self, visits):
-        self._hk_refresh_visit_stats()
-
-    def _hk_visits_cancelled(self, visits, was_done):
-        if was_done:
-            self._hk_refresh_visit_stats()
-
-    def _hk_after_merge(self, src_partners):
-        """``self`` absorbed ``src_partners`` (Odoo's merge wizard): recompute the
-        stored aggregates once. Capabilities extend this (balance, tier, stage)."""
-        self._hk_refresh_visit_stats()
 
     @api.model
     @tools.ormcache()
@@ -578,17 +563,6 @@ class ResPartner(models.Model):
         """The rows the planner expects ``query`` to return (planning only)."""
         self.env.cr.execute(SQL("EXPLAIN (FORMAT JSON) %s", query))
         return self.env.cr.fetchone()[0][0]["Plan"]["Plan Rows"]
-
-    # Cross-capability contracts, overridden by the capability that owns them.
-    def _hk_points_multiplier(self):
-        """{partner_id: multiplier} applied when points are earned (tiers override)."""
-        return dict.fromkeys(self.ids, 1.0)
-
-    def _hk_grant_points(self, points, reason, origin=None):
-        """Credit bonus ``points`` to each partner of ``self`` once per ``origin``
-        (a record or a string key). The points capability overrides this; it
-        returns the ledger rows created."""
-        return self.env["ir.model"]  # empty recordset: no ledger installed
 
     # ------------------------------------------------------------------ actions
     def action_view_visits(self):

@@ -165,12 +165,11 @@ class ResPartner(models.Model):
             return ""
         return offer_description(journey.with_env(self.env)._hk_offer_of(self))
 
-    # ------------------------------------------------------------------ visit hook
-    def _hk_visits_done(self, visits):
-        result = super()._hk_visits_done(visits)
+    # ------------------------------------------------------------------ visit pipeline
+    def _hk_engagement_visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``)."""
         visits._hk_send_rating_requests()
         self._hk_mark_conversions(visits)
-        return result
 
     # ------------------------------------------------------------------ VIP engine
     @api.model

@@ -669,23 +669,13 @@ class ResPartner(models.Model):
         )
         self.invalidate_recordset(["lifecycle_next_check"])
 
-    def _hk_visits_done(self, visits):
-        result = super()._hk_visits_done(visits)
+    def _hk_lifecycle_visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
+        the customers' stages after the done ``visits``."""
         # a new done visit ends a manual override
         with engine_writes("lifecycle_override_until"):
             self.filtered("lifecycle_override_until").write({"lifecycle_override_until": False})
         self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
-        return result
-
-    def _hk_visits_cancelled(self, visits, was_done):
-        result = super()._hk_visits_cancelled(visits, was_done)
-        self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="visit")
-        return result
-
-    def _hk_after_merge(self, src_partners):
-        result = super()._hk_after_merge(src_partners)
-        self._hk_lifecycle_evaluate(partner_ids=self.ids, trigger="manual")
-        return result
 
     def action_set_lifecycle_stage(self, stage, reason):
         """Set the stage by hand, with a reason; it holds for the company's override

@@ -67,8 +67,9 @@ class ResPartner(models.Model):
         return datetime.now(pytz.timezone(tz)).date()
 
     # ------------------------------------------------------------------ earning on visits
-    def _hk_visits_done(self, visits):
-        result = super()._hk_visits_done(visits)
+    def _hk_points_visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
+        the points of the done ``visits`` and what they trigger."""
         self._hk_earn_visit_points(visits)
         # what the completion triggers is linked to the visit: cancelling it takes
         # that back too when its cause no longer holds (_hk_reverse_visit_points)
@@ -80,7 +81,6 @@ class ResPartner(models.Model):
         self.env["housekeeping.points.campaign"].sudo().search(
             [("task", "=", "visits"), ("date_from", "<=", today), ("date_to", ">=", today)]
         )._reward_qualified(today, partner_ids=self.ids, visit_of=visit_of)
-        return result
 
     def _hk_earn_visit_points(self, visits):
         """One lot per done visit: floor(amount × rate × tier multiplier). A visit
@@ -136,12 +136,6 @@ class ResPartner(models.Model):
                 }
             )
         Entry._post_credits(vals_list)
-
-    def _hk_visits_cancelled(self, visits, was_done):
-        result = super()._hk_visits_cancelled(visits, was_done)
-        if was_done:
-            self._hk_reverse_visit_points(visits)
-        return result
 
     def _hk_reverse_visit_points(self, visits):
         """Take back what the cancelled ``visits`` credited: their own points always;
@@ -589,8 +583,8 @@ class ResPartner(models.Model):
             ]
         )
 
-    def _hk_after_merge(self, src_partners):
-        result = super()._hk_after_merge(src_partners)
+    def _hk_points_refresh_balance(self):
+        """Recompute the balance of ``self`` from the ledger (after a merge)."""
         self.env["housekeeping.points.entry"].flush_model()
         self.env.cr.execute(
             SQL(
@@ -604,7 +598,6 @@ class ResPartner(models.Model):
             )
         )
         self.invalidate_recordset(["points_balance"])
-        return result
 
     # ------------------------------------------------------------------ daily check-in
     def _compute_check_in(self):

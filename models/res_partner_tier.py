@@ -704,19 +704,13 @@ class ResPartner(models.Model):
         )
         self.invalidate_model(["tier_agent_id", "user_id"])
 
-    # ------------------------------------------------------------------ hooks
-    def _hk_visits_done(self, visits):
-        res = super()._hk_visits_done(visits)
+    # ------------------------------------------------------------------ visit pipeline
+    def _hk_tier_visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
+        the customers' tiers after the done ``visits``."""
         # the upgrade (and its gift) remembers the visit that earned it
         with engine_scope(tier_visit_ids=tuple(visits.ids)):
             self._hk_tier_evaluate(partner_ids=self.ids, trigger="visit")
-        return res
-
-    def _hk_visits_cancelled(self, visits, was_done):
-        res = super()._hk_visits_cancelled(visits, was_done)
-        if was_done:
-            self._hk_tier_withdraw(visits)
-        return res
 
     def _hk_tier_withdraw(self, visits):
         """Withdraw the upgrades earned by the cancelled ``visits`` when the customer
@@ -832,16 +826,9 @@ class ResPartner(models.Model):
                 )
             Log.invalidate_model(["withdrawn", "gift_withdrawn"])
 
-    def _hk_after_merge(self, src_partners):
-        res = super()._hk_after_merge(src_partners)
-        self._hk_tier_evaluate(partner_ids=self.ids, trigger="manual", downgrade=False)
-        return res
-
     def _hk_points_multiplier(self):
-        multipliers = super()._hk_points_multiplier()
-        for partner in self:
-            multipliers[partner.id] = partner.membership_tier_id.points_multiplier or 1.0
-        return multipliers
+        """{partner_id: multiplier} applied when points are earned (the tier's)."""
+        return {partner.id: partner.membership_tier_id.points_multiplier or 1.0 for partner in self}
 
     # ------------------------------------------------------------------ actions
     def action_set_tier(self, tier, reason, until=None):

@@ -10,8 +10,8 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
     def _update_values(self, src_partners, dst_partner):
         """Odoo copies the merged customers' stored fields into the surviving one
         when it has none: engine-owned fields included (the merge is their owning
-        action there); ``_hk_after_merge`` then recomputes them from the merged
-        visits and ledger."""
+        action there); ``_hk_pipeline_merged`` then recomputes them from the
+        merged visits and ledger."""
         with engine_writes():
             return super()._update_values(src_partners, dst_partner)
 
@@ -45,5 +45,16 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         )
         entry.invalidate_model(["source_key"])
         result = super()._update_foreign_keys(src_partners, dst_partner)
-        dst_partner._hk_after_merge(src_partners)
+        self._hk_pipeline_merged(dst_partner)
         return result
+
+    def _hk_pipeline_merged(self, dst_partner):
+        """``dst_partner`` absorbed the merged customers' visits and ledger: its
+        stored aggregates are recomputed once, in the order of the visit pipeline
+        (statistics, tier, points balance, lifecycle stage)."""
+        dst_partner._hk_refresh_visit_stats()
+        dst_partner._hk_tier_evaluate(
+            partner_ids=dst_partner.ids, trigger="manual", downgrade=False
+        )
+        dst_partner._hk_points_refresh_balance()
+        dst_partner._hk_lifecycle_evaluate(partner_ids=dst_partner.ids, trigger="manual")
