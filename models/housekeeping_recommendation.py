@@ -524,7 +524,7 @@ class HousekeepingRecommendation(models.Model):
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
 
     hk_recommendation_ids = fields.One2many(
         "housekeeping.recommendation", "partner_id", string="Recommended Services"

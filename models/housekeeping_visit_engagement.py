@@ -8,7 +8,7 @@ from odoo.tools import format_date
 
 
 class HousekeepingVisit(models.Model):
-    _inherit = "housekeeping.visit"
+    _inherit = "housekeeping.visit"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
 
     rating_request_sent = fields.Boolean(
         readonly=True, copy=False, help="A satisfaction survey was e-mailed to the customer."
@@ -167,7 +167,7 @@ class HousekeepingVisit(models.Model):
 
 
 class HousekeepingComplaint(models.Model):
-    _inherit = "housekeeping.complaint"
+    _inherit = "housekeeping.complaint"  # pylint: disable=consider-merging-classes-inherited  # until merged into models/housekeeping_complaint.py (architecture issue)
 
     rating_id = fields.Many2one(
         "rating.rating", string="From Rating", readonly=True, ondelete="set null"

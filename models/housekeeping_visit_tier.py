@@ -4,7 +4,7 @@ OPEN_STATES = ("draft", "scheduled")
 
 
 class HousekeepingVisit(models.Model):
-    _inherit = "housekeeping.visit"
+    _inherit = "housekeeping.visit"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
     # Priority booking: visits still to do of customers in a priority tier come
     # first; done and cancelled visits rank 0, so a customer's history reads by date
     # and a tier change rewrites only the visits still to do.

@@ -22,7 +22,7 @@ UNSUBSCRIBE_SCOPE = "hk-unsubscribe"
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
 
     # ------------------------------------------------------------------ consent (PIPL)
     consent_email = fields.Boolean(

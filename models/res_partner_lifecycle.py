@@ -21,7 +21,7 @@ LOST_STAGES = ("at_risk", "churned")
 # check themselves, see _hk_refresh_visit_stats)
 _LIFECYCLE_INPUTS = {"is_prospect", "active", "lifecycle_override_until", "company_id"}
 
-# res.company fields holding the thresholds (see res_company_lifecycle.py), with the
+# res.company fields holding the thresholds (see res_company.py, section Lifecycle), with the
 # name of the SQL parameter the engine reads them under.
 LIFECYCLE_SETTINGS = (
     "hk_new_min_visits",
@@ -36,7 +36,7 @@ LIFECYCLE_SETTINGS = (
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
 
     lifecycle_stage = fields.Selection(
         LIFECYCLE_STAGES,

@@ -61,7 +61,7 @@ class HousekeepingPartnerRfm(models.Model):
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
 
     rfm_recency = fields.Integer(
         string="Recency Score",

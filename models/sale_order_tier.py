@@ -2,7 +2,7 @@ from odoo import api, fields, models
 
 
 class SaleOrder(models.Model):
-    _inherit = "sale.order"
+    _inherit = "sale.order"  # pylint: disable=consider-merging-classes-inherited  # until merged into models/sale_order.py (architecture issue)
 
     def _compute_pricelist_id(self):
         """Members get the pricelist of their tier: the holiday pricelist when the

@@ -388,9 +388,32 @@ cmd_shell() { find_odoo; pg_start; local conf; conf=$(write_conf "${1:-$DEMO_DB}
 cmd_lint() {
     $PY -c 'import ruff, pylint_odoo' 2>/dev/null || $PY -m pip install -q -r "$ROOT/requirements-dev.txt"
     cd "$ROOT"
-    $PY -m ruff check . && $PY -m ruff format --check . \
-        && $PY -m pylint --rcfile=.pylintrc --load-plugins=pylint_odoo --valid-odoo-versions=19.0 \
-            $(git ls-files '*.py' | grep -v '^tools/') 
+    $PY -m ruff check . || return
+    $PY -m ruff format --check . || return
+    # The Python files of the checkout, tracked or new (untracked, not ignored), that
+    # are still on disk (a file deleted but not yet committed stays in the index).
+    local files=() f
+    while IFS= read -r f; do
+        [[ -f $f ]] && files+=("$f")
+    done < <(git ls-files --cached --others --exclude-standard '*.py' | grep -v '^tools/')
+    # pylint-odoo knows a file belongs to an addon (which its addon-wide checks, such
+    # as consider-merging-classes-inherited, need) by walking up from the file's
+    # folder to a __manifest__.py; it stops at the first folder holding .git without
+    # looking in it. Here that folder is the addon itself, and .cache/addons/$MODULE
+    # links to it (.git included), so neither finds the manifest. Lint through a
+    # temporary folder named after the addon that links every entry of the checkout
+    # but .git and the caches: paths in the messages stay relative to the addon.
+    local tmp rc=0 e
+    tmp=$(mktemp -d)
+    mkdir "$tmp/$MODULE"
+    for e in "$ROOT"/* "$ROOT"/.[!.]*; do
+        case ${e##*/} in .git | .cache | .ruff_cache | .pytest_cache | '.[!.]*') continue ;; esac
+        ln -s "$e" "$tmp/$MODULE/${e##*/}"
+    done
+    (cd "$tmp/$MODULE" && $PY -m pylint --rcfile="$ROOT/.pylintrc" --load-plugins=pylint_odoo \
+        --valid-odoo-versions=19.0 "${files[@]}") || rc=$?
+    rm -rf "$tmp"
+    return $rc
 }
 
 case ${1:-} in
