@@ -40,6 +40,9 @@ from . import housekeeping_reporting
 from . import res_partner_dashboard
 from . import res_partner_privacy
 
+# The engines (models/engines): each a small model on a shared base.
+from . import engines
+
 # The trust boundary is the outermost layer of res.partner: loaded last, its
 # write()/create() see exactly what the caller sent (see models/trust.py).
 from . import res_partner_trust

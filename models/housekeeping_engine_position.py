@@ -8,7 +8,7 @@ class HousekeepingEnginePosition(models.Model):
     The scheduler calls a cron method again and again while it reports work left
     (``ir.cron._commit_progress``), each call from the start of the method: a
     position kept in a local variable would send every call back to the first
-    customer. ``res.partner._hk_run_batches`` reads this row at the start of a
+    customer. ``housekeeping.engine._batches`` reads this row at the start of a
     call inside the scheduler, continues an unfinished pass after ``after_id`` (in
     ``stage``, for an engine whose pass has several steps), and marks the pass
     finished when it reaches the end; the next call after a finished pass starts a

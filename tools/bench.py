@@ -730,7 +730,7 @@ def write_floor_rfm(env, now):
                 """INSERT INTO housekeeping_partner_rfm
                           (partner_id, recency, frequency, monetary, segment)
                    SELECT q.id, q.r, q.f, q.m, %s FROM (%s) q""",
-                env["res.partner"]._rfm_segment_sql(),
+                env["housekeeping.engine.rfm"]._rfm_segment_sql(),
                 SQL(RFM_FLOOR, main=env.company.id, now=now),
             ),
         ],
