@@ -282,9 +282,11 @@ class HousekeepingVisit(models.Model):
         customers = self.partner_id
         if was_done:
             customers._hk_refresh_visit_stats()
-            customers._hk_tier_withdraw(self)
+            self.env["housekeeping.engine.tier"]._tier_withdraw(self)
             customers._hk_reverse_visit_points(self)
-        customers._hk_lifecycle_evaluate(partner_ids=customers.ids, trigger="visit")
+        self.env["housekeeping.engine.lifecycle"]._lifecycle_evaluate(
+            partner_ids=customers.ids, trigger="visit"
+        )
 
     def action_draft(self):
         if any(visit.state != "cancelled" for visit in self):

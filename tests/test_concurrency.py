@@ -314,21 +314,19 @@ class TestConcurrentCrons(RealCursorCase):
         self.addCleanup(self._cleanup)
         # Only this test's customers are evaluated (committed data of the database
         # stays out of reach); the engine is otherwise untouched.
-        original = self._registry_partner()._hk_lifecycle_query
+        original = self._registry_engine()._lifecycle_query
         partner_ids = self.partner_ids
 
         def scoped(model, today, **kw):
             kw["partner_ids"] = kw.get("partner_ids") or partner_ids
             return original(model, today, **kw)
 
-        patcher = patch.object(
-            self._registry_partner(), "_hk_lifecycle_query", scoped, create=False
-        )
+        patcher = patch.object(self._registry_engine(), "_lifecycle_query", scoped, create=False)
         patcher.start()
         self.addCleanup(patcher.stop)
 
-    def _registry_partner(self):
-        return self.registry["res.partner"]
+    def _registry_engine(self):
+        return self.registry["housekeeping.engine.lifecycle"]
 
     def _cleanup(self):
         with self.registry.cursor() as cr:
@@ -387,14 +385,14 @@ class TestConcurrentCrons(RealCursorCase):
             self._reset_stages()
             # both workers read the customers, then both apply (the worst timing)
             both_read = threading.Barrier(2, timeout=JOIN_TIMEOUT)
-            original = self._registry_partner()._hk_lifecycle_apply
+            original = self._registry_engine()._lifecycle_apply
 
             def apply(model, rows, today, trigger, reason=None, _original=original, _b=both_read):
                 if trigger == "cron":
                     _b.wait()
                 return _original(model, rows, today, trigger, reason=reason)
 
-            with patch.object(self._registry_partner(), "_hk_lifecycle_apply", apply):
+            with patch.object(self._registry_engine(), "_lifecycle_apply", apply):
                 results = self._run_threads(self._evaluate, self._evaluate)
             applied = [r[1] for r in results if r[0] == "ok"]
             self.assertEqual(sum(applied), self.CUSTOMERS, f"round {round_no}: {results}")
@@ -411,7 +409,7 @@ class TestConcurrentCrons(RealCursorCase):
         with self.registry.cursor() as cr:
             env = self._cursor_env(cr)
             env["ir.config_parameter"].set_param("housekeeping_membership.lifecycle_batch_size", 3)
-        original = self._registry_partner()._hk_lifecycle_apply
+        original = self._registry_engine()._lifecycle_apply
         calls = []
 
         def crash_on_second_batch(model, rows, today, trigger, reason=None):
@@ -420,7 +418,7 @@ class TestConcurrentCrons(RealCursorCase):
                 raise RuntimeError("worker killed")
             return original(model, rows, today, trigger, reason=reason)
 
-        with patch.object(self._registry_partner(), "_hk_lifecycle_apply", crash_on_second_batch):
+        with patch.object(self._registry_engine(), "_lifecycle_apply", crash_on_second_batch):
             with self.assertRaises(RuntimeError), self.registry.cursor() as cr:
                 self._evaluate(self._cron_env(self._cursor_env(cr), self.cron_id))
         counts = self._logs_per_customer()
@@ -551,28 +549,35 @@ class ScopedCronCase(RealCursorCase):
     def setUp(self):
         super().setUp()
         self.scope = []
-        partner_class = self.registry["res.partner"]
-        for name in ("_hk_lifecycle_query", "_hk_tier_query"):
-            original = getattr(partner_class, name)
+        for model_name, name in (
+            ("housekeeping.engine.lifecycle", "_lifecycle_query"),
+            ("housekeeping.engine.tier", "_tier_query"),
+        ):
+            model_class = self.registry[model_name]
+            original = getattr(model_class, name)
 
             def scoped(model, today, *args, _original=original, **kw):
                 if kw.get("partner_ids") is None:
                     kw["partner_ids"] = list(self.scope)
                 return _original(model, today, *args, **kw)
 
-            patcher = patch.object(partner_class, name, scoped)
+            patcher = patch.object(model_class, name, scoped)
             patcher.start()
             self.addCleanup(patcher.stop)
         # the crons' candidates (customers due, members) too
-        for name in ("_hk_lifecycle_customers", "_hk_tier_members"):
-            original = getattr(partner_class, name)
+        for model_name, name in (
+            ("housekeeping.engine.lifecycle", "_lifecycle_customers"),
+            ("housekeeping.engine.tier", "_tier_members"),
+        ):
+            model_class = self.registry[model_name]
+            original = getattr(model_class, name)
 
             def scoped_condition(model, *args, _original=original, **kw):
                 return SQL(
                     "(%s AND p.id = ANY(%s))", _original(model, *args, **kw), list(self.scope)
                 )
 
-            patcher = patch.object(partner_class, name, scoped_condition)
+            patcher = patch.object(model_class, name, scoped_condition)
             patcher.start()
             self.addCleanup(patcher.stop)
 
@@ -738,19 +743,22 @@ class TestVisitDuringCrons(ScopedCronCase):
         self.scope[:] = [partner_id]
         self.committed = {name: threading.Event() for name in ("visit", "lifecycle", "tiers")}
         self.attempted = {name: threading.Event() for name in ("visit", "lifecycle", "tiers")}
-        partner_class = self.registry["res.partner"]
         visit_class = self.registry["housekeeping.visit"]
         patches = []
         if hold == "crons":
-            for name in ("_hk_lifecycle_apply", "_hk_tier_apply"):
-                original = getattr(partner_class, name)
+            for model_name, name in (
+                ("housekeeping.engine.lifecycle", "_lifecycle_apply"),
+                ("housekeeping.engine.tier", "_tier_apply"),
+            ):
+                model_class = self.registry[model_name]
+                original = getattr(model_class, name)
 
                 def apply(model, rows, today, trigger, reason=None, _original=original):
                     if trigger == "cron":
                         self.attempted["visit"].wait(JOIN_TIMEOUT / 3)
                     return _original(model, rows, today, trigger, reason=reason)
 
-                patches.append(patch.object(partner_class, name, apply))
+                patches.append(patch.object(model_class, name, apply))
         elif hold == "visit":
             original_done = visit_class.action_done
 
@@ -929,7 +937,7 @@ class TestTierAndBirthdayWorkers(ScopedCronCase):
 
     def test_two_tier_workers(self):
         tries = self._both_read_then_apply(
-            ("res.partner", "_hk_tier_apply"),
+            ("housekeeping.engine.tier", "_tier_apply"),
             lambda env: env["res.partner"]._cron_evaluate_tiers(),
         )
         self.assertEqual(sorted(tries.values()), [1, 2], "one worker refused, then rerun")

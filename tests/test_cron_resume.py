@@ -135,18 +135,18 @@ class TestCronResume(HousekeepingCase):
         self.assertFalse(any(p[2] for p in positions[:-1]), calls)
         self.assertEqual(len(calls), expected_calls, calls)
 
-    def _spy(self, method):
-        """Patch ``res.partner.<method>`` (called with ``partner_ids``) to record
+    def _spy(self, method, model="res.partner"):
+        """Patch ``<model>.<method>`` (called with ``partner_ids``) to record
         the ids of each call; returns (patcher, list of id tuples)."""
-        partner_class = type(self.Partner)
-        original = getattr(partner_class, method)
+        model_class = type(self.env[model])
+        original = getattr(model_class, method)
         evaluated = []
 
-        def spy(model, *args, partner_ids=None, **kwargs):
+        def spy(records, *args, partner_ids=None, **kwargs):
             evaluated.append(tuple(partner_ids or ()))
-            return original(model, *args, partner_ids=partner_ids, **kwargs)
+            return original(records, *args, partner_ids=partner_ids, **kwargs)
 
-        return patch.object(partner_class, method, spy), evaluated
+        return patch.object(model_class, method, spy), evaluated
 
     def assertEachOnce(self, evaluated, partners):
         ids = [pid for batch in evaluated for pid in batch]
@@ -160,7 +160,7 @@ class TestCronResume(HousekeepingCase):
             self._done_visits(members, ["2025-03-01"], amount=3000)
         self.assertEqual(set(members.mapped("membership_tier_id")), {self.gold})
         self._batch_size("tier_batch_size")
-        patcher, evaluated = self._spy("_hk_tier_evaluate")
+        patcher, evaluated = self._spy("_tier_evaluate", "housekeeping.engine.tier")
         # a year later nothing was spent: every member enters its grace period
         with freeze_time("2026-04-05 20:00:00"), patcher:
             calls = self._drive("housekeeping_membership.ir_cron_tier_evaluate", "tiers", CUSTOMERS)
@@ -197,10 +197,12 @@ class TestCronResume(HousekeepingCase):
             self._done_visits(regulars, ["2026-01-01", "2026-01-15", "2026-01-29"])
         self._batch_size("lifecycle_batch_size")
         with freeze_time("2026-03-05 20:00:00"):
-            self.Partner._hk_lifecycle_evaluate(partner_ids=prospects.ids, trigger="cron")
+            self.env["housekeeping.engine.lifecycle"]._lifecycle_evaluate(
+                partner_ids=prospects.ids, trigger="cron"
+            )
             stages = prospects.mapped("lifecycle_stage")
             prospects.write({"is_prospect": True})  # due for the next run
-            patcher, evaluated = self._spy("_hk_lifecycle_evaluate")
+            patcher, evaluated = self._spy("_lifecycle_evaluate", "housekeeping.engine.lifecycle")
             with patcher:
                 calls = self._drive(
                     "housekeeping_membership.ir_cron_lifecycle_evaluate", "lifecycle", 5

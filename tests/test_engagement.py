@@ -7,7 +7,7 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
-from ..models import housekeeping_recommendation
+from ..models.engines import recommendation as recommendation_engine
 from .common import HousekeepingCase
 
 
@@ -800,7 +800,7 @@ class TestEngagementQueryCount(EngagementCase):
         self.env["ir.config_parameter"].set_param(
             "housekeeping_membership.recommendation_batch_size", 10
         )
-        with patch.object(housekeeping_recommendation, "ANALYZE_MIN_ROWS", 5):
+        with patch.object(recommendation_engine, "ANALYZE_MIN_ROWS", 5):
             written = model._cron_recommend_services()
         self.env.cr.execute(
             "SELECT reltuples FROM pg_class WHERE oid = 'housekeeping_recommendation'::regclass"

@@ -155,7 +155,9 @@ class TestLifecycle(HousekeepingCase):
         with freeze_time("2026-02-26 20:00:00"):
             self.env.flush_all()
             self.cr.execute(
-                self.Partner._hk_lifecycle_query(date(2026, 2, 26), due=True, only_changed=False)
+                self.env["housekeeping.engine.lifecycle"]._lifecycle_query(
+                    date(2026, 2, 26), due=True, only_changed=False
+                )
             )
             self.assertEqual(self.cr.fetchall(), [], "nobody is due before a threshold")
             self.assertEqual(self._cron(), 0)
@@ -462,7 +464,9 @@ class TestLifecycle(HousekeepingCase):
         customers = self._regulars_in_batches_of_two("R", 5)
         with freeze_time("2026-03-05 20:00:00"):
             # an interrupted run: one batch of 2 went through before the crash
-            changed, more = self.Partner._hk_lifecycle_evaluate(trigger="cron", limit=2)
+            changed, more = self.env["housekeeping.engine.lifecycle"]._lifecycle_evaluate(
+                trigger="cron", limit=2
+            )
             self.assertEqual((changed, more), (2, True))
             # the next run resumes with the 3 others, in batches of 2
             self.assertEqual(self._cron(), 3)

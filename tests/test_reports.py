@@ -236,7 +236,9 @@ class TestVisitReports(ReportsCase):
         self._visit(partner, date="2026-01-31 20:00:00")
         Cohort = self.env["housekeeping.report.cohort"]
         cron = self.env.ref("housekeeping_membership.ir_cron_cohort_refresh")
-        self.assertEqual(cron.code, "model._cron_refresh()")
+        self.assertEqual(
+            (cron.model_id.model, cron.code), ("housekeeping.engine.cohort", "model._cron()")
+        )
         for tz, month in (("Asia/Shanghai", 2), ("UTC", 1)):
             self.company.partner_id.tz = tz
             Cohort.with_context(tz="America/New_York")._cron_refresh()

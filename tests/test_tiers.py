@@ -704,7 +704,9 @@ class TestTiers(HousekeepingCase):
         )
         with freeze_time("2026-03-05 20:00:00"):
             # an interrupted run: one batch of 2 went through before the crash
-            changed, more = self.Partner._hk_tier_evaluate(trigger="cron", limit=2)
+            changed, more = self.env["housekeeping.engine.tier"]._tier_evaluate(
+                trigger="cron", limit=2
+            )
             self.assertEqual((changed, more), (2, True))
             self.assertEqual(self._cron(), 3, "the next run resumes with the others")
             self.assertEqual(set(members.mapped("tier_grace_until")), {date(2026, 6, 5)})

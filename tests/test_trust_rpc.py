@@ -349,3 +349,20 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         # a customer's own check-in still works (the portal's route does it in sudo)
         self._rpc(portal.login, "res.partner", "action_check_in", [own.ids])
         self.assertTrue(own.points_entry_ids)
+
+    def test_every_engines_fields_are_guarded(self):
+        """Each engine declares the customer fields it alone writes; all of them
+        are refused to everyone else."""
+        from ..models.res_partner_trust import ENGINE_FIELD_SET  # noqa: PLC0415
+
+        engines = [
+            name
+            for name, model in self.env.registry.items()
+            if name.startswith("housekeeping.engine.") and "housekeeping.engine" in model._inherit
+        ]
+        self.assertIn("housekeeping.engine.rfm", engines)
+        for name in engines:
+            owned = set(self.env[name]._engine_fields)
+            with self.subTest(engine=name):
+                self.assertLessEqual(owned, ENGINE_FIELD_SET)
+                self.assertLessEqual(owned, set(self.env["res.partner"]._fields))

@@ -275,10 +275,11 @@ STATS_WRITE_FLOOR = f"""
 def engine_lifecycle(env):
     """Lifecycle stages of every customer: the floor is the rule query alone."""
     partner = env["res.partner"]
+    engine = env["housekeeping.engine.lifecycle"]
     today = odoo.fields.Date.context_today(partner)
-    partner._hk_lifecycle_flush()
+    engine._lifecycle_flush()
     with QueryCounter(env.cr) as floor:
-        env.cr.execute(partner._hk_lifecycle_query(today, only_changed=False))
+        env.cr.execute(engine._lifecycle_query(today, only_changed=False))
         rows = env.cr.fetchall()
     with QueryCounter(env.cr) as full:
         changed = partner._cron_evaluate_lifecycle()
@@ -492,16 +493,16 @@ def floor_note(env, body):
 def write_floor_lifecycle(env):
     """The lifecycle engine's writes in bare SQL: the same partner columns, a log row
     and a chatter row per change, with the same columns as the engine's."""
-    partner = env["res.partner"]
-    today = odoo.fields.Date.context_today(partner)
-    partner._hk_lifecycle_flush()
+    engine = env["housekeeping.engine.lifecycle"]
+    today = odoo.fields.Date.context_today(engine)
+    engine._lifecycle_flush()
     return write_floor(
         env,
         [
             SQL(
                 "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_stage, "
                 "q.new_stage, q.seasonal, q.next_check FROM (%s) q",
-                partner._hk_lifecycle_query(today),
+                engine._lifecycle_query(today),
             ),
             SQL(
                 """
@@ -541,16 +542,16 @@ def write_floor_lifecycle(env):
 def write_floor_tiers(env):
     """The tier engine's writes in bare SQL: the same partner columns, a log row and
     a chatter row per change, with the same columns as the engine's."""
-    partner = env["res.partner"]
-    today = odoo.fields.Date.context_today(partner)
-    partner._hk_tier_flush()
+    engine = env["housekeeping.engine.tier"]
+    today = odoo.fields.Date.context_today(engine)
+    engine._tier_flush()
     return write_floor(
         env,
         [
             SQL(
                 "CREATE TEMP TABLE hk_wf ON COMMIT DROP AS SELECT q.id, q.old_tier, q.new_tier, "
                 "q.new_grace, q.company_id FROM (%s) q",
-                partner._hk_tier_query(today),
+                engine._tier_query(today),
             ),
             "UPDATE res_partner p SET membership_tier_id = w.new_tier, "
             "tier_grace_until = w.new_grace, tier_manual_until = p.tier_manual_until "
@@ -617,11 +618,11 @@ def write_floor_expiry(env):
 
 def floor_tiers(env):
     """The tier qualification query over every member, read only."""
-    partner = env["res.partner"]
-    partner._hk_tier_flush()
-    today = odoo.fields.Date.context_today(partner)
+    engine = env["housekeeping.engine.tier"]
+    engine._tier_flush()
+    today = odoo.fields.Date.context_today(engine)
     with QueryCounter(env.cr) as floor:
-        env.cr.execute(partner._hk_tier_query(today, only_changed=False))
+        env.cr.execute(engine._tier_query(today, only_changed=False))
         env.cr.fetchall()
     return floor
 
@@ -828,10 +829,11 @@ def floor_recommendations(env, write=False):
     exclusion parts; the engine, counting per set of services, now runs in less.)"""
     Rec = env["housekeeping.recommendation"]
     today = odoo.fields.Date.context_today(Rec)
-    Rec._hk_recommendation_stats()
+    Engine = env["housekeeping.engine.recommendation"]
+    Engine._recommendation_stats()
     env.cr.execute("SELECT min(id), max(id) FROM res_partner")
     low, high = env.cr.fetchone()
-    fresh = Rec._hk_recommendation_fresh(today, low, high + 1)
+    fresh = Engine._recommendation_fresh(today, low, high + 1)
     env.cr.execute("SET LOCAL jit = off")
     if write:
         env.cr.execute("DELETE FROM housekeeping_recommendation")

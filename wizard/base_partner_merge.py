@@ -53,8 +53,10 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         stored aggregates are recomputed once, in the order of the visit pipeline
         (statistics, tier, points balance, lifecycle stage)."""
         dst_partner._hk_refresh_visit_stats()
-        dst_partner._hk_tier_evaluate(
+        self.env["housekeeping.engine.tier"]._tier_evaluate(
             partner_ids=dst_partner.ids, trigger="manual", downgrade=False
         )
         dst_partner._hk_points_refresh_balance()
-        dst_partner._hk_lifecycle_evaluate(partner_ids=dst_partner.ids, trigger="manual")
+        dst_partner.env["housekeeping.engine.lifecycle"]._lifecycle_evaluate(
+            partner_ids=dst_partner.ids, trigger="manual"
+        )

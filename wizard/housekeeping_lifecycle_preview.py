@@ -35,10 +35,10 @@ class HousekeepingLifecyclePreview(models.TransientModel):
         """Count, without writing, how many customers of the company would move from
         which stage to which with these thresholds."""
         self.ensure_one()
-        partner = self.env["res.partner"]
-        partner._hk_lifecycle_flush()
+        engine = self.env["housekeeping.engine.lifecycle"]
+        engine._lifecycle_flush()
         overrides = {name: self[name] for name in LIFECYCLE_SETTINGS}
-        query = partner._hk_lifecycle_query(fields.Date.context_today(self), overrides=overrides)
+        query = engine._lifecycle_query(fields.Date.context_today(self), overrides=overrides)
         self.env.cr.execute(
             SQL(
                 """
@@ -50,7 +50,7 @@ class HousekeepingLifecyclePreview(models.TransientModel):
                 query,
                 # customers without a company follow the main company, whoever asks
                 # (a plain search as a user of a branch would give the branch)
-                partner._hk_main_company().id,
+                engine._main_company().id,
                 self.company_id.id,
             )
         )

@@ -1,3 +1,9 @@
 # The membership engines: the shared base first, then one engine a file.
 from . import housekeeping_engine
 from . import rfm
+from . import points_expiry
+from . import recommendation
+from . import tier
+from . import lifecycle
+from . import vip
+from . import cohort
