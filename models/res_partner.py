@@ -16,18 +16,6 @@ from .bulk import pg_array
 CN_MOBILE_RE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 PHONE_NOISE_RE = re.compile(r"[\s\-().]")
 
-# Fields maintained by _hk_refresh_visit_stats(); never written by the ORM.
-VISIT_STAT_FIELDS = (
-    "visit_count",
-    "total_spent",
-    "average_ticket",
-    "first_visit_date",
-    "last_visit_date",
-    "visit_interval_days",
-    "preferred_service_type_id",
-    "coupon_usage_rate",
-)
-
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -208,88 +196,10 @@ class ResPartner(models.Model):
 
     # ------------------------------------------------------------------ statistics engine
     def _hk_refresh_visit_stats(self):
-        """Recompute the consumption statistics of ``self`` in one SQL statement:
-        the first step of the visit pipeline (``housekeeping.visit``) and of a merge.
-
-        Reads only the done visits of these partners (index on partner_id, date),
-        so the cost depends on their history, never on the whole population.
-        """
-        ids = [pid for pid in self.ids if pid]
-        if not ids:
-            return
-        self.env["housekeeping.visit"].flush_model()
-        self.flush_recordset(["tz", "customer_since"])
-        tz = self.env.user.tz or "UTC"
-        self.env.cr.execute(
-            SQL(
-                """
-            WITH target AS (
-                SELECT p.id, COALESCE(NULLIF(p.tz, ''), %(tz)s) AS tz
-                  FROM res_partner p
-                 WHERE p.id = ANY(%(ids)s) AND p.id BETWEEN %(low)s AND %(high)s
-            ), done AS (
-                SELECT v.partner_id, v.date, v.amount, v.service_type_id, v.coupon_card_id,
-                       (v.date AT TIME ZONE 'UTC' AT TIME ZONE t.tz)::date AS local_day,
-                       EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
-                           PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
-                  FROM housekeeping_visit v
-                  JOIN target t ON t.id = v.partner_id
-                 -- (the range bounds the index scans when many customers are given:
-                 -- a merge join otherwise reads the index from its start)
-                 WHERE v.state = 'done' AND v.partner_id BETWEEN %(low)s AND %(high)s
-            ), agg AS (
-                SELECT partner_id,
-                       count(*) AS cnt,
-                       COALESCE(sum(amount), 0) AS total,
-                       min(local_day) AS first_day,
-                       max(local_day) AS last_day,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
-                           FILTER (WHERE gap IS NOT NULL) AS interval_days,
-                       100.0 * count(coupon_card_id) / count(*) AS coupon_rate,
-                       mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type
-                  FROM done GROUP BY partner_id
-            )
-            , new AS (
-                SELECT t.id,
-                       COALESCE(a.cnt, 0) AS visit_count,
-                       COALESCE(a.total, 0) AS total_spent,
-                       CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END AS average_ticket,
-                       a.first_day, a.last_day,
-                       COALESCE(round(a.interval_days::numeric, 1), 0) AS interval_days,
-                       a.pref_type,
-                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate
-                  FROM target t LEFT JOIN agg a ON a.partner_id = t.id
-            )
-            UPDATE res_partner p
-               SET visit_count = n.visit_count,
-                   total_spent = n.total_spent,
-                   average_ticket = n.average_ticket,
-                   first_visit_date = n.first_day,
-                   last_visit_date = n.last_day,
-                   visit_interval_days = n.interval_days,
-                   preferred_service_type_id = n.pref_type,
-                   coupon_usage_rate = n.coupon_rate,
-                   customer_since = COALESCE(p.customer_since, n.first_day),
-                   -- new figures: the lifecycle rules look at the customer next run
-                   lifecycle_next_check = NULL
-              FROM new n
-             WHERE p.id = n.id AND p.id BETWEEN %(low)s AND %(high)s
-               -- rows already right are not rewritten (no dead tuples on a rerun)
-               AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
-                    p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
-                    p.coupon_usage_rate, p.customer_since)
-                   IS DISTINCT FROM
-                   (n.visit_count, n.total_spent, n.average_ticket, n.first_day, n.last_day,
-                    n.interval_days, n.pref_type, n.coupon_rate,
-                    COALESCE(p.customer_since, n.first_day))
-            """,
-                ids=ids,
-                low=min(ids),
-                high=max(ids),
-                tz=tz,
-            )
-        )
-        self.invalidate_recordset([*VISIT_STAT_FIELDS, "customer_since", "lifecycle_next_check"])
+        """Recompute the consumption statistics of ``self`` (the statistics engine,
+        ``housekeeping.engine.statistics``): the first step of the visit pipeline
+        (``housekeeping.visit``) and of a merge."""
+        return self.env["housekeeping.engine.statistics"]._refresh_visit_stats(self.ids)
 
     @api.model
     @tools.ormcache()

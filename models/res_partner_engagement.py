@@ -185,18 +185,6 @@ class ResPartner(models.Model):
         untagged."""
         return self.env["housekeeping.engine.vip"]._cron()
 
-    # ------------------------------------------------------------------ birthday
-    @api.model
-    def _cron_birthday(self):
-        """Birthday points (super), then the birthday journeys: the greeting, with
-        the birthday coupon of the customer's tier when tiers are installed."""
-        result = super()._cron_birthday()
-        today = fields.Date.context_today(self)
-        self.env["housekeeping.journey"].search([("trigger", "=", "birthday")])._hk_run_batches(
-            today, engine="birthday_journeys"
-        )
-        return result
-
     # ------------------------------------------------------------------ conversion
     def _hk_mark_conversions(self, visits):
         """A done visit converts the journey messages sent to its customer within the

@@ -10,7 +10,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .birthday import birthday_days, birthday_sql
 from .housekeeping_points import REASON_CODES
 from .trust import engine_writes
 
@@ -485,72 +484,15 @@ class ResPartner(models.Model):
 
     @api.model
     def _cron_points_campaigns(self):
-        """Daily: reward every task met in the running campaigns (one query per
-        campaign, whatever the number of customers); idempotent."""
-        today = fields.Date.context_today(self)
-        campaigns = (
-            self.env["housekeeping.points.campaign"]
-            .sudo()
-            .search([("date_from", "<=", today), ("date_to", ">=", today)])
-        )
-        return campaigns._reward_qualified(today)
+        """Reward every task met in the running campaigns (the campaign tasks
+        engine, ``housekeeping.engine.points.campaign``); returns the credits."""
+        return self.env["housekeeping.engine.points.campaign"]._cron()
 
     @api.model
     def _cron_birthday(self):
-        """Daily: birthday bonus points to customers whose birthday is today, or on a
-        day since the last completed run that the scheduler missed (a week at most;
-        29 February counts on 28 February in other years), once a year; one query
-        and one INSERT for the population. The engagement journey extends it."""
-        today = fields.Date.context_today(self)
-        main = self._hk_main_company()
-        since = main.hk_birthday_points_date
-        days, years = birthday_days(since, today)
-        born, birth_year = birthday_sql("p", days, years)
-        self.flush_model(["birthday", "active", "visit_count", "company_id"])
-        self.env["res.company"].flush_model(["hk_birthday_points", "hk_points_validity_months"])
-        self.env.cr.execute(
-            SQL(
-                """
-            SELECT p.id, c.id, c.hk_birthday_points, %(year)s
-              FROM res_partner p
-              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
-             WHERE p.active AND p.visit_count > 0 AND c.hk_birthday_points > 0 AND %(born)s
-            """,
-                main=main.id,
-                year=birth_year,
-                born=born,
-            )
-        )
-        rows = self.env.cr.fetchall()
-        months = dict(
-            self.env["res.company"]
-            .browse({r[1] for r in rows})
-            .mapped(lambda c: (c.id, c.hk_points_validity_months))
-        )
-        entries = (
-            self.env["housekeeping.points.entry"]
-            .sudo()
-            ._post_credits(
-                [
-                    {
-                        "partner_id": pid,
-                        "company_id": cid,
-                        "points": points,
-                        "entry_type": "earn",
-                        "reason_code": "birthday",
-                        "date": today,
-                        "expiry_date": today + relativedelta(months=months[cid])
-                        if months[cid]
-                        else None,
-                        "source_key": f"birthday:{year}",
-                    }
-                    for pid, cid, points, year in rows
-                ]
-            )
-        )
-        if not since or since < today:
-            main.hk_birthday_points_date = today
-        return len(entries)
+        """Birthday points, then the birthday journeys (the birthday engine,
+        ``housekeeping.engine.birthday``); returns the birthday points entries."""
+        return self.env["housekeeping.engine.birthday"]._cron()
 
     # ------------------------------------------------------------------ contract for others
     def _hk_grant_points(self, points, reason, origin=None):

@@ -179,22 +179,21 @@ def round_half_up(value):
 def engine_visit_stats(env, pmin, pmax, sample_ids):
     """Consumption statistics of every customer (the foundation's SQL engine)."""
     partner = env["res.partner"]
+    engine = env["housekeeping.engine.statistics"]
     ids = list(range(pmin, pmax + 1))
-    batch = 50_000
     # the same figures written in one hand-written UPDATE (rolled back), while every
     # customer's figures are still to write
     env["housekeeping.visit"].flush_model()
     wfloor = write_floor(env, [STATS_WRITE_FLOOR])
     vacuum(env, "res_partner")
+    # every customer, by batches of 50,000 (the engine's full recompute)
     with QueryCounter(env.cr) as full:
-        for i in range(0, len(ids), batch):
-            partner.browse(ids[i : i + batch])._hk_refresh_visit_stats()
+        engine._run()
     with QueryCounter(env.cr) as rerun:
-        for i in range(0, len(ids), batch):
-            partner.browse(ids[i : i + batch])._hk_refresh_visit_stats()
+        engine._run()
     one_percent = ids[::100]
     with QueryCounter(env.cr) as incremental:
-        partner.browse(one_percent)._hk_refresh_visit_stats()
+        engine._refresh_visit_stats(one_percent)
     with QueryCounter(env.cr) as floor:
         env.cr.execute(STATS_FLOOR)
         env.cr.fetchall()
@@ -347,7 +346,7 @@ def incremental_lifecycle(env, pmin, pmax):
         """,
         [env.company.id, ids],
     )
-    env["res.partner"].browse(ids)._hk_refresh_visit_stats()
+    env["housekeeping.engine.statistics"]._refresh_visit_stats(ids)
     with QueryCounter(env.cr) as inc:
         changed = env["res.partner"]._cron_evaluate_lifecycle()
     return inc, changed

@@ -1,7 +1,10 @@
 # The membership engines: the shared base first, then one engine a file.
 from . import housekeeping_engine
+from . import statistics
 from . import rfm
 from . import points_expiry
+from . import points_campaign
+from . import birthday
 from . import recommendation
 from . import tier
 from . import lifecycle

@@ -1,0 +1,152 @@
+from odoo import api, models
+from odoo.tools import SQL
+
+# The customer fields the statistics engine maintains; never written by the ORM.
+VISIT_STAT_FIELDS = (
+    "visit_count",
+    "total_spent",
+    "average_ticket",
+    "first_visit_date",
+    "last_visit_date",
+    "visit_interval_days",
+    "preferred_service_type_id",
+    "coupon_usage_rate",
+)
+
+
+class HousekeepingEngineStatistics(models.AbstractModel):
+    """Consumption statistics of the customers (visit count, spending, first and
+    last visit, interval, preferred service, coupon usage), in one SQL statement
+    per call. No scheduled action: the first step of the visit pipeline
+    (``housekeeping.visit._hk_pipeline_done`` / ``_hk_pipeline_cancelled``) and of
+    a merge (``base.partner.merge.automatic.wizard._hk_pipeline_merged``), through
+    ``res.partner._hk_refresh_visit_stats()``; ``_run()`` recomputes every
+    customer, batch by batch (a recompute by hand, the benchmark).
+
+    ``customer_since`` is filled when empty but stays writable by staff (an
+    imported customer's date): not one of the engine's fields."""
+
+    _name = "housekeeping.engine.statistics"
+    _inherit = ["housekeeping.engine"]
+    _description = "Visit Statistics Engine"
+
+    _engine_key = "statistics"
+    _engine_batch_param = "statistics_batch_size"
+    _engine_batch_default = 50000
+    _engine_fields = VISIT_STAT_FIELDS
+
+    @api.model
+    def _run(self):
+        """Recompute the statistics of every customer, by batches of customer ids
+        (keyset, ``_batches``: resumed after the last batch committed inside the
+        scheduler). Rows already right are not rewritten. Returns the number of
+        customers whose statistics changed."""
+        cr = self.env.cr
+
+        def step(limit, after):
+            cr.execute(
+                SQL(
+                    "SELECT id FROM res_partner WHERE id > %s ORDER BY id LIMIT %s",
+                    after,
+                    limit,
+                )
+            )
+            ids = [row[0] for row in cr.fetchall()]
+            if not ids:
+                return 0, 0, False, after
+            done = self._refresh_visit_stats(ids)
+            return len(ids), done, len(ids) == limit, ids[-1]
+
+        return self._batches(
+            self._engine_key, self._engine_batch_param, step, default=self._engine_batch_default
+        )
+
+    @api.model
+    def _refresh_visit_stats(self, partner_ids):
+        """Recompute the consumption statistics of the customers ``partner_ids`` in
+        one SQL statement. Returns the number of customers whose figures changed.
+
+        Reads only the done visits of these partners (index on partner_id, date),
+        so the cost depends on their history, never on the whole population.
+        """
+        ids = [pid for pid in partner_ids if pid]
+        if not ids:
+            return 0
+        partners = self.env["res.partner"].browse(ids)
+        self.env["housekeeping.visit"].flush_model()
+        partners.flush_recordset(["tz", "customer_since"])
+        tz = self.env.user.tz or "UTC"
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH target AS (
+                SELECT p.id, COALESCE(NULLIF(p.tz, ''), %(tz)s) AS tz
+                  FROM res_partner p
+                 WHERE p.id = ANY(%(ids)s) AND p.id BETWEEN %(low)s AND %(high)s
+            ), done AS (
+                SELECT v.partner_id, v.date, v.amount, v.service_type_id, v.coupon_card_id,
+                       (v.date AT TIME ZONE 'UTC' AT TIME ZONE t.tz)::date AS local_day,
+                       EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
+                           PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
+                  FROM housekeeping_visit v
+                  JOIN target t ON t.id = v.partner_id
+                 -- (the range bounds the index scans when many customers are given:
+                 -- a merge join otherwise reads the index from its start)
+                 WHERE v.state = 'done' AND v.partner_id BETWEEN %(low)s AND %(high)s
+            ), agg AS (
+                SELECT partner_id,
+                       count(*) AS cnt,
+                       COALESCE(sum(amount), 0) AS total,
+                       min(local_day) AS first_day,
+                       max(local_day) AS last_day,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
+                           FILTER (WHERE gap IS NOT NULL) AS interval_days,
+                       100.0 * count(coupon_card_id) / count(*) AS coupon_rate,
+                       mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type
+                  FROM done GROUP BY partner_id
+            )
+            , new AS (
+                SELECT t.id,
+                       COALESCE(a.cnt, 0) AS visit_count,
+                       COALESCE(a.total, 0) AS total_spent,
+                       CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END AS average_ticket,
+                       a.first_day, a.last_day,
+                       COALESCE(round(a.interval_days::numeric, 1), 0) AS interval_days,
+                       a.pref_type,
+                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate
+                  FROM target t LEFT JOIN agg a ON a.partner_id = t.id
+            )
+            UPDATE res_partner p
+               SET visit_count = n.visit_count,
+                   total_spent = n.total_spent,
+                   average_ticket = n.average_ticket,
+                   first_visit_date = n.first_day,
+                   last_visit_date = n.last_day,
+                   visit_interval_days = n.interval_days,
+                   preferred_service_type_id = n.pref_type,
+                   coupon_usage_rate = n.coupon_rate,
+                   customer_since = COALESCE(p.customer_since, n.first_day),
+                   -- new figures: the lifecycle rules look at the customer next run
+                   lifecycle_next_check = NULL
+              FROM new n
+             WHERE p.id = n.id AND p.id BETWEEN %(low)s AND %(high)s
+               -- rows already right are not rewritten (no dead tuples on a rerun)
+               AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
+                    p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
+                    p.coupon_usage_rate, p.customer_since)
+                   IS DISTINCT FROM
+                   (n.visit_count, n.total_spent, n.average_ticket, n.first_day, n.last_day,
+                    n.interval_days, n.pref_type, n.coupon_rate,
+                    COALESCE(p.customer_since, n.first_day))
+            """,
+                ids=ids,
+                low=min(ids),
+                high=max(ids),
+                tz=tz,
+            )
+        )
+        changed = self.env.cr.rowcount
+        partners.invalidate_recordset(
+            [*VISIT_STAT_FIELDS, "customer_since", "lifecycle_next_check"]
+        )
+        return changed
