@@ -1,6 +1,7 @@
 from odoo import api, models
 from odoo.exceptions import AccessError, UserError
 
+from .engines.statistics import VISIT_STAT_FIELDS
 from .trust import closed_fields
 
 # The customer fields that an engine computes or an owning action sets (manual
@@ -8,15 +9,8 @@ from .trust import closed_fields
 # ``write()``/``create()``, managers and the administrator included, except code
 # of this addon inside ``trust.engine_writes`` (see models/trust.py).
 ENGINE_FIELDS = (
-    # statistics (res_partner.py, set-based in SQL)
-    "visit_count",
-    "total_spent",
-    "average_ticket",
-    "first_visit_date",
-    "last_visit_date",
-    "visit_interval_days",
-    "preferred_service_type_id",
-    "coupon_usage_rate",
+    # statistics (the statistics engine's own list)
+    *VISIT_STAT_FIELDS,
     # lifecycle (res_partner_lifecycle.py; manual stage: action_set_lifecycle_stage)
     "lifecycle_stage",
     "lifecycle_stage_date",
