@@ -3,7 +3,7 @@
     "name": "Housekeeping Membership & Customer Lifecycle",
     "summary": "Customer database, lifecycle stages, membership tiers and points "
     "for housekeeping and domestic-cleaning companies",
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "category": "Sales/Membership",
     "author": "housekeeping_membership contributors",
     "website": "https://github.com/housekeeping-membership/housekeeping_membership",
@@ -63,16 +63,23 @@
         "report/housekeeping_visit_report_views.xml",
         "report/housekeeping_staff_audit_report_views.xml",
         "views/dashboard_views.xml",
+        "security/housekeeping_prediction_security.xml",
+        "views/housekeeping_prediction_views.xml",
         "report/housekeeping_customer_profile.xml",
     ],
     "demo": [
         "data/housekeeping_demo.xml",
     ],
+    # the prediction models (BG/NBD, Gamma-Gamma) fit with numpy and scipy
+    "external_dependencies": {"python": ["numpy", "scipy"]},
     "pre_init_hook": "pre_init_hook",
     "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_backend": [
             "housekeeping_membership/static/src/dashboard/*",
+        ],
+        "web.assets_frontend": [
+            "housekeeping_membership/static/src/interactions/*",
         ],
         "web.assets_tests": [
             "housekeeping_membership/static/tests/tours/*.js",

@@ -7,6 +7,7 @@ with ``sudo()``. Forms are POST with Odoo's CSRF token.
 """
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import pytz
 from werkzeug.exceptions import NotFound
@@ -17,6 +18,7 @@ from odoo.addons.portal.controllers.portal import pager as portal_pager
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.http import request
+from odoo.tools import SQL, format_date, format_datetime, plaintext2html
 
 from ..models.trust import engine_writes
 
@@ -29,6 +31,15 @@ TIME_WINDOWS = ("morning", "afternoon", "evening")
 CONSENT_FIELDS = ("consent_email", "consent_sms")
 # session key of the message or error shown once after a portal action
 FLASH_KEY = "hk_portal_flash"
+# size (pixels) of the referral link's QR code, big enough to scan from a screen
+QR_SIZE = 240
+
+
+def plain_amount(value):
+    """An amount as customers write it in a coupon's terms: 500, 49.5 (no currency,
+    no useless decimals: 满500减50)."""
+    value = round(value or 0.0, 2)
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 class HousekeepingPortal(CustomerPortal):
@@ -54,6 +65,53 @@ class HousekeepingPortal(CustomerPortal):
             request.session[FLASH_KEY] = {"message": message, "error": error}
         return request.redirect(url)
 
+    @staticmethod
+    def _hk_date(value):
+        """A date in the customer's language (zh_CN: 2026/12/12)."""
+        return format_date(request.env, value, lang_code=request.env.lang)
+
+    def _hk_datetime(self, value):
+        """A date and time in the customer's language and time zone."""
+        partner = self._hk_partner()
+        return format_datetime(
+            request.env,
+            value,
+            tz=partner.tz or request.env.user.tz or "Asia/Shanghai",
+            dt_format="short",
+            lang_code=request.env.lang,
+        )
+
+    def _hk_program_terms(self, program):
+        """What a coupon program gives and when it applies, one line per reward in
+        the customer's words (e.g. 满500减50): the discount or the reward's own
+        description, and the lowest minimum purchase of the program's rules (a
+        rule without a minimum makes the coupon unconditional)."""
+        minimum = min(program.rule_ids.mapped("minimum_amount") or [0.0])
+        terms = []
+        for reward in program.reward_ids:
+            if minimum and reward.reward_type == "discount" and reward.discount_mode == "per_order":
+                terms.append(
+                    request.env._(
+                        "%(discount)s off orders of %(minimum)s or more",
+                        discount=plain_amount(reward.discount),
+                        minimum=plain_amount(minimum),
+                    )
+                )
+            elif minimum:
+                terms.append(
+                    request.env._(
+                        "%(reward)s, on orders of %(minimum)s or more",
+                        reward=reward.description,
+                        minimum=plain_amount(minimum),
+                    )
+                )
+            elif reward.description:
+                terms.append(reward.description)
+        return terms
+
+    def _hk_valid_until(self, day):
+        return day and request.env._("Valid until %(date)s", date=self._hk_date(day))
+
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         partner = self._hk_partner().sudo()
@@ -76,6 +134,15 @@ class HousekeepingPortal(CustomerPortal):
             "hk_membership",
             expiring_points=expiring["points"],
             expiring_date=expiring["date"],
+            # one translatable sentence, so that each language orders its words:
+            # "1320 积分将于 2026/12/12 过期"
+            expiring_line=expiring["points"]
+            and request.env._(
+                "%(points)s points expire on %(date)s",
+                points=expiring["points"],
+                date=self._hk_date(expiring["date"]),
+            ),
+            hk_company=partner.company_id or request.env.company,
             checked_in_today=partner.last_check_in_date == partner._hk_local_today(),
         )
         return request.render("housekeeping_membership.portal_my_membership", values)
@@ -162,10 +229,24 @@ class HousekeepingPortal(CustomerPortal):
                 ]
             ).mapped("source_key")
         )
+        share_url = code and f"{partner.get_base_url()}/housekeeping/ref/{code}"
         values = self._hk_values(
             "hk_referral",
             code=code,
-            share_url=code and f"{partner.get_base_url()}/housekeeping/ref/{code}",
+            share_url=share_url,
+            # a QR code of the link (Odoo's barcode route, public and cached), to
+            # save or show: WeChat opens it with a long press
+            qr_url=share_url
+            and "/report/barcode/?"
+            + urlencode(
+                {
+                    "barcode_type": "QR",
+                    "value": share_url,
+                    "width": QR_SIZE,
+                    "height": QR_SIZE,
+                    "barLevel": "M",
+                }
+            ),
             friends=friends,
             rewarded={int(key.split(":")[1]) for key in rewarded if key},
         )
@@ -222,7 +303,16 @@ class HousekeepingPortal(CustomerPortal):
                 available[reward.id] = True
             except UserError as error:
                 available[reward.id] = str(error)
-        values = self._hk_values("hk_rewards", rewards=rewards, available=available)
+        terms = {
+            reward.id: (
+                self._hk_program_terms(reward.loyalty_program_id)
+                if reward.loyalty_program_id
+                else []
+            )
+            + ([self._hk_valid_until(reward.date_to)] if reward.date_to else [])
+            for reward in rewards
+        }
+        values = self._hk_values("hk_rewards", rewards=rewards, available=available, terms=terms)
         return request.render("housekeeping_membership.portal_my_rewards", values)
 
     @http.route(
@@ -289,7 +379,17 @@ class HousekeepingPortal(CustomerPortal):
                 order="id desc",
             )
         )
-        values = self._hk_values("hk_coupons", cards=cards)
+        programs = cards.program_id
+        program_terms = {program.id: self._hk_program_terms(program) for program in programs}
+        values = self._hk_values(
+            "hk_coupons",
+            cards=cards,
+            terms={card.id: program_terms[card.program_id.id] for card in cards},
+            validity={
+                card.id: self._hk_valid_until(card.expiration_date or card.program_id.date_to)
+                for card in cards
+            },
+        )
         return request.render("housekeeping_membership.portal_my_coupons", values)
 
     # ------------------------------------------------------------------ visits
@@ -305,6 +405,32 @@ class HousekeepingPortal(CustomerPortal):
         visit = request.env["housekeeping.visit"].sudo().browse(visit_id).exists()
         if not visit or visit.partner_id != self._hk_partner():
             raise NotFound()
+        return visit
+
+    @staticmethod
+    def _hk_change_refusal(visit):
+        """Why the customer can no longer cancel or move ``visit`` on the portal
+        (``None`` if they can): only a visit to come, and no later than the
+        company's notice period before it starts."""
+        if visit.state not in ("draft", "scheduled"):
+            return request.env._("This visit can no longer be changed.")
+        hours = visit.company_id.hk_portal_notice_hours
+        if visit.date and visit.date < fields.Datetime.now() + timedelta(hours=hours):
+            return request.env._(
+                "A visit can be cancelled or moved up to %(hours)s hours before it starts: "
+                "please call us.",
+                hours=hours,
+            )
+        return None
+
+    def _hk_locked_visit(self, visit_id):
+        """The customer's visit, its row locked: a change from the portal and one by
+        the staff (done, moved) do not cross."""
+        visit = self._hk_own_visit(visit_id)
+        request.env.cr.execute(
+            SQL("SELECT 1 FROM housekeeping_visit WHERE id = %s FOR NO KEY UPDATE", visit.id)
+        )
+        visit.invalidate_recordset()
         return visit
 
     @http.route("/my/visits", type="http", auth="user", website=True, readonly=True)
@@ -333,6 +459,12 @@ class HousekeepingPortal(CustomerPortal):
             prefill_date = None
         values = self._hk_values(
             "hk_visits",
+            # the visits the customer may still cancel or move (notice period)
+            changeable={visit.id for visit in upcoming if not self._hk_change_refusal(visit)},
+            notice_line=request.env._(
+                "To change this visit less than %(hours)s hours before it starts, please call us.",
+                hours=(partner.company_id or request.env.company).hk_portal_notice_hours,
+            ),
             prefill_service=prefill_service,
             prefill_date=prefill_date and prefill_date.isoformat(),
             upcoming=upcoming,
@@ -372,6 +504,81 @@ class HousekeepingPortal(CustomerPortal):
         token = visit._rating_get_access_token()
         visit.rating_apply(score, token=token, feedback=(comment or "")[:2000])
         return self._hk_redirect("/my/visits", message=request.env._("Thank you for your rating!"))
+
+    @http.route(
+        "/my/visits/<int:visit_id>/cancel", type="http", auth="user", methods=["POST"], website=True
+    )
+    def portal_cancel_visit(self, visit_id, **kw):
+        """Cancel a visit to come, up to the company's notice period before it."""
+        visit = self._hk_locked_visit(visit_id)
+        refusal = self._hk_change_refusal(visit)
+        if refusal:
+            return self._hk_redirect("/my/visits", error=refusal)
+        try:
+            with request.env.cr.savepoint():
+                visit.action_cancel()
+                visit.message_post(
+                    body=request.env._("Cancelled by the customer on the portal."),
+                    subtype_xmlid="mail.mt_note",
+                )
+        except (UserError, ValidationError) as error:
+            return self._hk_redirect("/my/visits", error=str(error))
+        return self._hk_redirect(
+            "/my/visits",
+            message=request.env._(
+                "Your visit of %(date)s is cancelled.", date=self._hk_datetime(visit.date)
+            ),
+        )
+
+    @http.route(
+        "/my/visits/<int:visit_id>/reschedule",
+        type="http",
+        auth="user",
+        methods=["POST"],
+        website=True,
+    )
+    def portal_reschedule_visit(self, visit_id, date=None, comment="", **kw):
+        """Ask to move a visit: the request goes to the visit's agent (a note and an
+        activity), the date changes only when the staff agrees it with the customer."""
+        visit = self._hk_locked_visit(visit_id)
+        refusal = self._hk_change_refusal(visit)
+        if refusal:
+            return self._hk_redirect("/my/visits", error=refusal)
+        partner = self._hk_partner().sudo()
+        try:
+            day = fields.Date.to_date(date) if date else None
+        except ValueError:
+            day = False
+        if day is False or (day and day < fields.Date.context_today(partner)):
+            return self._hk_redirect(
+                "/my/visits", error=request.env._("Choose a new date from today on.")
+            )
+        comment = (comment or "").strip()[:2000]
+        lines = [
+            request.env._(
+                "The customer asks to move the visit of %(date)s.",
+                date=self._hk_datetime(visit.date),
+            )
+        ]
+        if day:
+            lines.append(request.env._("Preferred date: %(date)s", date=self._hk_date(day)))
+        if comment:
+            lines.append(request.env._("Message: %(comment)s", comment=comment))
+        note = plaintext2html("\n".join(lines))
+        visit.message_post(body=note, subtype_xmlid="mail.mt_note")
+        visit.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=request.env._("Reschedule requested by the customer"),
+            note=note,
+            user_id=(visit.user_id or partner.user_id or partner._hk_fallback_agent()).id,
+        )
+        return self._hk_redirect(
+            "/my/visits",
+            message=request.env._(
+                "Request received: we will call you to agree on a new date. Until then, "
+                "the visit stays as planned."
+            ),
+        )
 
     @http.route("/my/visits/request", type="http", auth="user", methods=["POST"], website=True)
     def portal_request_visit(self, service_type_id=None, date=None, time_window=None, **kw):

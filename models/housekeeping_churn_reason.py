@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class HousekeepingChurnReason(models.Model):
@@ -76,6 +76,10 @@ class HousekeepingWinbackPlaybook(models.Model):
 
 
 class HousekeepingWinbackRun(models.Model):
+    """A win-back attempt. Measures for the win-back pivot: attempts, won, and the
+    win rate (%) as an average of 100/0 per attempt, so that it is right for any
+    grouping."""
+
     _name = "housekeeping.winback.run"
     _description = "Win-back Attempt"
     _order = "date desc, id desc"
@@ -91,3 +95,25 @@ class HousekeepingWinbackRun(models.Model):
     won_back = fields.Boolean(readonly=True)
     won_back_date = fields.Date(readonly=True)
     company_id = fields.Many2one("res.company", index=True)
+
+    # ------------------------------------------------------------------ reporting
+    hk_run_count = fields.Integer(
+        string="Attempts", compute="_compute_hk_win_measures", store=True, aggregator="sum"
+    )
+    hk_won_count = fields.Integer(
+        string="Won Back Count", compute="_compute_hk_win_measures", store=True, aggregator="sum"
+    )
+    hk_win_rate = fields.Float(
+        string="Win-back Rate (%)",
+        compute="_compute_hk_win_measures",
+        store=True,
+        aggregator="avg",
+        digits=(16, 1),
+    )
+
+    @api.depends("won_back")
+    def _compute_hk_win_measures(self):
+        for run in self:
+            run.hk_run_count = 1
+            run.hk_won_count = int(run.won_back)
+            run.hk_win_rate = 100.0 if run.won_back else 0.0

@@ -74,6 +74,10 @@ class HousekeepingComplaint(models.Model):
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
     )
+    # engagement: the low satisfaction score that opened the complaint
+    rating_id = fields.Many2one(
+        "rating.rating", string="From Rating", readonly=True, ondelete="set null"
+    )
 
     @api.onchange("visit_id")
     def _onchange_visit_id(self):
@@ -83,15 +87,34 @@ class HousekeepingComplaint(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """A complaint goes to a person who works: the responsible given, else the
+        customer's dedicated agent (专属客服), salesperson or the company's service
+        desk (``res.partner._hk_service_responsible``), else the user creating it;
+        never OdooBot. An open complaint marks the customer due for the lifecycle
+        rules and is noted on the customer."""
+        users = self.env["res.users"]
+        partners = self.env["res.partner"].browse(
+            [vals["partner_id"] for vals in vals_list if vals.get("partner_id")]
+        )
+        responsible = {p.id: p._hk_service_responsible().id for p in partners}
+        creator = self.env.user.id if self.env.user._hk_is_working_person() else False
+        for vals in vals_list:
+            if vals.get("user_id") and users.browse(vals["user_id"])._hk_is_working_person():
+                continue
+            vals["user_id"] = responsible.get(vals.get("partner_id")) or creator
         complaints = super().create(vals_list)
         # an open complaint is a quality signal: the customer is due for the rules
-        complaints.partner_id.sudo()._hk_lifecycle_mark_due()
+        self.env["housekeeping.engine.lifecycle"].sudo()._mark_due(complaints.partner_id)
+        engine = self.env["housekeeping.engine"]
         for complaint in complaints:
+            # a staff note: in the language of the customer's company
+            lang = engine._staff_lang(complaint.partner_id._hk_settings_company())
+            env = self.with_context(lang=lang).env
             complaint.partner_id.message_post(
-                body=self.env._(
+                body=env._(
                     "Complaint opened: %(subject)s (%(category)s)",
                     subject=complaint.name,
-                    category=dict(complaint._fields["category"]._description_selection(self.env))[
+                    category=dict(complaint._fields["category"]._description_selection(env))[
                         complaint.category
                     ],
                 ),
@@ -104,7 +127,7 @@ class HousekeepingComplaint(models.Model):
             return super().write(vals)
         before = self.partner_id
         result = super().write(vals)
-        (before | self.partner_id).sudo()._hk_lifecycle_mark_due()
+        self.env["housekeeping.engine.lifecycle"].sudo()._mark_due(before | self.partner_id)
         return result
 
     def action_start(self):

@@ -76,11 +76,16 @@ CLEANERS = [
 ]
 
 
-class ResPartner(models.Model):
-    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
+class HousekeepingDemo(models.AbstractModel):
+    """The demo population (``data/housekeeping_demo.xml``, the test harness):
+    customers, visits, complaints, ratings, rewards and a campaign, then the
+    engines' first runs."""
+
+    _name = "housekeeping.demo"
+    _description = "Membership Demo Data"
 
     @api.model
-    def _hk_generate_demo_data(self, customers=200, seed=20261124):
+    def _generate_demo_data(self, customers=200, seed=20261124):
         rng = random.Random(seed)
         env = self.env(
             context=dict(
@@ -90,8 +95,11 @@ class ResPartner(models.Model):
                 mail_notrack=True,
                 hk_demo=True,
                 hk_points_date_from_visit=True,
+                # coupons of the history e-mail nobody (and render no PDF at install)
+                loyalty_no_mail=True,
             )
         )
+        zh = "zh_CN" if env["res.lang"]._lang_get("zh_CN") else None
         china = env.ref("base.cn")
         # A Beijing housekeeping company working in CNY; admin works in it.
         cny = env.ref("base.CNY")
@@ -105,9 +113,13 @@ class ResPartner(models.Model):
                 "phone": "400-800-1234",
             }
         )
+        if zh:
+            # the company's language: its staff notes are Chinese (engines' rule)
+            company.partner_id.lang = zh
         admin = env.ref("base.user_admin")
         admin.write({"company_ids": [(4, company.id)], "company_id": company.id})
         env = env(context=dict(env.context, allowed_company_ids=[company.id]))
+        agent, manager = self._demo_staff(env, company, zh)
         beijing = env.ref("base.state_cn_BJ", raise_if_not_found=False)
         tags = env["housekeeping.household.tag"].search([])
         weekdays = env["housekeeping.weekday"].search([])
@@ -138,7 +150,10 @@ class ResPartner(models.Model):
             partner_vals.append(
                 {
                     "name": name,
-                    "lang": "zh_CN" if env["res.lang"]._lang_get("zh_CN") else "en_US",
+                    "company_id": company.id,
+                    # one customer in three is followed by the service agent
+                    "user_id": agent.id if i % 3 == 0 else False,
+                    "lang": zh or "en_US",
                     "tz": "Asia/Shanghai",
                     "country_id": china.id,
                     "state_id": beijing.id if beijing else False,
@@ -289,7 +304,7 @@ class ResPartner(models.Model):
         done = visits.filtered(lambda v: v.state == "done")
         # a few complaints on recent visits
         recent = done.sorted("date")[-60:]
-        env["housekeeping.complaint"].create(
+        complaints = env["housekeeping.complaint"].create(
             [
                 {
                     "name": title,
@@ -312,7 +327,17 @@ class ResPartner(models.Model):
                 )
             ]
         )
-        self._hk_demo_story(env, partners, done, company, rng)
+        # two of them were handled by named people: the agent resolved one, the
+        # store manager the other (the two others are still open)
+        for complaint, user, resolution in (
+            (complaints[0], agent, "已安排保洁员免费返工，客户满意"),
+            (complaints[2], manager, "按原价赔偿花瓶，并向客户致歉"),
+        ):
+            complaint = complaint.with_user(user)
+            complaint.write({"user_id": user.id, "resolution": resolution})
+            complaint.action_resolve()
+        self._demo_holidays(env, company, zh)
+        self._demo_story(env, partners, done, company, rng)
         # the demo portal customer: a weekly customer with a rich history
         portal_partner = partners[cadences.index("weekly")]
         env["res.users"].with_context(no_reset_password=True).create(
@@ -321,6 +346,9 @@ class ResPartner(models.Model):
                 "login": "customer",
                 "password": "customer",
                 "partner_id": portal_partner.id,
+                "company_id": company.id,
+                "company_ids": [(6, 0, company.ids)],
+                "tz": "Asia/Shanghai",
                 "group_ids": [(6, 0, [env.ref("base.group_portal").id])],
             }
         )
@@ -336,7 +364,88 @@ class ResPartner(models.Model):
         return partners
 
     @api.model
-    def _hk_demo_story(self, env, partners, done, company, rng):
+    def _demo_staff(self, env, company, zh):
+        """The people who work with the customers, in Beijing time: the service
+        agent 王客服 (login ``agent``, the company's service desk) and the store
+        manager 李店长 (login ``manager``, a membership manager)."""
+        employee = env.ref("base.group_user")
+        users = (
+            env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                [
+                    {
+                        "name": name,
+                        "login": login,
+                        "password": login,
+                        "email": f"{login}@jiejia.example.com",
+                        "tz": "Asia/Shanghai",
+                        "lang": zh or "en_US",
+                        "company_id": company.id,
+                        "company_ids": [(6, 0, company.ids)],
+                        "group_ids": [(6, 0, [employee.id, env.ref(group).id])],
+                    }
+                    for name, login, group in (
+                        ("王客服", "agent", "housekeeping_membership.group_membership_user"),
+                        ("李店长", "manager", "housekeeping_membership.group_membership_manager"),
+                    )
+                ]
+            )
+        )
+        company.hk_service_desk_user_id = users[0]
+        env["ir.model.data"]._update_xmlids(
+            [
+                {"xml_id": f"housekeeping_membership.{xml_id}", "record": user, "noupdate": True}
+                for xml_id, user in zip(
+                    ("demo_user_agent", "demo_user_manager"), users, strict=True
+                )
+            ]
+        )
+        return users
+
+    # Chinese public holidays (国务院办公厅 notices): the holiday campaign's dates
+    HOLIDAYS = {
+        2026: (
+            ("Spring Festival", "春节", "02-15", "02-23"),
+            ("Qingming Festival", "清明节", "04-04", "04-06"),
+            ("Labour Day", "劳动节", "05-01", "05-05"),
+            ("Dragon Boat Festival", "端午节", "06-19", "06-21"),
+            ("Mid-Autumn Festival", "中秋节", "09-25", "09-27"),
+            ("National Day", "国庆节", "10-01", "10-07"),
+        ),
+        2027: (
+            ("Spring Festival", "春节", "02-06", "02-12"),
+            ("Qingming Festival", "清明节", "04-03", "04-05"),
+            ("Labour Day", "劳动节", "05-01", "05-05"),
+            ("Dragon Boat Festival", "端午节", "06-09", "06-11"),
+            ("Mid-Autumn Festival", "中秋节", "09-15", "09-17"),
+            ("National Day", "国庆节", "10-01", "10-07"),
+        ),
+    }
+
+    @api.model
+    def _demo_holidays(self, env, company, zh):
+        """The company's public holidays of this year and the next, named in both
+        languages, for the holiday campaign."""
+        year = fields.Date.context_today(self).year
+        rows = [
+            (name, name_zh, f"{y}-{start}", f"{y}-{stop}")
+            for y in (year, year + 1)
+            for name, name_zh, start, stop in self.HOLIDAYS.get(y, ())
+        ]
+        holidays = env["housekeeping.holiday"].create(
+            [
+                {"name": name, "date_from": start, "date_to": stop, "company_id": company.id}
+                for name, _name_zh, start, stop in rows
+            ]
+        )
+        if zh:
+            for holiday, (_name, name_zh, _start, _stop) in zip(holidays, rows, strict=True):
+                holiday.with_context(lang=zh).name = name_zh
+        return holidays
+
+    @api.model
+    def _demo_story(self, env, partners, done, company, rng):
         """Ratings, rewards and redemptions, a campaign, expired points, then the
         engines (RFM, tiers, lifecycle) so every stage and tier is populated."""
         visit_model = env["ir.model"]._get_id("housekeeping.visit")
@@ -360,9 +469,16 @@ class ResPartner(models.Model):
                     }
                 )
         env["rating.rating"].sudo().create(ratings)
+        # Odoo recomputes a visit's stored score when a rating is given through the
+        # visit (rating_apply); ratings created directly, as here, need it asked for
+        # (once their model is written: the compute reads it in SQL)
+        env["rating.rating"].flush_model()
+        env.add_to_compute(done._fields["rating_last_value"], done)
         coupons = env["loyalty.program"].with_context(default_program_type="coupons")
-        free_hourly = coupons.create({"name": "免费钟点保洁2小时", "company_id": company.id})
-        fifty_off = coupons.create({"name": "满500减50", "company_id": company.id})
+        free_hourly = coupons.create(
+            {"name": "Free 2-hour hourly cleaning", "company_id": company.id}
+        )
+        fifty_off = coupons.create({"name": "¥50 off orders over ¥500", "company_id": company.id})
         rewards = env["housekeeping.reward"].create(
             [
                 {
@@ -389,7 +505,7 @@ class ResPartner(models.Model):
             ]
         )
         today = fields.Date.context_today(self)
-        env["housekeeping.points.campaign"].create(
+        campaign = env["housekeeping.points.campaign"].create(
             {
                 "name": "Spring Festival deep cleaning",
                 "date_from": today.replace(month=1, day=5),
@@ -401,14 +517,27 @@ class ResPartner(models.Model):
                 "company_id": company.id,
             }
         )
+        if env["res.lang"]._lang_get("zh_CN"):
+            # the names in both languages, as the default data's
+            for record, name in (
+                (free_hourly, "免费钟点保洁2小时"),
+                (fifty_off, "满500减50"),
+                (rewards[0], "免费2小时保洁"),
+                (rewards[1], "50元优惠券"),
+                (rewards[2], "环保清洁套装"),
+                (campaign, "春节深度保洁"),
+            ):
+                record.with_context(lang="zh_CN").name = name
         # points past their validity expire; a few customers redeem
-        env["res.partner"]._cron_expire_points()
+        env["housekeeping.engine.points.expiry"]._cron()
         rich = partners.filtered(lambda p: p.points_balance >= 800)
         for partner in rng.sample(list(rich), min(len(rich), 12)):
             rng.choice(rewards).redeem(partner)
-        env["res.partner"]._cron_compute_rfm()
-        env["res.partner"]._cron_evaluate_tiers()
-        env["res.partner"]._cron_evaluate_lifecycle()
+        env["housekeeping.engine.rfm"]._cron()
+        env["housekeeping.engine.tier"]._cron()
+        # (the lifecycle's notes in the company's language, as the other engines')
+        staff_lang = env["housekeeping.engine"]._staff_lang(company)
+        env["housekeeping.engine.lifecycle"].with_context(lang=staff_lang)._cron()
         # The evaluation above is the first one, so every change is dated today; date
         # the demo's stage changes when they would have happened, so that the
         # dashboard's "churned this month" and the transition reports tell a story.
@@ -439,8 +568,30 @@ class ResPartner(models.Model):
             {"today": today, "ids": partners.ids},
         )
         env["res.partner"].invalidate_model(["lifecycle_stage_date"])
+        # tier changes happened over the years too: each one on the day the
+        # customer had been a customer for a year (or today, if later)
+        env.cr.execute(
+            """
+            UPDATE housekeeping_tier_log l
+               SET date = LEAST(%(today)s::date,
+                                COALESCE(p.first_visit_date, l.date) + 365 + (l.id %% 60))
+              FROM res_partner p
+             WHERE p.id = l.partner_id AND p.id = ANY(%(ids)s)
+            """,
+            {"today": today, "ids": partners.ids},
+        )
+        env["housekeeping.tier.log"].invalidate_model(["date"])
+        # the store manager confirmed the churn reason of some churned customers
+        churned = partners.filtered(lambda p: p.lifecycle_stage == "churned")
+        reasons = env["housekeeping.churn.reason"].search([], order="sequence, id")
+        if churned and reasons:
+            picked = churned[::2]
+            for n, partner in enumerate(picked):
+                if not partner.churn_reason_id:
+                    partner.churn_reason_id = reasons[n % len(reasons)]
+            picked.action_confirm_churn_reason()
         if "housekeeping.journey" in env:
-            env["res.partner"]._cron_evaluate_vip()
+            env["housekeeping.engine.vip"]._cron()
             env["housekeeping.journey"]._cron_run_journeys()
             # the messages went out three weeks ago, and one customer in three came
             # back after the wake-up message: the journeys show their conversion

@@ -147,13 +147,14 @@ class HousekeepingPointsCampaign(models.Model):
             """
             SELECT p.id FROM res_partner p
              WHERE %(scope)s AND %(not_rewarded)s AND p.active AND p.visit_count > 0
-               AND COALESCE(p.company_id, %(company)s) = %(company)s
+               AND %(settings_company)s = %(company)s
                AND %(complete)s
             """,
             scope=scope,
             not_rewarded=not_rewarded,
             company=self.company_id.id,
-            complete=self.env["res.partner"]._hk_profile_complete_sql(),
+            settings_company=self.env["housekeeping.engine"]._settings_company_sql("p"),
+            complete=self.env["housekeeping.engine.points"]._profile_complete_sql(),
         )
 
     def _reward_qualified(self, today, partner_ids=None, visit_of=None):

@@ -118,11 +118,3 @@ class HousekeepingRecommendation(models.Model):
         ``housekeeping.engine.recommendation``); returns the number of
         recommendations written."""
         return self.env["housekeeping.engine.recommendation"]._cron()
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
-
-    hk_recommendation_ids = fields.One2many(
-        "housekeeping.recommendation", "partner_id", string="Recommended Services"
-    )

@@ -63,6 +63,16 @@ class HousekeepingReward(models.Model):
     )
     redeemed_count = fields.Integer(compute="_compute_redeemed_count", string="Redeemed")
     image_128 = fields.Image(max_width=128, max_height=128)
+    currency_id = fields.Many2one("res.currency", compute="_compute_currency_id")
+    value = fields.Monetary(
+        compute="_compute_value",
+        store=True,
+        readonly=False,
+        help="What the customer receives, in money: the coupon's fixed amount or the "
+        "price of the free service (filled from the coupon program when it can be). "
+        "Active coupons and free services with a value give what a point is worth "
+        "when redeemed, which values the outstanding points.",
+    )
 
     _points_positive = models.Constraint(
         "CHECK(points_cost > 0)", "A reward costs a positive number of points."
@@ -88,6 +98,61 @@ class HousekeepingReward(models.Model):
         for reward in self:
             if reward.date_from and reward.date_to and reward.date_from > reward.date_to:
                 raise ValidationError(self.env._("A reward cannot end before it starts."))
+
+    @api.depends("company_id")
+    def _compute_currency_id(self):
+        for reward in self:
+            reward.currency_id = (reward.company_id or self.env.company).currency_id
+
+    @api.depends("loyalty_program_id")
+    def _compute_value(self):
+        """The first reward of the program with a money value: a fixed discount on
+        the order, or free products at their sale price."""
+        for reward in self:
+            values = [
+                line.discount
+                if line.reward_type == "discount"
+                else line.reward_product_id.lst_price * line.reward_product_qty
+                for line in reward.loyalty_program_id.reward_ids
+                if (line.reward_type == "discount" and line.discount_mode == "per_order")
+                or (line.reward_type == "product" and line.reward_product_id)
+            ]
+            reward.value = values[0] if values else 0.0
+
+    @api.model
+    def _hk_point_values(self, companies):
+        """{company id: money value of one point} for ``companies``: the median,
+        over the active coupons and free services of the catalog that have a value
+        (rewards of the company or of every company), of value ÷ points cost; the
+        company's *Value of a Point* setting when its catalog has none. One query
+        on the catalog, whatever the number of customers."""
+        today = fields.Date.context_today(self)
+        rewards = self.sudo().search_fetch(
+            [
+                ("reward_type", "in", ("service", "coupon")),
+                ("value", ">", 0),
+                ("company_id", "in", companies.ids + [False]),
+                "|",
+                ("date_to", "=", False),
+                ("date_to", ">=", today),
+            ],
+            ["value", "points_cost", "company_id"],
+        )
+        values = {}
+        for company in companies:
+            ratios = sorted(
+                r.value / r.points_cost
+                for r in rewards
+                if r.company_id in (company, self.env["res.company"]) and r.points_cost
+            )
+            if not ratios:
+                values[company.id] = company.sudo().hk_point_value
+                continue
+            middle = len(ratios) // 2
+            values[company.id] = (
+                ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+            )
+        return values
 
     def _compute_redeemed_count(self):
         counts = dict(

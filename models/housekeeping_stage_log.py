@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .res_partner_lifecycle import LIFECYCLE_STAGES
+from .res_partner import LIFECYCLE_STAGES
 
 
 class HousekeepingStageLog(models.Model):
@@ -22,3 +22,6 @@ class HousekeepingStageLog(models.Model):
     days_in_previous_stage = fields.Integer(help="Days the customer spent in the previous stage.")
     # no index of its own: the (company_id, date) index of the reports serves it
     company_id = fields.Many2one("res.company")
+
+    # the reports read the log per company and period
+    _company_date_idx = models.Index("(company_id, date)")

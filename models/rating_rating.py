@@ -22,4 +22,4 @@ class RatingRating(models.Model):
         visit_ids = [r.res_id for r in self if r.res_model == "housekeeping.visit" and r.res_id]
         if visit_ids:
             visits = self.env["housekeeping.visit"].sudo().browse(visit_ids).exists()
-            visits.partner_id._hk_lifecycle_mark_due()
+            self.env["housekeeping.engine.lifecycle"]._mark_due(visits.partner_id)

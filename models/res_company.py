@@ -110,7 +110,8 @@ class ResCompany(models.Model):
         string="Value of a Point",
         default=0.01,
         digits=(12, 4),
-        help="Money value of one point, for the outstanding liability report.",
+        help="Money value of one point when the rewards catalog gives none (no active "
+        "coupon or free service with a value); values the outstanding points.",
     )
     hk_points_when_paid = fields.Boolean(
         string="Earn When Paid",
@@ -236,6 +237,35 @@ class ResCompany(models.Model):
         default=30,
         help="A stage set by hand holds this many days or until the next done visit.",
     )
+    hk_season_max_days = fields.Integer(
+        string="Longest Season (days)",
+        default=150,
+        help="A customer is seasonal when, over at least two years, their visits fall in "
+        "one stretch of the calendar of at most this many days (it may cross the new "
+        "year).",
+    )
+    hk_season_off_share = fields.Integer(
+        string="Off-Season Visits Tolerated (%)",
+        default=10,
+        help="This share of a customer's visits (rounded to the nearest visit) may fall "
+        "outside their season.",
+    )
+    hk_season_grace_days = fields.Integer(
+        string="Season Grace (days)",
+        default=30,
+        help="A seasonal customer is at risk when this many days have passed since the "
+        "start of their season without a visit, and churned a season later.",
+    )
+    hk_at_risk_probability_enabled = fields.Boolean(
+        string="At Risk by Probability",
+        help="Also mark a customer at risk when the probability that they are still a "
+        "customer (nightly prediction) is below the threshold. Customers without a "
+        "prediction, and seasonal customers, follow the other rules only.",
+    )
+    hk_at_risk_probability = fields.Integer(
+        string="At-Risk Probability (%)",
+        default=20,
+    )
 
     @api.constrains(
         "hk_new_min_visits",
@@ -248,6 +278,10 @@ class ResCompany(models.Model):
         "hk_rated_visits_window",
         "hk_lifecycle_override_days",
         "hk_price_increase_pct",
+        "hk_season_max_days",
+        "hk_season_off_share",
+        "hk_season_grace_days",
+        "hk_at_risk_probability",
     )
     def _check_lifecycle_settings(self):
         for company in self:
@@ -286,28 +320,40 @@ class ResCompany(models.Model):
                 raise ValidationError(
                     self.env._("The low rating threshold is a score from 1 to 5.")
                 )
+            if not 7 <= company.hk_season_max_days <= 300:
+                raise ValidationError(
+                    self.env._("A season lasts from 7 to 300 days of the calendar.")
+                )
+            if not 0 <= company.hk_season_off_share < 50:
+                raise ValidationError(
+                    self.env._("The off-season visits tolerated are a share from 0 to 49%.")
+                )
+            if company.hk_season_grace_days < 0:
+                raise ValidationError(self.env._("The season grace cannot be negative."))
+            if not 0 < company.hk_at_risk_probability < 100:
+                raise ValidationError(
+                    self.env._("The at-risk probability is a percentage from 1 to 99.")
+                )
 
     def write(self, vals):
         """New thresholds: every customer of these companies is evaluated at the next
-        run (one UPDATE; customers without a company follow the main company)."""
+        run (one UPDATE; the company whose settings apply, ``_settings_company_sql``)."""
         # Imported here, not at the top: this file is imported first (related fields
-        # of other models need these fields), and importing res_partner_lifecycle
-        # there would define its res.partner class before models/res_partner.py's,
-        # changing the order of res.partner's classes.
-        from .res_partner_lifecycle import LIFECYCLE_SETTINGS  # noqa: PLC0415
+        # of other models need these fields), and importing res_partner there
+        # would define its res.partner class (and the models it imports) before
+        # this one.
+        from .res_partner import LIFECYCLE_SETTINGS  # noqa: PLC0415
 
         result = super().write(vals)
         if set(LIFECYCLE_SETTINGS).intersection(vals):
-            main = self.env["res.partner"]._hk_main_company()
             self.env["res.partner"].flush_model(["company_id", "lifecycle_next_check"])
             self.env.cr.execute(
                 SQL(
                     """
-                UPDATE res_partner SET lifecycle_next_check = NULL
-                 WHERE lifecycle_next_check IS NOT NULL
-                   AND COALESCE(company_id, %s) = ANY(%s)
+                UPDATE res_partner p SET lifecycle_next_check = NULL
+                 WHERE p.lifecycle_next_check IS NOT NULL AND %s = ANY(%s)
                 """,
-                    main.id,
+                    self.env["housekeeping.engine"]._settings_company_sql("p"),
                     self.ids,
                 )
             )
@@ -328,6 +374,13 @@ class ResCompany(models.Model):
         default=2,
         help="A rating at or below this score (1-5) opens a complaint with a service-recovery "
         "activity due in 24 hours.",
+    )
+    hk_service_desk_user_id = fields.Many2one(
+        "res.users",
+        string="Service Desk",
+        domain="[('share', '=', False)]",
+        help="Complaints and service-recovery activities of customers with neither a "
+        "dedicated agent nor a salesperson go to this user.",
     )
     hk_vip_min_average = fields.Float(
         string="VIP Average Score",
@@ -377,4 +430,22 @@ class ResCompany(models.Model):
                     self.env._(
                         "VIP rated visits, callback days and conversion days must be at least 1."
                     )
+                )
+
+    # ------------------------------------------------------------
+    # Customer portal: cancelling and moving visits
+    # ------------------------------------------------------------
+    hk_portal_notice_hours = fields.Integer(
+        string="Notice to Cancel or Move a Visit (hours)",
+        default=24,
+        help="On the portal, customers can cancel a visit, or ask to move it, up to this many "
+        "hours before it starts; later, they call the company.",
+    )
+
+    @api.constrains("hk_portal_notice_hours")
+    def _check_portal_settings(self):
+        for company in self:
+            if not 0 <= company.hk_portal_notice_hours <= 720:
+                raise ValidationError(
+                    self.env._("The notice to cancel or move a visit is 0 to 720 hours.")
                 )

@@ -94,6 +94,15 @@ class ResConfigSettings(models.TransientModel):
     hk_lifecycle_override_days = fields.Integer(
         related="company_id.hk_lifecycle_override_days", readonly=False
     )
+    hk_season_max_days = fields.Integer(related="company_id.hk_season_max_days", readonly=False)
+    hk_season_off_share = fields.Integer(related="company_id.hk_season_off_share", readonly=False)
+    hk_season_grace_days = fields.Integer(related="company_id.hk_season_grace_days", readonly=False)
+    hk_at_risk_probability_enabled = fields.Boolean(
+        related="company_id.hk_at_risk_probability_enabled", readonly=False
+    )
+    hk_at_risk_probability = fields.Integer(
+        related="company_id.hk_at_risk_probability", readonly=False
+    )
 
     def action_hk_preview_lifecycle(self):
         return {
@@ -109,7 +118,17 @@ class ResConfigSettings(models.TransientModel):
     # ------------------------------------------------------------
     hk_survey_enabled = fields.Boolean(related="company_id.hk_survey_enabled", readonly=False)
     hk_complaint_score = fields.Integer(related="company_id.hk_complaint_score", readonly=False)
+    hk_service_desk_user_id = fields.Many2one(
+        related="company_id.hk_service_desk_user_id", readonly=False
+    )
     hk_vip_min_average = fields.Float(related="company_id.hk_vip_min_average", readonly=False)
     hk_vip_rated_visits = fields.Integer(related="company_id.hk_vip_rated_visits", readonly=False)
     hk_vip_callback_days = fields.Integer(related="company_id.hk_vip_callback_days", readonly=False)
     hk_conversion_days = fields.Integer(related="company_id.hk_conversion_days", readonly=False)
+
+    # ------------------------------------------------------------
+    # Customer portal: cancelling and moving visits
+    # ------------------------------------------------------------
+    hk_portal_notice_hours = fields.Integer(
+        related="company_id.hk_portal_notice_hours", readonly=False
+    )

@@ -22,3 +22,16 @@ class ResUsers(models.Model):
                 _logger.info("Referral code %s not applied at signup: %s", code, error)
             request.session.pop("hk_referral_code", None)
         return user
+
+    def _hk_is_working_person(self):
+        """A person who works in the back office: an active internal user, not
+        OdooBot nor the superuser (whose activities and complaints nobody sees)."""
+        if len(self) != 1:
+            return False
+        user = self.sudo()
+        return bool(
+            user.active
+            and not user.share
+            and not user._is_superuser()
+            and user != self.env.ref("base.user_root", raise_if_not_found=False)
+        )

@@ -1,7 +1,7 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
-from ..models.res_partner_lifecycle import LIFECYCLE_STAGES
+from ..models.res_partner import LIFECYCLE_STAGES
 
 FUNNEL_STEPS = [
     ("1_potential", "Potential"),
@@ -28,7 +28,13 @@ class HousekeepingReportLifecycleTransition(models.Model):
         [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
         readonly=True,
     )
+    reason = fields.Char(readonly=True)
     churn_reason_id = fields.Many2one("housekeeping.churn.reason", readonly=True)
+    churn_reason = fields.Char(
+        readonly=True,
+        help='The churn reason of a move to at risk or churned, "Not confirmed" when '
+        'none was given; "Not applicable" for the other moves.',
+    )
     company_id = fields.Many2one("res.company", readonly=True)
     transition_count = fields.Integer(string="Transitions", readonly=True, aggregator="sum")
     days_in_previous_stage = fields.Float(
@@ -37,13 +43,22 @@ class HousekeepingReportLifecycleTransition(models.Model):
 
     @property
     def _table_query(self):
+        # a reason in the user's language, never empty (grouped, an empty
+        # many2one reads "None")
         return SQL(
             """
             SELECT l.id, l.partner_id, l.from_stage, l.to_stage, l.date, l.trigger,
-                   l.churn_reason_id, l.company_id, 1 AS transition_count,
-                   l.days_in_previous_stage
+                   l.reason, l.churn_reason_id,
+                   CASE WHEN l.to_stage IN ('at_risk', 'churned')
+                        THEN COALESCE(r.name->>%s, r.name->>'en_US', %s)
+                        ELSE %s END AS churn_reason,
+                   l.company_id, 1 AS transition_count, l.days_in_previous_stage
               FROM housekeeping_stage_log l
-            """
+              LEFT JOIN housekeeping_churn_reason r ON r.id = l.churn_reason_id
+            """,
+            self.env.lang or "en_US",
+            self.env._("Not confirmed"),
+            self.env._("Not applicable"),
         )
 
 

@@ -34,16 +34,16 @@ class HousekeepingReportMembership(models.Model):
 
     @property
     def _table_query(self):
-        main = self.env["res.company"].sudo().search([], order="id", limit=1)
+        engine = self.env["housekeeping.engine"]
         return SQL(
             """
             SELECT p.id * 2 AS id, 'member' AS line_type, p.id AS partner_id,
                    p.membership_tier_id AS tier_id, NULL::int AS from_tier_id,
-                   NULL AS direction, NULL::date AS date, p.company_id,
+                   NULL AS direction, NULL::date AS date, %(company)s AS company_id,
                    c.currency_id, 1 AS member_count, p.total_spent AS spend,
                    p.total_spent AS average_spend, 0 AS upgrade_count, 0 AS downgrade_count
               FROM res_partner p
-              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+              JOIN res_company c ON c.id = %(company)s
              WHERE p.active AND p.membership_tier_id IS NOT NULL
             UNION ALL
             SELECT l.id * 2 + 1, 'change', l.partner_id, l.to_tier_id, l.from_tier_id,
@@ -52,5 +52,6 @@ class HousekeepingReportMembership(models.Model):
               FROM housekeeping_tier_log l
               JOIN res_company c ON c.id = COALESCE(l.company_id, %(main)s)
             """,
-            main=main.id,
+            main=engine._main_company().id,
+            company=engine._settings_company_sql("p"),
         )

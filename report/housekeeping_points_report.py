@@ -4,7 +4,10 @@ from odoo.tools import SQL
 
 
 class HousekeepingPointsLiability(models.Model):
-    """Outstanding points per company and their value in money (the liability)."""
+    """Outstanding points per company and their value in money (the liability):
+    each point at what points are worth when redeemed (``housekeeping.reward.
+    _hk_point_values``: the catalog's coupons and free services, else the company's
+    *Value of a Point*)."""
 
     _name = "housekeeping.points.liability"
     _description = "Outstanding Points"
@@ -15,20 +18,36 @@ class HousekeepingPointsLiability(models.Model):
     currency_id = fields.Many2one(related="company_id.currency_id")
     customer_count = fields.Integer(string="Customers", readonly=True)
     points = fields.Integer(string="Outstanding Points", readonly=True)
+    point_value = fields.Float(
+        string="Value per Point",
+        readonly=True,
+        digits=(12, 4),
+        aggregator=None,
+        help="What a point is worth when redeemed: the median value per point of the "
+        "active coupons and free services of the rewards catalog, else the company's "
+        "Value of a Point setting.",
+    )
     value = fields.Monetary(readonly=True)
 
     @property
     def _table_query(self):
+        values = self.env["housekeeping.reward"]._hk_point_values(
+            self.env["res.company"].sudo().search([])
+        )
         return SQL(
             """
             SELECT b.company_id AS id, b.company_id,
                    count(*) FILTER (WHERE b.balance > 0) AS customer_count,
-                   sum(b.balance)::int AS points, sum(b.balance) * c.hk_point_value AS value
+                   sum(b.balance)::int AS points, pv.value AS point_value,
+                   sum(b.balance) * pv.value AS value
               FROM (SELECT company_id, partner_id, sum(points) AS balance
                       FROM housekeeping_points_entry GROUP BY company_id, partner_id) b
-              JOIN res_company c ON c.id = b.company_id
-             GROUP BY b.company_id, c.hk_point_value
-            """
+              JOIN unnest(%s::int4[], %s::numeric[]) AS pv(company_id, value)
+                ON pv.company_id = b.company_id
+             GROUP BY b.company_id, pv.value
+            """,
+            list(values),
+            list(values.values()),
         )
 
 

@@ -11,6 +11,7 @@ from . import test_points
 from . import test_trust_adjustments
 from . import test_portal
 from . import test_portal_ui
+from . import test_portal_day
 from . import test_tiers
 from . import test_performance
 from . import test_engagement
@@ -24,3 +25,6 @@ from . import test_i18n
 from . import test_trust_portal
 from . import test_trust_rpc
 from . import test_blacklist
+from . import test_prediction
+from . import test_daily_use
+from . import test_screens

@@ -108,7 +108,9 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
             {"name": "Apron", "points_cost": 100, "reward_type": "gift"}
         )
         cls.rich = cls.env["res.partner"].create({"name": "Rich customer"})
-        cls.rich._hk_grant_points(1000, "goodwill", origin="bad-input")
+        cls.rich.env["housekeeping.engine.points"]._grant_points(
+            cls.rich, 1000, "goodwill", origin="bad-input"
+        )
         cls.china = cls.env.ref("base.cn")
 
     def _visit_vals(self, **vals):
@@ -279,7 +281,9 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
 
     # ------------------------------------------------------------------ redemption
     def test_redeem_with_too_few_points(self):
-        self.customer._hk_grant_points(299, "goodwill", origin="short")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 299, "goodwill", origin="short"
+        )
         with self.assertRefused([self.customer], message="300 are needed"):
             self.reward.redeem(self.customer)
 
@@ -332,7 +336,9 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
     def test_redeem_out_of_stock(self):
         self.gift.stock_limit = 1
         other = self.env["res.partner"].create({"name": "Early bird"})
-        other._hk_grant_points(100, "goodwill", origin="early")
+        other.env["housekeeping.engine.points"]._grant_points(
+            other, 100, "goodwill", origin="early"
+        )
         self.gift.redeem(other)
         with self.assertRefused([self.rich], message="out of stock"):
             self.gift.redeem(self.rich)
@@ -352,7 +358,9 @@ class TestBadInputORM(SnapshotMixin, HousekeepingCase):
     def test_redeem_other_company_reward(self):
         company_b = self.env["res.company"].create({"name": "Store B"})
         customer_b = self.env["res.partner"].create({"name": "B", "company_id": company_b.id})
-        customer_b._hk_grant_points(500, "goodwill", origin="b")
+        customer_b.env["housekeeping.engine.points"]._grant_points(
+            customer_b, 500, "goodwill", origin="b"
+        )
         with self.assertRefused([customer_b], message="another company"):
             self.gift.redeem(customer_b)
 
@@ -726,7 +734,9 @@ class TestBadInputPortal(SnapshotMixin, HttpCase):
             "/my/preferences": {"household_size": "7"},
             "/my/preferences/data-request": {"kind": "delete"},
         }
-        self.customer._hk_grant_points(500, "goodwill", origin="csrf")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 500, "goodwill", origin="csrf"
+        )
         for url, data in routes.items():
             with (
                 self.subTest(url=url),

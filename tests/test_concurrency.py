@@ -106,7 +106,9 @@ class TestConcurrentLedger(RealCursorCase):
                 .create({"name": "Concurrency gift", "points_cost": 40, "reward_type": "gift"})
                 .id
             )
-            partner._hk_grant_points(2000, "goodwill", origin="concurrency-ledger")
+            partner.env["housekeeping.engine.points"]._grant_points(
+                partner, 2000, "goodwill", origin="concurrency-ledger"
+            )
             self.partner_id = partner.id
         self.addCleanup(self._cleanup)
 
@@ -132,10 +134,11 @@ class TestConcurrentLedger(RealCursorCase):
             return 1
 
         def earn(env):
-            entries = (
-                env["res.partner"]
-                .browse(self.partner_id)
-                ._hk_grant_points(7, "goodwill", origin=f"round-{round_no}-{side}")
+            entries = env["housekeeping.engine.points"]._grant_points(
+                env["res.partner"].browse(self.partner_id),
+                7,
+                "goodwill",
+                origin=f"round-{round_no}-{side}",
             )
             return len(entries)
 
@@ -237,7 +240,9 @@ class TestRewardStock(RealCursorCase):
             partners = env["res.partner"].create(
                 [{"name": "Stock customer A"}, {"name": "Stock customer B"}]
             )
-            partners._hk_grant_points(1000, "goodwill", origin="concurrency-stock")
+            partners.env["housekeeping.engine.points"]._grant_points(
+                partners, 1000, "goodwill", origin="concurrency-stock"
+            )
             self.partner_ids = partners.ids
             self.reward_ids = (
                 env["housekeeping.reward"]
@@ -986,7 +991,7 @@ class TestTierAndBirthdayWorkers(ScopedCronCase):
 
     def test_two_birthday_workers(self):
         tries = self._both_read_then_apply(
-            ("housekeeping.journey", "_hk_send"),
+            ("housekeeping.engine.journey", "_send"),
             lambda env: env["res.partner"]._cron_birthday(),
         )
         ones = dict.fromkeys(self.partner_ids, 1)

@@ -219,7 +219,9 @@ class TestCronResume(HousekeepingCase):
         Run.search([]).unlink()
         customers = self._customers("Lot")
         with freeze_time("2025-01-15 20:00:00"):
-            customers._hk_grant_points(50, "goodwill", origin="resume")
+            customers.env["housekeeping.engine.points"]._grant_points(
+                customers, 50, "goodwill", origin="resume"
+            )
         self._batch_size("points_expire_batch_size")
         with freeze_time("2026-02-01 20:00:00"):
             calls = self._drive(

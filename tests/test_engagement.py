@@ -3,7 +3,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import fields, http
+from odoo import fields, http, sql_db
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 
@@ -471,7 +471,7 @@ class TestJourneys(EngagementCase):
             }
         )
         with freeze_time("2026-02-14 20:00:00"):
-            journey._hk_run_batches(date(2026, 2, 14), 100)
+            self.env["housekeeping.engine.journey"]._run_journeys(journey, date(2026, 2, 14), 100)
             self.assertFalse(self._sends(journey), "too early")
         with freeze_time("2026-02-15 20:00:00"):
             self.env["housekeeping.journey"]._cron_run_journeys()
@@ -831,19 +831,42 @@ class TestEngagementQueryCount(EngagementCase):
             f"50 customers: {queries_small} queries, 500: {queries_large}",
         )
 
+    def _counted_apart(self, method, when, tables):
+        """``(queries, inserts)``: the queries of ``method``, apart from the
+        INSERTs into ``tables``, and those INSERTs."""
+        statements = []
+        execute = sql_db.Cursor.execute
+
+        def logged(cursor, query, params=None, log_exceptions=True):
+            statements.append(str(query))
+            return execute(cursor, query, params, log_exceptions)
+
+        with patch.object(sql_db.Cursor, "execute", logged):
+            total = self._counted(method, when)
+        inserts = sum(
+            1 for query in statements if any(f'INSERT INTO "{table}"' in query for table in tables)
+        )
+        return total - inserts, inserts
+
     def test_journey_query_count_does_not_grow(self):
+        """The e-mails (with their chatter messages) and SMS are created through
+        the ORM, which inserts them 100 rows at a time; every other query of the
+        run is independent of the audience."""
         journey = self.wake_up
         journey.write({"channel": "both", "offer_type": "points", "bonus_points": 10})
         self.next_visit.active = False
+        queues = ("mail_message", "mail_mail", "sms_sms")
         small = self._population("Small", 50)
-        queries_small = self._counted(
-            self.env["housekeeping.journey"]._cron_run_journeys, "2026-04-05 20:00:00"
+        queries_small, inserts_small = self._counted_apart(
+            self.env["housekeeping.journey"]._cron_run_journeys, "2026-04-05 20:00:00", queues
         )
+        self.assertEqual(inserts_small, 3, "one INSERT a queue for 50 customers")
         self.assertEqual(len(self._sends(journey)), 50)
         large = self._population("Large", 500)
-        queries_large = self._counted(
-            self.env["housekeeping.journey"]._cron_run_journeys, "2026-04-05 20:00:00"
+        queries_large, inserts_large = self._counted_apart(
+            self.env["housekeeping.journey"]._cron_run_journeys, "2026-04-05 20:00:00", queues
         )
+        self.assertEqual(inserts_large, 15, "the ORM inserts 100 rows at a time")
         self.assertEqual(len(self._sends(journey)), 550)
         self.assertEqual(self.env["sms.sms"].search_count([("partner_id", "in", large.ids)]), 500)
         self.assertEqual(

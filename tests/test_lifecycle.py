@@ -306,11 +306,13 @@ class TestLifecycle(HousekeepingCase):
             self._cron()
             self.assertTrue(partner.lifecycle_seasonal)
             self.assertNotIn(partner.lifecycle_stage, ("at_risk", "churned"))
-        with freeze_time("2026-03-10 20:00:00"):
+        # (issue 29: due at the start of the season, 20 January, plus 30 days of
+        # grace; no longer at the last visit + 13 months)
+        with freeze_time("2026-02-19 12:00:00"):
             self._cron()
             self.assertNotIn(partner.lifecycle_stage, ("at_risk", "churned"))
-        with freeze_time("2026-03-11 20:00:00"):
-            # the season (last visit + 13 months) passed without a visit
+        with freeze_time("2026-02-20 12:00:00"):
+            # the season's start and the grace passed without a visit
             self._cron()
             self.assertEqual(partner.lifecycle_stage, "at_risk")
         with freeze_time("2027-03-12 20:00:00"):

@@ -74,7 +74,7 @@ class TestPointsLedger(PointsCase):
         self.assertEqual(entry.expiry_date, date(2027, 3, 10))
         self.assertEqual(self.customer.points_balance, 299)
         # retrying the earning (a retried job, a double click) credits nothing more
-        self.customer._hk_earn_visit_points(visit)
+        self.env["housekeeping.engine.points"]._earn_visit_points(visit)
         self.assertEqual(len(self._entries(self.customer)), 1)
         self.assertBalanceIsLedger(self.customer)
         # the database refuses a second credit for the same cause
@@ -145,7 +145,9 @@ class TestPointsLedger(PointsCase):
     def test_expiry_batches_resume_and_constant_queries(self):
         partners = self.env["res.partner"].create([{"name": f"Lot {i}"} for i in range(30)])
         with freeze_time("2025-01-15 20:00:00"):
-            partners._hk_grant_points(50, "goodwill", origin="launch")
+            partners.env["housekeeping.engine.points"]._grant_points(
+                partners, 50, "goodwill", origin="launch"
+            )
         self.env["ir.config_parameter"].sudo().set_param(
             "housekeeping_membership.points_expire_batch_size", 7
         )
@@ -159,7 +161,9 @@ class TestPointsLedger(PointsCase):
         # one statement per batch whatever the number of lots
         more = self.env["res.partner"].create([{"name": f"More {i}"} for i in range(300)])
         with freeze_time("2025-01-15 20:00:00"):
-            more._hk_grant_points(50, "goodwill", origin="launch")
+            more.env["housekeeping.engine.points"]._grant_points(
+                more, 50, "goodwill", origin="launch"
+            )
         self.env.flush_all()
         with freeze_time("2026-02-01 20:00:00"), self.assertQueryCount(4):
             self.Entry.sudo()._expire_lots(date(2026, 2, 1), 1000)
@@ -174,9 +178,13 @@ class TestPointsLedger(PointsCase):
         old = Partner.create([{"name": f"Old {i}"} for i in range(5)])
         later = Partner.create({"name": "Later"})
         with freeze_time("2025-01-15 20:00:00"):
-            old._hk_grant_points(50, "goodwill", origin="launch")  # expire 2026-01-15
+            old.env["housekeeping.engine.points"]._grant_points(
+                old, 50, "goodwill", origin="launch"
+            )  # expire 2026-01-15
         with freeze_time("2025-02-10 20:00:00"):
-            later._hk_grant_points(40, "goodwill", origin="launch")  # expires 2026-02-10
+            later.env["housekeeping.engine.points"]._grant_points(
+                later, 40, "goodwill", origin="launch"
+            )  # expires 2026-02-10
         with freeze_time("2026-02-01 20:00:00"):
             self.assertEqual(Partner._cron_expire_points(), 5)
         self.assertEqual(Run.search([]).mapped("date"), [date(2026, 2, 1)])
@@ -335,7 +343,9 @@ class TestCheckIn(PointsCase):
         with freeze_time("2026-03-02 10:00:00"):
             for partner in (self.customer, duplicate):
                 partner.action_check_in()
-                partner._hk_grant_points(30, "goodwill", origin="spring-gift")
+                partner.env["housekeeping.engine.points"]._grant_points(
+                    partner, 30, "goodwill", origin="spring-gift"
+                )
         self._visit(partner=duplicate, amount=120)
         total = self.customer.points_balance + duplicate.points_balance
         count = self.Entry.search_count([("partner_id", "in", (self.customer | duplicate).ids)])
@@ -404,7 +414,9 @@ class TestCheckIn(PointsCase):
 @tagged("post_install", "-at_install")
 class TestRedemption(PointsCase):
     def test_coupon_reward_usable_on_sale_order(self):
-        self.customer._hk_grant_points(500, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 500, "goodwill", origin="welcome"
+        )
         card = self.reward_coupon.redeem(self.customer)
         self.assertEqual(card._name, "loyalty.card")
         self.assertEqual(
@@ -431,13 +443,17 @@ class TestRedemption(PointsCase):
         self.assertEqual(order.amount_untaxed, 180.0, "the coupon's 10% discount applies")
 
     def test_refusals_write_nothing(self):
-        self.customer._hk_grant_points(250, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 250, "goodwill", origin="welcome"
+        )
         cards_before = self.env["loyalty.card"].search_count([])
         with self.assertRaises(UserError):
             self.reward_coupon.redeem(self.customer)  # 300 > 250
         self.reward_coupon.stock_limit = 1
         other = self.env["res.partner"].create({"name": "Other"})
-        other._hk_grant_points(1000, "goodwill", origin="welcome")
+        other.env["housekeeping.engine.points"]._grant_points(
+            other, 1000, "goodwill", origin="welcome"
+        )
         self.reward_coupon.redeem(other)
         with self.assertRaises(UserError):
             self.reward_coupon.redeem(other)  # out of stock
@@ -459,7 +475,9 @@ class TestRedemption(PointsCase):
             )
 
     def test_tier_restriction(self):
-        self.customer._hk_grant_points(1000, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 1000, "goodwill", origin="welcome"
+        )
         gold = self.env.ref("housekeeping_membership.tier_gold")
         self.reward_gift.tier_ids = gold
         with self.assertRaises(UserError):
@@ -470,14 +488,18 @@ class TestRedemption(PointsCase):
         self.assertEqual(self.customer.points_balance, 900)
 
     def test_gift_reward_creates_delivery_activity(self):
-        self.customer._hk_grant_points(150, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 150, "goodwill", origin="welcome"
+        )
         activity = self.reward_gift.redeem(self.customer)
         self.assertEqual(activity._name, "mail.activity")
         self.assertIn("Eco cleaning kit", activity.summary)
         self.assertEqual(self.reward_gift.redeemed_count, 1)
 
     def test_redeem_wizard_as_agent(self):
-        self.customer._hk_grant_points(400, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 400, "goodwill", origin="welcome"
+        )
         wizard = Form(
             self.env["housekeeping.reward.redeem"]
             .with_user(self.user)
@@ -542,7 +564,9 @@ class TestAdjustments(PointsCase):
             }
         )
         stranger = self.env["res.partner"].create({"name": "Stranger"})
-        stranger._hk_grant_points(10, "goodwill", origin="x")
+        stranger.env["housekeeping.engine.points"]._grant_points(
+            stranger, 10, "goodwill", origin="x"
+        )
         visible = self.Entry.with_user(portal).search([])
         self.assertEqual(visible.partner_id, self.customer)
         with self.assertRaises(AccessError):
@@ -580,7 +604,9 @@ class TestConcurrentRedemption(BaseCase):
                 .id
             )
             partner = env["res.partner"].create({"name": "Concurrent customer"})
-            partner._hk_grant_points(500, "goodwill", origin="concurrency")
+            partner.env["housekeeping.engine.points"]._grant_points(
+                partner, 500, "goodwill", origin="concurrency"
+            )
             self.partner_id = partner.id
             self.program_id = program.id
         self.addCleanup(self._cleanup)

@@ -74,9 +74,13 @@ class TestPortalRoutes(HttpCase):
         self.assertIn(self.customer.membership_tier_id.name, page, "tier badge shown")
         self.assertIn(self.customer.tier_progress, page, "progress to the next tier")
         # 25 more movements: the history paginates by 20
-        self.customer._hk_grant_points(5, "goodwill", origin="a")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 5, "goodwill", origin="a"
+        )
         for i in range(24):
-            self.customer._hk_grant_points(1, "goodwill", origin=f"p{i}")
+            self.customer.env["housekeeping.engine.points"]._grant_points(
+                self.customer, 1, "goodwill", origin=f"p{i}"
+            )
         first = self.url_open("/my/points").text
         second = self.url_open("/my/points/page/2").text
         self.assertEqual(first.count("list-group-item d-flex"), 20)
@@ -137,7 +141,9 @@ class TestPortalRoutes(HttpCase):
         self.assertIn("380 more points needed.", page)
 
     def test_redeem_rate_limit(self):
-        self.customer._hk_grant_points(1000, "goodwill", origin="rich")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 1000, "goodwill", origin="rich"
+        )
         token = self._login()
         for _i in range(3):
             self.url_open(f"/my/rewards/{self.reward.id}/redeem", data={"csrf_token": token})

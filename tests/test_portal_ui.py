@@ -92,7 +92,9 @@ class TestPortalTours(HttpCase):
         self.assertTrue(self.customer.prefers_hypoallergenic)
 
     def test_points_referral_and_rewards_pages(self):
-        self.customer._hk_grant_points(30, "goodwill", origin="welcome")
+        self.customer.env["housekeeping.engine.points"]._grant_points(
+            self.customer, 30, "goodwill", origin="welcome"
+        )
         self._tour("/my/points", "hk_portal_points_page_tour", "points")
         self._tour("/my/referral", "hk_portal_referral_page_tour", "referral")
         self._tour("/my/rewards", "hk_portal_rewards_page_tour", "rewards")

@@ -3,12 +3,13 @@
 from unittest.mock import patch
 
 from freezegun import freeze_time
+from markupsafe import Markup
 
 from odoo import fields
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 from odoo.addons.housekeeping_membership.models.bulk import bulk_insert, pg_array
-from odoo.addons.housekeeping_membership.models.housekeeping_journey import (
-    HousekeepingJourney,
+from odoo.addons.housekeeping_membership.models.engines.journey import (
+    HousekeepingEngineJourney as JourneyEngine,
 )
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
@@ -17,6 +18,8 @@ from odoo.tools import mute_logger
 from ..models.trust import engine_writes
 from .common import HousekeepingCase
 from .test_engagement import EngagementCase
+
+ENGINE_MODULE = "odoo.addons.housekeeping_membership.models.engines.housekeeping_engine"
 
 BAD = "refused@example.com"
 
@@ -166,16 +169,16 @@ class TestJourneySendFailures(JourneyFaultCase):
         offer), that one is retried by the next run, once."""
         self.wake_up.write({"offer_type": "points", "bonus_points": 30})
         poison = self.customers[2]
-        original = HousekeepingJourney._hk_queue_emails
+        original = JourneyEngine._queue_emails
 
-        def queue_emails(journey, partners):
+        def queue_emails(engine, journey, partners):
             if poison in partners:
                 raise ValueError("template error for this customer")
-            return original(journey, partners)
+            return original(engine, journey, partners)
 
         balance = {p.id: p.points_balance for p in self.customers}
         with (
-            patch.object(HousekeepingJourney, "_hk_queue_emails", queue_emails),
+            patch.object(JourneyEngine, "_queue_emails", queue_emails),
             mute_logger("odoo.addons.housekeeping_membership.models.housekeeping_journey"),
         ):
             self._run()
@@ -202,16 +205,16 @@ class TestJourneySendFailures(JourneyFaultCase):
 
     def test_manager_run_now_with_a_failing_template(self):
         poison = self.customers[0]
-        original = HousekeepingJourney._hk_queue_emails
+        original = JourneyEngine._queue_emails
 
-        def queue_emails(journey, partners):
+        def queue_emails(engine, journey, partners):
             if poison in partners:
                 raise ValueError("template error for this customer")
-            return original(journey, partners)
+            return original(engine, journey, partners)
 
         with (
             freeze_time("2026-03-02 20:00:00"),
-            patch.object(HousekeepingJourney, "_hk_queue_emails", queue_emails),
+            patch.object(JourneyEngine, "_queue_emails", queue_emails),
             mute_logger("odoo.addons.housekeeping_membership.models.housekeeping_journey"),
         ):
             self.wake_up.with_user(self.manager).action_run_now()
@@ -340,7 +343,9 @@ class TestAnonymization(EngagementCase):
             service_type=cls.service_deep,
             notes="<p>Liu Yang asked to clean the baby room</p>",
         )
-        cls.person._hk_grant_points(77, "goodwill", origin="anon-test")
+        cls.person.env["housekeeping.engine.points"]._grant_points(
+            cls.person, 77, "goodwill", origin="anon-test"
+        )
         cls.person.message_post(body="Called Liu Yang at 13912345678", message_type="comment")
         cls.portal_user = cls.env["res.users"].create(
             {
@@ -493,83 +498,92 @@ class TestAnonymization(EngagementCase):
 
 
 class TestEngineNotes(HousekeepingCase):
-    def test_engine_notes_reply_to_is_odoos(self):
-        """The engines' chatter notes compute the reply-to once per company; each
-        note still gets the address Odoo's ``message_post`` would give it."""
+    # the columns of a note that describe it (not its id, dates or Message-Id)
+    NOTE_COLUMNS = (
+        "model",
+        "res_id",
+        "message_type",
+        "is_internal",
+        "subtype_id",
+        "author_id",
+        "email_from",
+        "reply_to",
+        "email_add_signature",
+        "body",
+        "subject",
+        "record_company_id",
+        "record_alias_domain_id",
+        "partner_ids",
+        "notification_ids",
+        "create_uid",
+    )
+
+    def _rows(self, messages):
+        messages.invalidate_recordset()
+        return {m.res_id: {name: m[name] for name in self.NOTE_COLUMNS} for m in messages.sudo()}
+
+    def test_engine_notes_are_odoos_batch_log(self):
+        """An engine's notes are what Odoo's ``_message_log_batch`` logs, column
+        for column, whether few (through it) or many (the same rows in one INSERT),
+        whatever the customers' companies and aliases."""
         domain = self.env["mail.alias.domain"].create(
             {"name": "hk-example.com", "catchall_alias": "catchall"}
         )
         other = self.env["res.company"].create(
             {"name": "Branch Store", "alias_domain_id": domain.id}
         )
-        Partner = self.env["res.partner"]
-        partners = Partner.create(
+        partners = self.env["res.partner"].create(
             [
                 {"name": "Main 1", "company_id": self.company.id},
                 {"name": "Branch 1", "company_id": other.id},
-                {"name": "Branch 2", "company_id": other.id},
                 {"name": "No company"},
-                {"name": "Aliased", "company_id": other.id},
             ]
         )
-        self.env["mail.alias"].create(
-            {
-                "alias_name": "aliased-customer",
-                "alias_domain_id": domain.id,
-                "alias_model_id": self.env["ir.model"]._get_id("res.partner"),
-                "alias_parent_model_id": self.env["ir.model"]._get_id("res.partner"),
-                "alias_parent_thread_id": partners[4].id,
-            }
-        )
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(None)
-        expected = partners.sudo()._notify_get_reply_to(default=email_from, author_id=author_id)
-        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
-            got = Partner._hk_reply_to(partners.ids, email_from, author_id)
-        self.assertEqual(got, expected)
-        self.assertEqual(Partner._hk_reply_to(partners.ids, email_from, author_id), expected)
-        # the companies given by the engine (no query for them): the same answer
-        company_of = {partner.id: partner.company_id.id or None for partner in partners}
-        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
-            self.assertEqual(
-                Partner._hk_reply_to(partners.ids, email_from, author_id, company_of=company_of),
-                expected,
+        bodies = {p.id: f"Stage of {p.name} <changed> & noted" for p in partners}
+        Engine = self.env["housekeeping.engine"]
+        expected = self._rows(
+            partners._message_log_batch(
+                bodies={pid: Markup("<p>%s</p>") % body for pid, body in bodies.items()}
             )
-        self.assertIn("aliased-customer@hk-example.com", got[partners[4].id])
-        self.assertIn("catchall@hk-example.com", got[partners[1].id])
-        with patch.object(type(Partner), "_hk_reply_to_grouped_from", 0):
-            messages = Partner._hk_post_notes({p.id: "Note" for p in partners})
+        )
+        self.assertEqual(self._rows(Engine._log_notes(bodies)), expected)
+        with patch(ENGINE_MODULE + ".NOTES_IN_ONE_INSERT_FROM", 1):
+            self.assertEqual(self._rows(Engine._log_notes(bodies)), expected)
         self.assertEqual(
-            {m.res_id: m.reply_to for m in messages}, expected, "notes carry Odoo's reply-to"
+            expected[partners[0].id]["body"], "<p>Stage of Main 1 &lt;changed&gt; &amp; noted</p>"
         )
 
     def test_engine_notes_read_like_odoos(self):
-        """A note posted by an engine is an escaped paragraph in the customer's
-        chatter, a note of the system's author, with a Message-Id of its own in
-        Odoo's tracking format (or the one the engine gives)."""
+        """A note logged by an engine is an escaped paragraph in the customer's
+        chatter, a note of the system's author; in one INSERT each gets a
+        Message-Id of its own in Odoo's tracking format; a note given a key
+        (``message_ids``) keeps it on both paths."""
         Partner = self.env["res.partner"]
         partners = Partner.create([{"name": "Note A"}, {"name": "Note B"}, {"name": "Note C"}])
-        messages = Partner._hk_post_notes(
-            {
-                partners[0].id: "Tier <Gold> & more",
-                partners[1].id: "Plain",
-                partners[2].id: "Plain",
-            },
-            message_ids={partners[1].id: "<fixed@hk-example.com>"},
-        )
-        of = {message.res_id: message for message in messages}
-        self.assertEqual(str(of[partners[0].id].body), "<p>Tier &lt;Gold&gt; &amp; more</p>")
-        self.assertEqual(of[partners[1].id].message_id, "<fixed@hk-example.com>")
+        bodies = {
+            partners[0].id: "Tier <Gold> & more",
+            partners[1].id: "Plain",
+            partners[2].id: "Plain",
+        }
+        keys = {partners[1].id: "<fixed@hk-example.com>"}
+        Engine = self.env["housekeeping.engine"]
+        for threshold in (500, 1):
+            with patch(ENGINE_MODULE + ".NOTES_IN_ONE_INSERT_FROM", threshold):
+                messages = Engine._log_notes(bodies, message_ids=keys)
+            of = {message.res_id: message for message in messages}
+            self.assertEqual(str(of[partners[0].id].body), "<p>Tier &lt;Gold&gt; &amp; more</p>")
+            self.assertEqual(of[partners[1].id].message_id, "<fixed@hk-example.com>")
+            self.assertEqual(messages.subtype_id, self.env.ref("mail.mt_note"))
+            self.assertEqual(set(messages.mapped("message_type")), {"notification"})
+            author_id, _email = self.env["mail.thread"]._message_compute_author(None)
+            self.assertEqual(messages.author_id.id, author_id)
+            for partner in partners:
+                self.assertIn(of[partner.id], partner.message_ids)
         self.assertRegex(
             of[partners[0].id].message_id,
             rf"^<\d+\.[\d.]+-openerp-{partners[0].id}-res\.partner@.+>$",
         )
         self.assertNotEqual(of[partners[0].id].message_id, of[partners[2].id].message_id)
-        self.assertEqual(messages.subtype_id, self.env.ref("mail.mt_note"))
-        self.assertEqual(set(messages.mapped("message_type")), {"notification"})
-        author_id, _email = self.env["mail.thread"]._message_compute_author(None)
-        self.assertEqual(messages.author_id.id, author_id)
-        for partner in partners:
-            self.assertIn(of[partner.id], partner.message_ids)
 
     def test_array_literals_round_trip(self):
         """The engines pass their columns as array literals: every value comes back

@@ -476,9 +476,13 @@ class DashboardData:
             ]
         )
         with freeze_time("2026-05-10 08:00:00"):
-            p[0]._hk_grant_points(100, "goodwill", origin="dashboard-may")
+            p[0].env["housekeeping.engine.points"]._grant_points(
+                p[0], 100, "goodwill", origin="dashboard-may"
+            )
         with freeze_time(TODAY):
-            p[1]._hk_grant_points(50, "goodwill", origin="dashboard-june")
+            p[1].env["housekeeping.engine.points"]._grant_points(
+                p[1], 50, "goodwill", origin="dashboard-june"
+            )
         env.flush_all()
         return p
 
@@ -489,7 +493,7 @@ class TestDashboard(ReportsCase, DashboardData):
     def test_dashboard_kpis(self):
         self.env.user.tz = "UTC"
         self._dashboard_dataset(self.env)
-        data = self.env["res.partner"].with_user(self.manager).hk_dashboard_data()
+        data = self.env["housekeeping.dashboard"].with_user(self.manager).get_dashboard_data()
         kpis = {k["key"]: k for k in data["kpis"]}
         # key: (value, previous, shown, trend)
         expected = {
@@ -522,9 +526,9 @@ class TestDashboard(ReportsCase, DashboardData):
             {"2025-12": 1, "2026-02": 1, "2026-03": 2, "2026-05": 3, "2026-06": 2},
         )
         with self.assertRaises(AccessError):
-            self.env["res.partner"].with_user(
+            self.env["housekeeping.dashboard"].with_user(
                 new_test_user(self.env, login="hk_plain", groups="base.group_user")
-            ).hk_dashboard_data()
+            ).get_dashboard_data()
 
 
 @tagged("post_install", "-at_install")
@@ -540,7 +544,7 @@ class TestDashboardTour(HttpCase, DashboardData):
             )
             self._dashboard_dataset(self.env)
             user = self.env["res.users"].search([("login", "=", "hk_dash_manager")])
-            data = self.env["res.partner"].with_user(user).hk_dashboard_data()
+            data = self.env["housekeeping.dashboard"].with_user(user).get_dashboard_data()
             shown = {k["key"]: k["display"] for k in data["kpis"]}
             self.assertEqual(
                 shown,

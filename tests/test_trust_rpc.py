@@ -333,19 +333,17 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         code = referrer._hk_ensure_referral_code()[0]
         newbie = self.env["res.partner"].create({"name": "Newbie RPC"})
         for login in (seller.login, portal.login):
-            for method, args in (
-                ("action_check_in", [other.ids]),
-                ("action_generate_referral_code", [other.ids]),
-                ("action_apply_referral_code", [newbie.ids, code]),
-                ("action_set_lifecycle_stage", [other.ids, "churned", "because"]),
-                ("action_confirm_churn_reason", [other.ids]),
-                ("action_schedule_callback", [other.ids]),
-                ("hk_dashboard_data", []),
+            for model, method, args in (
+                ("res.partner", "action_check_in", [other.ids]),
+                ("res.partner", "action_generate_referral_code", [other.ids]),
+                ("res.partner", "action_apply_referral_code", [newbie.ids, code]),
+                ("res.partner", "action_set_lifecycle_stage", [other.ids, "churned", "because"]),
+                ("res.partner", "action_confirm_churn_reason", [other.ids]),
+                ("res.partner", "action_schedule_callback", [other.ids]),
+                ("housekeeping.dashboard", "get_dashboard_data", []),
             ):
                 with self.subTest(login=login, method=method):
-                    self._assert_rpc_refused(
-                        [other, own, newbie], login, "res.partner", method, args
-                    )
+                    self._assert_rpc_refused([other, own, newbie], login, model, method, args)
         # a customer's own check-in still works (the portal's route does it in sudo)
         self._rpc(portal.login, "res.partner", "action_check_in", [own.ids])
         self.assertTrue(own.points_entry_ids)
@@ -353,8 +351,12 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
     def test_every_engines_fields_are_guarded(self):
         """Each engine declares the customer fields it alone writes; all of them
         are refused to everyone else."""
-        from ..models.res_partner_trust import ENGINE_FIELD_SET  # noqa: PLC0415
-
+        Partner = self.env["res.partner"]
+        guarded = Partner._hk_engine_fields()
+        # the fields owned by actions rather than engines are guarded too
+        self.assertLessEqual(
+            {"points_balance", "referral_code", "hk_anonymized", "hk_deletion_requested"}, guarded
+        )
         engines = [
             name
             for name, model in self.env.registry.items()
@@ -364,5 +366,8 @@ class TestTrustRPC(SnapshotMixin, HttpCase):
         for name in engines:
             owned = set(self.env[name]._engine_fields)
             with self.subTest(engine=name):
-                self.assertLessEqual(owned, ENGINE_FIELD_SET)
-                self.assertLessEqual(owned, set(self.env["res.partner"]._fields))
+                self.assertLessEqual(owned, guarded)
+                self.assertLessEqual(owned, set(Partner._fields))
+                for fname in owned:
+                    with self.assertRaises(UserError):
+                        Partner._hk_refuse_engine_fields([fname])

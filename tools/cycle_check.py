@@ -70,8 +70,7 @@ def leftovers(cr):
 
 
 def step_data():
-    partner = env["res.partner"]
-    partner._hk_generate_demo_data(customers=40)
+    env["housekeeping.demo"]._generate_demo_data(customers=40)
     for xmlid in (
         "ir_cron_lifecycle_evaluate",
         "ir_cron_tier_evaluate",
@@ -137,7 +136,7 @@ def step_check_installed():
     env["res.partner"]._cron_evaluate_lifecycle()
     env["res.partner"]._cron_evaluate_tiers()
     partner = env["res.partner"].create({"name": "Reinstalled customer", "is_prospect": True})
-    partner._hk_grant_points(10, "goodwill", origin="cycle")
+    env["housekeeping.engine.points"]._grant_points(partner, 10, "goodwill", origin="cycle")
     assert partner.points_balance == 10, partner.points_balance
     env.cr.rollback()
     print("reinstalled")

@@ -74,6 +74,11 @@ ensure_system_deps() {
 }
 
 ensure_python_deps() {
+    if ! $PY -c 'import numpy, scipy' 2>/dev/null; then
+        log "installing the addon's Python requirements (requirements.txt)"
+        $PY -m pip install -q --disable-pip-version-check -r "$ROOT/requirements.txt" \
+            || die "pip install -r requirements.txt failed"
+    fi
     if ! $PY -c 'import pytest_odoo, websocket, freezegun' 2>/dev/null; then
         log "installing Python test requirements (requirements-dev.txt)"
         $PY -m pip install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt" \

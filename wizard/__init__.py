@@ -4,5 +4,4 @@ from . import housekeeping_lifecycle_set_stage
 from . import housekeeping_reward_redeem
 from . import housekeeping_tier_set
 from . import housekeeping_visit_rate
-from . import base_partner_merge_engagement
 from . import housekeeping_partner_anonymize

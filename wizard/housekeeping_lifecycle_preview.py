@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..models.res_partner_lifecycle import LIFECYCLE_SETTINGS, LIFECYCLE_STAGES
+from ..models.res_partner import LIFECYCLE_SETTINGS, LIFECYCLE_STAGES
 
 
 class HousekeepingLifecyclePreview(models.TransientModel):
@@ -19,8 +19,20 @@ class HousekeepingLifecyclePreview(models.TransientModel):
     hk_churn_floor_days = fields.Integer(string="Churn Floor (days)")
     hk_low_rating = fields.Integer(string="Low Rating")
     hk_rated_visits_window = fields.Integer(string="Recent Visits Checked")
+    hk_season_max_days = fields.Integer(string="Longest Season (days)")
+    hk_season_off_share = fields.Integer(string="Off-Season Visits Tolerated (%)")
+    hk_season_grace_days = fields.Integer(string="Season Grace (days)")
+    hk_at_risk_probability_enabled = fields.Boolean(
+        string="At Risk by Probability",
+        help="Whether Save These Rules turns the probability rule on. The preview shows "
+        "both: the counts of the interval rules alone and with the probability rule.",
+    )
+    hk_at_risk_probability = fields.Integer(string="At-Risk Probability (%)")
     line_ids = fields.One2many("housekeeping.lifecycle.preview.line", "preview_id", readonly=True)
     moved_count = fields.Integer(string="Customers Who Would Move", readonly=True)
+    moved_count_probability = fields.Integer(
+        string="Customers Who Would Move (With Probability Rule)", readonly=True
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -33,33 +45,27 @@ class HousekeepingLifecyclePreview(models.TransientModel):
 
     def action_preview(self):
         """Count, without writing, how many customers of the company would move from
-        which stage to which with these thresholds."""
+        which stage to which with these thresholds: side by side, with the interval
+        rules alone and with the rule by probability too (at this threshold)."""
         self.ensure_one()
         engine = self.env["housekeeping.engine.lifecycle"]
         engine._lifecycle_flush()
         overrides = {name: self[name] for name in LIFECYCLE_SETTINGS}
-        query = engine._lifecycle_query(fields.Date.context_today(self), overrides=overrides)
-        self.env.cr.execute(
-            SQL(
-                """
-            SELECT q.old_stage, q.new_stage, count(*)
-              FROM (%s) q JOIN res_partner p ON p.id = q.id
-             WHERE COALESCE(p.company_id, %s) = %s AND q.new_stage IS DISTINCT FROM q.old_stage
-             GROUP BY 1, 2 ORDER BY 3 DESC
-            """,
-                query,
-                # customers without a company follow the main company, whoever asks
-                # (a plain search as a user of a branch would give the branch)
-                engine._main_company().id,
-                self.company_id.id,
-            )
+        counts = {}
+        for column, with_probability in (("count", False), ("count_probability", True)):
+            overrides["hk_at_risk_probability_enabled"] = with_probability
+            for old, new, count in self._preview_moves(engine, overrides):
+                counts.setdefault((old, new), {"count": 0, "count_probability": 0})
+                counts[old, new][column] = count
+        moves = sorted(
+            counts.items(), key=lambda item: (-item[1]["count"], -item[1]["count_probability"])
         )
-        rows = self.env.cr.fetchall()
         self.line_ids = [(5, 0, 0)] + [
-            (0, 0, {"from_stage": old or False, "to_stage": new, "count": count})
-            for old, new, count in rows
+            (0, 0, {"from_stage": old or False, "to_stage": new, **values})
+            for (old, new), values in moves
         ]
-        self.moved_count = sum(count for _old, _new, count in rows)
+        self.moved_count = sum(values["count"] for _move, values in moves)
+        self.moved_count_probability = sum(values["count_probability"] for _move, values in moves)
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
@@ -67,6 +73,27 @@ class HousekeepingLifecyclePreview(models.TransientModel):
             "view_mode": "form",
             "target": "new",
         }
+
+    def _preview_moves(self, engine, overrides):
+        """``(from_stage, to_stage, count)`` of the company's customers whose stage
+        the rules with ``overrides`` would change."""
+        query = engine._lifecycle_query(fields.Date.context_today(self), overrides=overrides)
+        self.env.cr.execute(
+            SQL(
+                """
+            SELECT q.old_stage, q.new_stage, count(*)
+              FROM (%s) q JOIN res_partner p ON p.id = q.id
+             WHERE %s = %s AND q.new_stage IS DISTINCT FROM q.old_stage
+             GROUP BY 1, 2 ORDER BY 3 DESC
+            """,
+                query,
+                # the company whose settings apply to the customer, whoever asks
+                # (a plain search as a user of a branch would give the branch)
+                engine._settings_company_sql(),
+                self.company_id.id,
+            )
+        )
+        return self.env.cr.fetchall()
 
     def action_apply(self):
         """Save the previewed thresholds on the company."""
@@ -85,3 +112,4 @@ class HousekeepingLifecyclePreviewLine(models.TransientModel):
     from_stage = fields.Selection(LIFECYCLE_STAGES)
     to_stage = fields.Selection(LIFECYCLE_STAGES)
     count = fields.Integer(string="Customers")
+    count_probability = fields.Integer(string="With Probability Rule")

@@ -2,6 +2,7 @@
 from . import housekeeping_engine
 from . import statistics
 from . import rfm
+from . import points
 from . import points_expiry
 from . import points_campaign
 from . import birthday
@@ -9,4 +10,6 @@ from . import recommendation
 from . import tier
 from . import lifecycle
 from . import vip
+from . import journey
 from . import cohort
+from . import prediction

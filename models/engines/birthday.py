@@ -45,10 +45,10 @@ class HousekeepingEngineBirthday(models.AbstractModel):
                 """
             SELECT p.id, c.id, c.hk_birthday_points, %(year)s
               FROM res_partner p
-              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+              JOIN res_company c ON c.id = %(company)s
              WHERE p.active AND p.visit_count > 0 AND c.hk_birthday_points > 0 AND %(born)s
             """,
-                main=main.id,
+                company=self._settings_company_sql(),
                 year=birth_year,
                 born=born,
             )
@@ -90,6 +90,7 @@ class HousekeepingEngineBirthday(models.AbstractModel):
         customer's tier when tiers are installed (batches of the journeys' engine,
         position ``birthday_journeys``)."""
         today = fields.Date.context_today(self)
-        self.env["housekeeping.journey"].search([("trigger", "=", "birthday")])._hk_run_batches(
-            today, engine="birthday_journeys"
+        journeys = self.env["housekeeping.journey"].search([("trigger", "=", "birthday")])
+        self.env["housekeeping.engine.journey"]._run_journeys(
+            journeys, today, engine="birthday_journeys"
         )

@@ -1,26 +1,36 @@
 import contextlib
+import socket
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..bulk import pg_array
 from ..trust import engine_writes
+
+# From this many notes on, ``_log_notes`` writes them with one INSERT instead of
+# Odoo's ``_message_log_batch``, which creates them through the ORM: on the
+# 100k-customer bench database (2026-12-06), 1,000 notes take 886 ms through
+# ``_message_log_batch`` and 94 ms in one statement, 5,000 notes 4.4 s and 0.32 s.
+# The lifecycle's first run writes a note for each of 100,000 customers: through
+# the ORM it would spend about 85 s more on a 19 s run.
+NOTES_IN_ONE_INSERT_FROM = 500
 
 
 class HousekeepingEngine(models.AbstractModel):
     """What every membership engine shares, written once: the batch loop with a
     persistent position and the scheduler's progress (``_batches``), the keyset
     over a population's candidates (``_chunks``), the cron entry point that opens
-    the trust guard for the fields the engine owns (``_cron``), and which
-    company's settings apply to a customer (``_main_company``).
+    the trust guard for the fields the engine owns (``_cron``), which company's
+    settings apply to a customer (``_settings_company_sql``), and the chatter
+    notes an engine logs (``_log_notes``).
 
     An engine is a small model of its own in this folder, inheriting this one,
     with ``_engine_key`` (its position row), ``_engine_batch_param`` (the system
     parameter of its batch size), ``_engine_fields`` (the ``res.partner`` fields
     it alone writes) and ``_run()`` (one pass, or one call of a pass). Odoo's own
     precedent: crm's predictive scoring (``crm.lead.scoring.frequency``).
-
-    Engines not moved here yet reach the same machinery through
-    ``res.partner._hk_run_batches`` / ``_hk_run_chunks``.
     """
 
     _name = "housekeeping.engine"
@@ -52,6 +62,157 @@ class HousekeepingEngine(models.AbstractModel):
         """The company whose settings apply to customers without a company of their
         own (the same rule for every engine: ``res.partner._hk_main_company``)."""
         return self.env["res.partner"]._hk_main_company()
+
+    @api.model
+    def _settings_company_sql(self, alias="p"):
+        """SQL: the id of the company whose settings (thresholds, rules, ladder,
+        currency) apply to the customer ``alias`` (a ``res_partner`` row): the
+        customer's own company, else the company of their latest done visit
+        (``hk_visit_company_id``, kept by the statistics engine), else the main
+        company. The one rule every engine, report and wizard uses: join
+        ``res_company`` on it, or compare it (``res.partner._hk_settings_company``
+        in Python)."""
+        return SQL(
+            "COALESCE(%s, %s, %s)",
+            SQL.identifier(alias, "company_id"),
+            SQL.identifier(alias, "hk_visit_company_id"),
+            self._main_company().id,
+        )
+
+    # ------------------------------------------------------------------ notes
+    @api.model
+    def _staff_lang(self, company):
+        """The language of staff notes about the customers of ``company`` (the
+        company whose settings apply to them): the company's own language (its
+        partner's), else Chinese, else English, whichever is installed; never the
+        language of whoever triggered the engine."""
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        for lang in (company.sudo().partner_id.lang, "zh_CN", "en_US"):
+            if lang in installed:
+                return lang
+        return self.env.lang or "en_US"
+
+    @api.model
+    def _staff_langs(self, partner_ids):
+        """{partner id: language of staff notes about them} (``_staff_lang`` of the
+        company whose settings apply to each), one query."""
+        partner_ids = list(partner_ids)
+        if not partner_ids:
+            return {}
+        self.env.cr.execute(
+            SQL(
+                "SELECT p.id, %s FROM res_partner p WHERE p.id = ANY(%s)",
+                self._settings_company_sql("p"),
+                partner_ids,
+            )
+        )
+        company_of = dict(self.env.cr.fetchall())
+        companies = self.env["res.company"].sudo().browse(set(company_of.values()))
+        lang_of = {company.id: self._staff_lang(company) for company in companies}
+        return {pid: lang_of[cid] for pid, cid in company_of.items()}
+
+    @api.model
+    def _log_notes(self, bodies, message_ids=None):
+        """Log a chatter note (no notification) on each customer of ``bodies``
+        (``{partner id: text or Markup}``), through Odoo's ``_message_log_batch``;
+        from ``NOTES_IN_ONE_INSERT_FROM`` notes on, the same rows in one INSERT
+        (see the figure there). ``message_ids`` (``{partner id: Message-Id}``)
+        gives notes a key of their own, to find them again. Returns the notes."""
+        if not bodies:
+            return self.env["mail.message"]
+        partner_ids = list(bodies)
+        message_ids = message_ids or {}
+        if len(partner_ids) >= NOTES_IN_ONE_INSERT_FROM:
+            source = SQL(
+                """SELECT * FROM unnest(%s::int4[], %s::text[], %s::varchar[])
+                          AS n(res_id, body, message_id)""",
+                pg_array(partner_ids),
+                pg_array([Markup("<p>%s</p>") % bodies[pid] for pid in partner_ids]),
+                pg_array([message_ids.get(pid) for pid in partner_ids]),
+            )
+            return self._log_notes_insert(source, with_message_id=True)
+        partners = self.env["res.partner"].browse(partner_ids)
+        messages = partners._message_log_batch(
+            bodies={pid: Markup("<p>%s</p>") % body for pid, body in bodies.items()}
+        )
+        # Odoo gives every note of a batch the same Message-Id: a note that must be
+        # found again gets its own
+        keyed = {m.id: message_ids[m.res_id] for m in messages if message_ids.get(m.res_id)}
+        if keyed:
+            messages.flush_recordset(["message_id"])
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE mail_message m SET message_id = k.message_id
+                         FROM unnest(%s::int4[], %s::varchar[]) AS k(id, message_id)
+                        WHERE m.id = k.id""",
+                    list(keyed),
+                    list(keyed.values()),
+                )
+            )
+            messages.invalidate_recordset(["message_id"])
+        return messages
+
+    @api.model
+    def _log_notes_from(self, source, partner_ids):
+        """``_log_notes`` for notes whose text comes from SQL: ``source`` returns
+        the columns ``res_id`` and ``body`` (HTML) for the customers
+        ``partner_ids``."""
+        partner_ids = list(partner_ids)
+        if len(partner_ids) >= NOTES_IN_ONE_INSERT_FROM:
+            return self._log_notes_insert(source)
+        if not partner_ids:
+            return self.env["mail.message"]
+        self.env.cr.execute(SQL("SELECT n.res_id, n.body FROM (%s) n", source))
+        bodies = {res_id: Markup(body) for res_id, body in self.env.cr.fetchall()}
+        partners = self.env["res.partner"].browse(list(bodies))
+        return partners._message_log_batch(bodies=bodies)
+
+    @api.model
+    def _log_notes_insert(self, source, with_message_id=False):
+        """The notes of ``source`` in one INSERT (``_log_notes``, many notes): the
+        rows ``_message_log_batch`` creates, column for column, but each with a
+        Message-Id of its own (``message_id`` of ``source`` if
+        ``with_message_id``, else one in Odoo's tracking format)."""
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note", raise_if_not_found=True)
+        thread = self.env["mail.thread"]
+        author_id, email_from = thread._message_compute_author(None)
+        reply_to = thread._notify_get_reply_to(default=email_from, author_id=author_id)[False]
+        now = fields.Datetime.now()
+        self.env["res.partner"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+            INSERT INTO mail_message (model, res_id, message_type, is_internal, subtype_id,
+                        author_id, email_from, reply_to, email_add_signature,
+                        message_id, date, body, create_uid, create_date, write_uid, write_date)
+            SELECT 'res.partner', n.res_id, 'notification', TRUE, %(note)s, %(author)s,
+                   %(email)s, %(reply_to)s, FALSE,
+                   -- a tracking Message-Id like Odoo's (generate_tracking_message_id),
+                   -- the time first: new ids go to the end of the Message-Id index
+                   -- instead of random places in it (a fifth of the INSERT's time)
+                   COALESCE(%(message_id)s,
+                            '<' || extract(epoch FROM clock_timestamp()) || '.'
+                            || (random() * 1e15)::bigint || '-openerp-'
+                            || n.res_id || '-res.partner@' || %(host)s || '>'),
+                   %(now)s, n.body, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM (%(source)s) n
+            RETURNING id
+            """,
+                note=note,
+                author=author_id,
+                email=email_from,
+                reply_to=reply_to,
+                message_id=SQL("n.message_id") if with_message_id else SQL("NULL"),
+                host=socket.gethostname(),
+                now=now,
+                uid=self.env.uid,
+                source=source,
+            )
+        )
+        messages = self.env["mail.message"].browse([row[0] for row in self.env.cr.fetchall()])
+        # the customers' cached chatter (message_ids) does not hold the new notes
+        messages.invalidate_model()
+        return messages.sudo()
 
     # ------------------------------------------------------------------ batches
     @api.model

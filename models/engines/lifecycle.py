@@ -6,7 +6,10 @@ from markupsafe import escape
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..res_partner_lifecycle import LIFECYCLE_SETTINGS, LOST_STAGES
+from ..bulk import pg_array
+from ..res_partner import LIFECYCLE_SETTINGS, LOST_STAGES
+from ..trust import engine_writes
+from .statistics import local_day, local_tz
 
 
 class HousekeepingEngineLifecycle(models.AbstractModel):
@@ -19,7 +22,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
     ``_lifecycle_apply`` writes them (stage fields, stage logs, chatter notes,
     win-back playbooks). The daily run (``_run``) takes the customers due
     (``lifecycle_next_check``) batch by batch. The partner keeps the fields,
-    the manual stage and the churn-reason actions (``res_partner_lifecycle.py``)."""
+    the manual stage and the churn-reason actions (``models/res_partner.py``)."""
 
     _name = "housekeeping.engine.lifecycle"
     _inherit = ["housekeeping.engine"]
@@ -33,6 +36,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         "lifecycle_stage",
         "lifecycle_stage_date",
         "lifecycle_seasonal",
+        "lifecycle_season_start",
+        "lifecycle_season_end",
         "lifecycle_next_check",
         "lifecycle_override_until",
         "won_back_date",
@@ -73,8 +78,10 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
     def _lifecycle_query(
         self, today, partner_ids=None, overrides=None, only_changed=True, limit=None, due=False
     ):
-        """SQL returning ``(id, old_stage, new_stage, seasonal, suggestion,
-        next_check, changed, old_stage_date, company_id)`` rows, ``suggestion``
+        """SQL returning ``(id, old_stage, new_stage, seasonal, season_start,
+        season_end, suggestion, next_check, changed, old_stage_date, company_id)``
+        rows, ``season_start``/``season_end`` the arc of a seasonal customer (days
+        of a common year, 1-365), ``suggestion``
         being the code of the suggested churn reason (or None), ``next_check`` the
         first day the result can change with time alone, ``changed`` whether the
         stage or the seasonal flag does, ``old_stage_date`` and ``company_id`` the
@@ -91,7 +98,6 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         a stage already.
         """
         overrides = overrides or {}
-        main_company = self._main_company()
         params = {f"o_{name}": overrides.get(name) for name in LIFECYCLE_SETTINGS}
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
         return SQL(
@@ -100,6 +106,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                 SELECT p.id, p.lifecycle_stage AS old_stage, p.visit_count, p.first_visit_date,
                        p.last_visit_date, p.visit_interval_days AS interval_days, p.is_prospect,
                        p.lifecycle_override_until, p.lifecycle_seasonal AS old_seasonal,
+                       p.lifecycle_season_start AS old_season_start,
+                       p.lifecycle_season_end AS old_season_end,
                        p.preferred_service_type_id, p.lifecycle_next_check AS old_next,
                        p.lifecycle_stage_date AS old_stage_date, p.company_id,
                        COALESCE(rc.hk_price_increase_pct, 10) AS price_pct,
@@ -110,18 +118,82 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                        COALESCE(%(o_churn_f)s, rc.hk_churn_factor, 4.0) AS churn_f,
                        COALESCE(%(o_churn_floor)s, rc.hk_churn_floor_days, 180) AS churn_floor,
                        COALESCE(%(o_low)s, rc.hk_low_rating, 2) AS low_rating,
-                       COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window
+                       COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window,
+                       COALESCE(%(o_season_days)s, rc.hk_season_max_days, 150) AS season_days,
+                       COALESCE(%(o_season_share)s, rc.hk_season_off_share, 10) AS season_share,
+                       COALESCE(%(o_season_grace)s, rc.hk_season_grace_days, 30) AS season_grace,
+                       -- the probability rule: only with a prediction that has seen
+                       -- the last visit (the company's last fit is later), so that a
+                       -- customer just back is not held at risk by yesterday's figure
+                       (COALESCE(%(o_prob_on)s, rc.hk_at_risk_probability_enabled, false)
+                        AND p.probability_alive IS NOT NULL
+                        AND p.probability_alive * 100
+                            < COALESCE(%(o_prob)s, rc.hk_at_risk_probability, 20)
+                        AND f.fit_date > p.last_visit_date) AS unlikely,
+                       %(tz)s AS tz
                   FROM res_partner p
-                  JOIN res_company rc ON rc.id = COALESCE(p.company_id, %(main)s)
+                  JOIN res_company rc ON rc.id = %(company)s
+                  LEFT JOIN (SELECT company_id, max(date) AS fit_date
+                               FROM housekeeping_prediction_fit GROUP BY 1
+                            ) f ON f.company_id = rc.id
                  WHERE %(scope)s AND %(customers)s
             ), season AS MATERIALIZED (
-                -- done visits in at most 3 calendar months, over at least 2 years
-                SELECT v.partner_id
-                  FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
-                 WHERE v.state = 'done'
-                 GROUP BY v.partner_id
-                HAVING count(DISTINCT extract(year FROM v.date)) >= 2
-                   AND count(DISTINCT extract(month FROM v.date)) <= 3
+                -- The season of a customer (docs/decisions.md, Seasonal customers):
+                -- the shortest arc of the calendar, taken circularly (it may cross
+                -- the new year), holding all their done visits by local day but the
+                -- tolerated share; seasonal when it is at most the longest season
+                -- and holds visits of two different seasons (years).
+                WITH day AS (
+                    -- x: the day of a common year, 0-364 (29 February counts as 1 March)
+                    SELECT l.partner_id, l.day, l.season_days, l.season_share,
+                           make_date(2001, extract(month FROM l.day)::int, 1)
+                             + extract(day FROM l.day)::int - 1 - DATE '2001-01-01' AS x
+                      FROM (SELECT v.partner_id, c.season_days, c.season_share,
+                                   %(local_day)s AS day
+                              FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                             WHERE v.state = 'done') l
+                ), counted AS (
+                    -- n visits, of which tol may fall outside (rounded to the nearest)
+                    SELECT d.partner_id, d.x, d.season_days, count(*) OVER w AS n,
+                           floor(count(*) OVER w * d.season_share / 100.0 + 0.5) AS tol
+                      FROM day d
+                    WINDOW w AS (PARTITION BY d.partner_id ORDER BY d.x
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+                ), arc AS (
+                    -- the arcs from each visit's day holding every visit (len_all)
+                    -- and all but tol (len_tol): the last day is n - 1 (n - tol - 1)
+                    -- visits on, or past the new year: 1 (tol + 1) visits back, a
+                    -- year later
+                    SELECT k.partner_id, k.x AS start, k.season_days,
+                           COALESCE(lead(k.x, (k.n - 1)::int) OVER w,
+                                    lag(k.x) OVER w + 365) - k.x + 1 AS len_all,
+                           COALESCE(lead(k.x, (k.n - k.tol - 1)::int) OVER w,
+                                    lag(k.x, (k.tol + 1)::int) OVER w + 365) - k.x + 1 AS len_tol
+                      FROM counted k
+                    WINDOW w AS (PARTITION BY k.partner_id ORDER BY k.x)
+                ), best AS (
+                    -- every visit when they fit in the longest season, else all but
+                    -- the tolerated ones; the shortest such arc
+                    SELECT DISTINCT ON (a.partner_id) a.partner_id, a.start,
+                           CASE WHEN a.len_all <= a.season_days THEN a.len_all
+                                ELSE a.len_tol END AS len
+                      FROM arc a
+                     WHERE a.len_tol <= a.season_days
+                     ORDER BY a.partner_id, a.len_all <= a.season_days DESC,
+                              CASE WHEN a.len_all <= a.season_days THEN a.len_all
+                                   ELSE a.len_tol END, a.start
+                )
+                SELECT b.partner_id, b.start + 1 AS season_start,
+                       (b.start + b.len - 1) %% 365 + 1 AS season_end,
+                       extract(month FROM DATE '2001-01-01' + b.start)::int AS start_month,
+                       extract(day FROM DATE '2001-01-01' + b.start)::int AS start_day
+                  FROM best b JOIN day d ON d.partner_id = b.partner_id
+                 WHERE (d.x - b.start + 365) %% 365 < b.len
+                 GROUP BY b.partner_id, b.start, b.len
+                 -- the first day of the season each visit belongs to: two seasons
+                 -- are a year apart (a 29 February moves one by a day)
+                HAVING max(d.day - (d.x - b.start + 365) %% 365)
+                       - min(d.day - (d.x - b.start + 365) %% 365) > 1
             ), complaint AS MATERIALIZED (
                 SELECT cp.partner_id
                   FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
@@ -145,10 +217,13 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             ), eval AS (
                 SELECT c.*, (%(today)s::date - c.last_visit_date) AS idle,
                        (s.partner_id IS NOT NULL) AS seasonal,
+                       s.season_start, s.season_end,
                        (cp.partner_id IS NOT NULL OR l.partner_id IS NOT NULL) AS quality,
-                       -- a seasonal customer is due back a year after the last visit,
-                       -- with a month of grace
-                       (c.last_visit_date + interval '13 months')::date AS season_due,
+                       -- a seasonal customer is due back at the first start of their
+                       -- season after the last visit: at risk once the grace has
+                       -- passed without a visit, churned a season later
+                       %(next_start)s + c.season_grace AS season_due,
+                       (%(next_start)s + interval '1 year')::date + c.season_grace AS season_lost,
                        COALESCE(NULLIF(c.interval_days, 0) * c.risk_f, c.risk_floor) AS risk_days,
                        GREATEST(COALESCE(NULLIF(c.interval_days, 0) * c.churn_f, 0),
                                 c.churn_floor) AS churn_days
@@ -158,6 +233,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                   LEFT JOIN low l ON l.partner_id = c.id
             ), staged AS (
                 SELECT e.id, e.old_stage, e.old_seasonal, e.old_next, e.seasonal, e.quality,
+                       e.season_start, e.season_end, e.old_season_start, e.old_season_end,
                        e.old_stage_date, e.company_id,
                        e.last_visit_date, e.preferred_service_type_id, e.price_pct,
                        -- the first day a threshold of time is crossed (the stage may
@@ -170,8 +246,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                          ELSE LEAST(
                            CASE WHEN e.visit_count > 0 AND e.seasonal THEN LEAST(
                              CASE WHEN e.season_due >= %(today)s::date THEN e.season_due + 1 END,
-                             CASE WHEN e.season_due + 365 >= %(today)s::date
-                                  THEN e.season_due + 366 END) END,
+                             CASE WHEN e.season_lost >= %(today)s::date
+                                  THEN e.season_lost + 1 END) END,
                            CASE WHEN e.visit_count > 0 AND NOT e.seasonal THEN LEAST(
                              CASE WHEN e.idle <= e.risk_days THEN e.last_visit_date
                                   + floor(e.risk_days)::int + 1 END,
@@ -186,9 +262,12 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                          WHEN e.lifecycle_override_until >= %(today)s::date
                               AND e.old_stage IS NOT NULL THEN e.old_stage
                          WHEN e.visit_count = 0 THEN 'potential'
-                         WHEN e.seasonal AND %(today)s::date > e.season_due + 365 THEN 'churned'
+                         WHEN e.seasonal AND %(today)s::date > e.season_lost THEN 'churned'
                          WHEN NOT e.seasonal AND e.idle > e.churn_days THEN 'churned'
                          WHEN e.quality THEN 'at_risk'
+                         -- the probability rule (optional): not for seasonal customers,
+                         -- whom a model of steady visits takes for lost between seasons
+                         WHEN e.unlikely AND NOT e.seasonal THEN 'at_risk'
                          WHEN e.seasonal AND %(today)s::date > e.season_due THEN 'at_risk'
                          WHEN NOT e.seasonal AND e.idle > e.risk_days THEN 'at_risk'
                          WHEN e.visit_count >= e.new_min THEN 'loyal'
@@ -200,7 +279,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             )
             -- The churn-reason signals are only looked for on the rows returned
             -- (customers moving to at risk / churned), not over the population.
-            SELECT s.id, s.old_stage, s.new_stage, s.seasonal,
+            SELECT s.id, s.old_stage, s.new_stage, s.seasonal, s.season_start, s.season_end,
                    CASE
                      WHEN s.new_stage NOT IN ('at_risk', 'churned') THEN NULL
                      WHEN s.quality THEN 'quality'
@@ -242,7 +321,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
              ORDER BY id
              %(limit)s
             """,
-            main=main_company.id,
+            company=self._settings_company_sql(),
             scope=scope,
             keywords=self._competitor_patterns(),
             today=today,
@@ -254,10 +333,27 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             o_churn_floor=params["o_hk_churn_floor_days"],
             o_low=params["o_hk_low_rating"],
             o_rated=params["o_hk_rated_visits_window"],
+            o_season_days=params["o_hk_season_max_days"],
+            o_season_share=params["o_hk_season_off_share"],
+            o_season_grace=params["o_hk_season_grace_days"],
+            o_prob_on=params["o_hk_at_risk_probability_enabled"],
+            o_prob=params["o_hk_at_risk_probability"],
+            tz=local_tz(self.env, SQL("p.tz")),
+            local_day=local_day(SQL("v.date"), SQL("c.tz")),
+            # the first start of the season after the last visit (in its year, or
+            # the next)
+            next_start=SQL(
+                """(make_date(extract(year FROM c.last_visit_date)::int, s.start_month,
+                             s.start_day)
+                    + CASE WHEN make_date(extract(year FROM c.last_visit_date)::int,
+                                          s.start_month, s.start_day) > c.last_visit_date
+                           THEN interval '0' ELSE interval '1 year' END)::date"""
+            ),
             customers=self._lifecycle_customers(today, due),
             changed=SQL(
                 "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal"
-                " OR next_check IS DISTINCT FROM old_next)"
+                " OR next_check IS DISTINCT FROM old_next"
+                " OR (season_start, season_end) IS DISTINCT FROM (old_season_start, old_season_end))"
             )
             if only_changed
             else SQL("TRUE"),
@@ -300,6 +396,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         self.env["rating.rating"].flush_model()
         self.env["res.company"].flush_model(list(LIFECYCLE_SETTINGS) + ["hk_price_increase_pct"])
         self.env["sale.order"].flush_model(["state", "partner_id", "date_order"])
+        self.env["housekeeping.prediction.fit"].flush_model(["date", "company_id"])
         self.env["mail.message"].flush_model(["model", "res_id", "body", "date"])
         self.env["res.partner"].flush_model()
 
@@ -352,6 +449,35 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         return self._lifecycle_apply(self._lifecycle_rows, today, trigger), more
 
     @api.model
+    def _visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
+        the stages of the done ``visits``' customers."""
+        customers = visits.partner_id
+        # a new done visit ends a manual override
+        with engine_writes("lifecycle_override_until"):
+            customers.filtered("lifecycle_override_until").write(
+                {"lifecycle_override_until": False}
+            )
+        self._lifecycle_evaluate(partner_ids=customers.ids, trigger="visit")
+
+    @api.model
+    def _mark_due(self, partners):
+        """Have the next run evaluate ``partners`` (their complaints, ratings or
+        settings changed)."""
+        # one UPDATE, not an ORM write (ratings and complaints arrive one by one and
+        # the partner's write() has nothing to do with this column)
+        ids = [pid for pid in partners.ids if pid]
+        if not ids:
+            return
+        partners.flush_model(["lifecycle_next_check"])
+        self.env.cr.execute(
+            "UPDATE res_partner SET lifecycle_next_check = NULL"
+            " WHERE id = ANY(%s) AND lifecycle_next_check IS NOT NULL",
+            [ids],
+        )
+        partners.invalidate_recordset(["lifecycle_next_check"])
+
+    @api.model
     def _lifecycle_apply(self, rows, today, trigger, reason=None):
         """Write the changes held in the temporary table ``rows`` (see
         ``_lifecycle_load``) set-based: one UPDATE, one INSERT of logs, one of
@@ -384,6 +510,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             UPDATE res_partner p
                SET lifecycle_stage = c.new_stage,
                    lifecycle_seasonal = c.seasonal,
+                   lifecycle_season_start = c.season_start,
+                   lifecycle_season_end = c.season_end,
                    lifecycle_stage_date = CASE WHEN p.lifecycle_stage IS DISTINCT FROM c.new_stage
                                                THEN %(today)s::date ELSE p.lifecycle_stage_date END,
                    won_back_date = CASE WHEN c.won_back
@@ -410,6 +538,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             [
                 "lifecycle_stage",
                 "lifecycle_seasonal",
+                "lifecycle_season_start",
+                "lifecycle_season_end",
                 "lifecycle_stage_date",
                 "won_back_date",
                 "churn_reason_id",
@@ -435,6 +565,31 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                 won_ids.append(pid)
         if not company_of:
             return changed
+        # the stage logs and notes are for staff: in the language of the company
+        # whose settings apply to each customer (``_staff_langs``), one pass per
+        # language (a few at most, whatever the population)
+        by_lang = {}
+        for pid, lang in self._staff_langs(list(company_of)).items():
+            by_lang.setdefault(lang, []).append(pid)
+        for lang, lang_ids in by_lang.items():
+            self.with_context(lang=lang)._lifecycle_log_changes(
+                table, lang_ids, len(by_lang) > 1, today, trigger, reason
+            )
+        if lost_ids:
+            self._start_winback_playbooks(Partner.browse(lost_ids), today)
+        if won_ids:
+            self._close_winback_runs(Partner.browse(sorted(won_ids)), today)
+        return changed
+
+    @api.model
+    def _lifecycle_log_changes(self, table, partner_ids, only_them, today, trigger, reason):
+        """The stage logs and chatter notes of the customers ``partner_ids`` whose
+        stage changed (rows of the temporary ``table``: only theirs if
+        ``only_them``, else all its changed rows are theirs), in the language of the
+        environment."""
+        Partner = self.env["res.partner"]
+        cr = self.env.cr
+        scope = SQL("c.id = ANY(%s::int4[])", pg_array(partner_ids)) if only_them else SQL("TRUE")
         # the reason given, a return, a quality signal or the rules; each note's text
         # is one of a few, formatted here once per batch (translated once)
         texts = {
@@ -483,10 +638,11 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                    %(texts)s::jsonb ->> %(kind)s, COALESCE(%(today)s::date - c.old_stage_date, 0),
                    c.reason_id, c.company_id, %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM %(t)s c
-             WHERE c.old_stage IS DISTINCT FROM c.new_stage
+             WHERE c.old_stage IS DISTINCT FROM c.new_stage AND %(scope)s
             """,
                 today=today,
                 trigger=trigger,
+                scope=scope,
                 texts=json.dumps(texts),
                 kind=kind,
                 uid=self.env.uid,
@@ -495,25 +651,20 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
             )
         )
         self.env["housekeeping.stage.log"].invalidate_model()
-        Partner._hk_post_notes_from(
+        self._log_notes_from(
             SQL(
                 """SELECT c.id AS res_id,
                           %s::jsonb ->> (COALESCE(c.old_stage, '') || '|' || c.new_stage
                                          || '|' || %s) AS body
                      FROM %s c
-                    WHERE c.old_stage IS DISTINCT FROM c.new_stage""",
+                    WHERE c.old_stage IS DISTINCT FROM c.new_stage AND %s""",
                 json.dumps(notes),
                 kind,
                 table,
+                scope,
             ),
-            list(company_of),
-            company_of=company_of,
+            partner_ids,
         )
-        if lost_ids:
-            self._start_winback_playbooks(Partner.browse(lost_ids), today)
-        if won_ids:
-            self._close_winback_runs(Partner.browse(sorted(won_ids)), today)
-        return changed
 
     # ------------------------------------------------------------------ win-back
     @api.model

@@ -110,13 +110,17 @@ class HousekeepingEnginePointsExpiry(models.AbstractModel):
         rows = [row for row in self.env.cr.fetchall() if row[2] > 0]
         if not rows:
             return 0
-        Partner._hk_post_notes(
+        # in the language of each customer's company, translated once per language
+        lang_of = self._staff_langs([row[0] for row in rows])
+        texts = {
+            lang: self.with_context(lang=lang).env._(
+                "%(points)s points expire on %(date)s: remind the customer to use them."
+            )
+            for lang in set(lang_of.values())
+        }
+        self._log_notes(
             {
-                partner_id: self.env._(
-                    "%(points)s points expire on %(date)s: remind the customer to use them.",
-                    points=points,
-                    date=expiry,
-                )
+                partner_id: texts[lang_of[partner_id]] % {"points": points, "date": expiry}
                 for partner_id, expiry, points in rows
             },
             message_ids={

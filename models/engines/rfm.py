@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..res_partner_rfm import RFM_COLUMNS
+from ..housekeeping_partner_rfm import RFM_COLUMNS
 
 
 class HousekeepingEngineRfm(models.AbstractModel):
@@ -71,7 +71,6 @@ class HousekeepingEngineRfm(models.AbstractModel):
         Partner = self.env["res.partner"]
         self.env["housekeeping.visit"].flush_model()
         Partner.flush_model(["last_visit_date", "company_id", "visit_count", "active"])
-        main_company = self._main_company()
         cr = self.env.cr
         # compiling the statement (JIT) took 2.8 s of its 23 s at 1M customers,
         # for no gain on its execution; off for this transaction
@@ -82,7 +81,7 @@ class HousekeepingEngineRfm(models.AbstractModel):
             CREATE TEMP TABLE hk_rfm_new ON COMMIT DROP AS
             WITH fm AS MATERIALIZED (
                 SELECT p.id, p.visit_count AS vc,
-                       COALESCE(p.company_id, %(main)s) AS company_id,
+                       %(company)s AS company_id,
                        -- (no customer with visits lacks it; if one did, it ranks last
                        -- as NULLS LAST did)
                        COALESCE(p.last_visit_date, 'infinity'::date) AS lvd,
@@ -96,7 +95,7 @@ class HousekeepingEngineRfm(models.AbstractModel):
                               SELECT %(now)s::timestamp
                                      - make_interval(months => COALESCE(rc.hk_rfm_window_months, 12))
                                 FROM res_company rc
-                               WHERE rc.id = COALESCE(p.company_id, %(main)s))
+                               WHERE rc.id = %(company)s)
                  ) w
                  WHERE p.visit_count > 0 AND p.active
             ), hr AS (%(recency_histogram)s
@@ -129,7 +128,7 @@ class HousekeepingEngineRfm(models.AbstractModel):
                 OR (s.recency, s.frequency, s.monetary, s.segment)
                    IS DISTINCT FROM (n.r, n.f, n.m, n.segment)
             """,
-                main=main_company.id,
+                company=self._settings_company_sql(),
                 # Odoo's clock, not the database's: the window moves with the day
                 # the scheduler (or a test) runs on
                 now=fields.Datetime.now(),

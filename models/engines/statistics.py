@@ -11,7 +11,20 @@ VISIT_STAT_FIELDS = (
     "visit_interval_days",
     "preferred_service_type_id",
     "coupon_usage_rate",
+    "hk_visit_company_id",
 )
+
+
+def local_day(timestamp, tz):
+    """SQL: the calendar day of the UTC ``timestamp`` (SQL) in the time zone ``tz``
+    (SQL): the day a visit counts on, here and in the lifecycle's seasons."""
+    return SQL("(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date", timestamp, tz)
+
+
+def local_tz(env, partner_tz):
+    """SQL: the time zone of a customer (``partner_tz``, SQL of ``res_partner.tz``),
+    else the current user's, else UTC."""
+    return SQL("COALESCE(NULLIF(%s, ''), %s)", partner_tz, env.user.tz or "UTC")
 
 
 class HousekeepingEngineStatistics(models.AbstractModel):
@@ -20,7 +33,7 @@ class HousekeepingEngineStatistics(models.AbstractModel):
     per call. No scheduled action: the first step of the visit pipeline
     (``housekeeping.visit._hk_pipeline_done`` / ``_hk_pipeline_cancelled``) and of
     a merge (``base.partner.merge.automatic.wizard._hk_pipeline_merged``), through
-    ``res.partner._hk_refresh_visit_stats()``; ``_run()`` recomputes every
+    ``res.partner._hk_refresh_visit_stats()`` (an alias); ``_run()`` recomputes every
     customer, batch by batch (a recompute by hand, the benchmark).
 
     ``customer_since`` is filled when empty but stays writable by staff (an
@@ -75,17 +88,16 @@ class HousekeepingEngineStatistics(models.AbstractModel):
         partners = self.env["res.partner"].browse(ids)
         self.env["housekeeping.visit"].flush_model()
         partners.flush_recordset(["tz", "customer_since"])
-        tz = self.env.user.tz or "UTC"
         self.env.cr.execute(
             SQL(
                 """
             WITH target AS (
-                SELECT p.id, COALESCE(NULLIF(p.tz, ''), %(tz)s) AS tz
+                SELECT p.id, %(tz)s AS tz
                   FROM res_partner p
                  WHERE p.id = ANY(%(ids)s) AND p.id BETWEEN %(low)s AND %(high)s
             ), done AS (
-                SELECT v.partner_id, v.date, v.amount, v.service_type_id, v.coupon_card_id,
-                       (v.date AT TIME ZONE 'UTC' AT TIME ZONE t.tz)::date AS local_day,
+                SELECT v.id, v.partner_id, v.date, v.amount, v.service_type_id,
+                       v.coupon_card_id, v.company_id, %(local_day)s AS local_day,
                        EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
                            PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
                   FROM housekeeping_visit v
@@ -102,7 +114,10 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
                            FILTER (WHERE gap IS NOT NULL) AS interval_days,
                        100.0 * count(coupon_card_id) / count(*) AS coupon_rate,
-                       mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type
+                       mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type,
+                       -- the company of the latest done visit: whose settings apply
+                       -- to a customer without a company of their own
+                       (array_agg(company_id ORDER BY date DESC, id DESC))[1] AS visit_company
                   FROM done GROUP BY partner_id
             )
             , new AS (
@@ -113,7 +128,8 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                        a.first_day, a.last_day,
                        COALESCE(round(a.interval_days::numeric, 1), 0) AS interval_days,
                        a.pref_type,
-                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate
+                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate,
+                       a.visit_company
                   FROM target t LEFT JOIN agg a ON a.partner_id = t.id
             )
             UPDATE res_partner p
@@ -125,6 +141,7 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                    visit_interval_days = n.interval_days,
                    preferred_service_type_id = n.pref_type,
                    coupon_usage_rate = n.coupon_rate,
+                   hk_visit_company_id = n.visit_company,
                    customer_since = COALESCE(p.customer_since, n.first_day),
                    -- new figures: the lifecycle rules look at the customer next run
                    lifecycle_next_check = NULL
@@ -133,16 +150,17 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                -- rows already right are not rewritten (no dead tuples on a rerun)
                AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
                     p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
-                    p.coupon_usage_rate, p.customer_since)
+                    p.coupon_usage_rate, p.hk_visit_company_id, p.customer_since)
                    IS DISTINCT FROM
                    (n.visit_count, n.total_spent, n.average_ticket, n.first_day, n.last_day,
-                    n.interval_days, n.pref_type, n.coupon_rate,
+                    n.interval_days, n.pref_type, n.coupon_rate, n.visit_company,
                     COALESCE(p.customer_since, n.first_day))
             """,
                 ids=ids,
                 low=min(ids),
                 high=max(ids),
-                tz=tz,
+                tz=local_tz(self.env, SQL("p.tz")),
+                local_day=local_day(SQL("v.date"), SQL("t.tz")),
             )
         )
         changed = self.env.cr.rowcount

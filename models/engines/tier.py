@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..bulk import bulk_insert, pg_array
-from ..trust import scope_get
+from ..trust import engine_scope, scope_get
 
 # Partner fields written in SQL by the tier engine.
 TIER_PARTNER_FIELDS = (
@@ -22,7 +22,7 @@ class HousekeepingEngineTier(models.AbstractModel):
     priority, logs, chatter notes), then the upgrade effects (gift pack, upgrade
     journeys, dedicated agent). A cancelled visit withdraws the upgrade it
     earned. The customer keeps the fields, the progress shown and the manual
-    action (``res.partner``, ``models/res_partner_tier.py``)."""
+    action (``res.partner``, ``models/res_partner.py``)."""
 
     _name = "housekeeping.engine.tier"
     _inherit = ["housekeeping.engine"]
@@ -75,7 +75,6 @@ class HousekeepingEngineTier(models.AbstractModel):
         own tiers, else the shared ones). Without ``downgrade`` only upgrades and
         requalifications are returned (a visit never lowers a tier).
         """
-        main = self._main_company()
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
         changed = SQL("(d.action != 'none' OR d.clear_manual)") if only_changed else SQL("TRUE")
         return SQL(
@@ -86,10 +85,7 @@ class HousekeepingEngineTier(models.AbstractModel):
                 -- companies), else the main company
                 SELECT p.id, p.membership_tier_id AS old_tier, ot.sequence AS old_seq,
                        p.company_id,
-                       COALESCE(p.company_id, (
-                           SELECT v.company_id FROM housekeeping_visit v
-                            WHERE v.partner_id = p.id AND v.state = 'done'
-                            ORDER BY v.date DESC LIMIT 1), %(main)s) AS cid,
+                       %(cid)s AS cid,
                        p.tier_grace_until AS grace_until, p.tier_manual_until AS manual_until,
                        p.tier_agent_id AS agent_id
                   FROM res_partner p
@@ -207,7 +203,7 @@ class HousekeepingEngineTier(models.AbstractModel):
              ORDER BY d.id
              %(limit)s
             """,
-            main=main.id,
+            cid=self._settings_company_sql("p"),
             scope=scope,
             members=self._tier_members(),
             today=today,
@@ -518,8 +514,23 @@ class HousekeepingEngineTier(models.AbstractModel):
 
     @api.model
     def _tier_notes(self, rows, tier_of, company_of, trigger, reason):
-        """One chatter note per member whose tier or grace period changed (the
-        texts are translated once per batch, then filled in per member)."""
+        """One chatter note per member whose tier or grace period changed, in the
+        language of the member's company (``_staff_lang``): the texts are
+        translated once per batch and language, then filled in per member."""
+        lang_of = {cid: self._staff_lang(company) for cid, company in company_of.items()}
+        by_lang = {}
+        for r in rows:
+            by_lang.setdefault(lang_of[r["cid"]], []).append(r)
+        bodies = {}
+        for lang, lang_rows in by_lang.items():
+            engine = self.with_context(lang=lang)
+            tiers = {tier_id: tier.with_context(lang=lang) for tier_id, tier in tier_of.items()}
+            bodies.update(engine._tier_note_bodies(lang_rows, tiers, company_of, trigger, reason))
+        self._log_notes(bodies)
+
+    @api.model
+    def _tier_note_bodies(self, rows, tier_of, company_of, trigger, reason):
+        """{member id: note} for ``rows``, in the environment's language."""
         Partner = self.env["res.partner"]
         none = self.env._("none")
         reasons = self._tier_reasons(trigger)
@@ -575,7 +586,7 @@ class HousekeepingEngineTier(models.AbstractModel):
             else:
                 continue
             bodies[r["id"]] = body
-        Partner._hk_post_notes(bodies, company_of={r["id"]: r["company_id"] for r in rows})
+        return bodies
 
     @api.model
     def _tier_upgrade_journeys(self, upgrades, today):
@@ -586,8 +597,9 @@ class HousekeepingEngineTier(models.AbstractModel):
         upgrade journey no message is sent (the gift pack is given all the same)."""
         journeys = self.env["housekeeping.journey"].sudo().search([("trigger", "=", "upgrade")])
         ids = [r["id"] for r in upgrades]
+        engine = self.env["housekeeping.engine.journey"]
         for journey in journeys:
-            journey._hk_run(today, partner_ids=ids)
+            engine._run_journey(journey, today, partner_ids=ids)
 
     @api.model
     def _tier_assign_agents(self, upgrades, tier_of):
@@ -627,6 +639,15 @@ class HousekeepingEngineTier(models.AbstractModel):
             )
         )
         Partner.invalidate_model(["tier_agent_id", "user_id"])
+
+    # ------------------------------------------------------------------ visit pipeline
+    @api.model
+    def _visits_done(self, visits):
+        """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
+        the tiers of the done ``visits``' customers, upgrades at once."""
+        # the upgrade (and its gift) remembers the visit that earned it
+        with engine_scope(tier_visit_ids=tuple(visits.ids)):
+            self._tier_evaluate(partner_ids=visits.partner_id.ids, trigger="visit")
 
     # ------------------------------------------------------------------ cancelled visits
     @api.model
@@ -724,7 +745,7 @@ class HousekeepingEngineTier(models.AbstractModel):
                 )
             )
             if gifts:
-                self.env["res.partner"]._hk_reverse_credits(
+                self.env["housekeeping.engine.points"]._reverse_credits(
                     self.env["housekeeping.points.entry"]
                     .sudo()
                     .search(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -11,7 +13,8 @@ class HousekeepingEngineVip(models.AbstractModel):
     last rated visits meet their company's satisfaction threshold with *VIP*,
     untags those it tagged who no longer do (a tag put by hand is left alone),
     then plans the periodic callback activity of each VIP. Two stages of one
-    pass, batch by batch, by customer id."""
+    pass, batch by batch, by customer id. It also runs the engagement step of
+    the visit pipeline (rating requests, journey conversions: ``_visits_done``)."""
 
     _name = "housekeeping.engine.vip"
     _inherit = ["housekeeping.engine"]
@@ -35,7 +38,6 @@ class HousekeepingEngineVip(models.AbstractModel):
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
         if after_id:
             scope = SQL("%s AND p.id > %s", scope, after_id)
-        main_company = self._main_company()
         return SQL(
             """
             WITH rated AS (
@@ -53,7 +55,7 @@ class HousekeepingEngineVip(models.AbstractModel):
                 SELECT p.id
                   FROM ranked k
                   JOIN res_partner p ON p.id = k.partner_id
-                  JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+                  JOIN res_company c ON c.id = %(company)s
                  WHERE p.active AND %(scope)s AND k.rn <= GREATEST(c.hk_vip_rated_visits, 1)
                  GROUP BY p.id, c.hk_vip_rated_visits, c.hk_vip_min_average
                 HAVING count(*) >= GREATEST(c.hk_vip_rated_visits, 1)
@@ -73,7 +75,7 @@ class HousekeepingEngineVip(models.AbstractModel):
             ORDER BY 1
             %(limit)s
             """,
-            main=main_company.id,
+            company=self._settings_company_sql(),
             scope=scope,
             vip=self._vip_category().id,
             limit=SQL("LIMIT %s", limit) if limit else SQL(""),
@@ -146,15 +148,18 @@ class HousekeepingEngineVip(models.AbstractModel):
             ["category_id", "hk_vip_since", "hk_vip_callback_date"]
         )
         vip.invalidate_recordset()
-        text_add = self.env._(
-            "VIP: the customer's last rated visits meet the satisfaction threshold."
-        )
-        text_remove = self.env._(
-            "VIP tag removed: the last rated visits no longer meet the satisfaction threshold."
-        )
-        self.env["res.partner"]._hk_post_notes(
-            {pid: text_add if action == "add" else text_remove for pid, action in rows}
-        )
+        # in the language of each customer's company, translated once per language
+        lang_of = self._staff_langs([pid for pid, _action in rows])
+        texts = {}
+        for lang in set(lang_of.values()):
+            env = self.with_context(lang=lang).env
+            texts[lang, "add"] = env._(
+                "VIP: the customer's last rated visits meet the satisfaction threshold."
+            )
+            texts[lang, "remove"] = env._(
+                "VIP tag removed: the last rated visits no longer meet the satisfaction threshold."
+            )
+        self._log_notes({pid: texts[lang_of[pid], action] for pid, action in rows})
 
     @api.model
     def _vip_schedule_callbacks(self, today, limit=None, after_id=0):
@@ -167,7 +172,6 @@ class HousekeepingEngineVip(models.AbstractModel):
             ["hk_vip_callback_date", "user_id", "tier_agent_id", "category_id"]
         )
         self.env["mail.activity"].flush_model(["res_model", "res_id", "activity_type_id", "active"])
-        main_company = self._main_company()
         self.env.cr.execute(
             SQL(
                 """
@@ -175,7 +179,7 @@ class HousekeepingEngineVip(models.AbstractModel):
               FROM res_partner p
               JOIN res_partner_res_partner_category_rel rel
                 ON rel.partner_id = p.id AND rel.category_id = %(vip)s
-              JOIN res_company c ON c.id = COALESCE(p.company_id, %(main)s)
+              JOIN res_company c ON c.id = %(company)s
              WHERE p.active AND p.id > %(after)s
                AND (p.hk_vip_callback_date IS NULL
                     OR p.hk_vip_callback_date <= %(today)s::date - c.hk_vip_callback_days)
@@ -186,7 +190,7 @@ class HousekeepingEngineVip(models.AbstractModel):
              %(limit)s
             """,
                 vip=self._vip_category().id,
-                main=main_company.id,
+                company=self._settings_company_sql(),
                 today=today,
                 type=activity_type.id,
                 after=after_id,
@@ -261,3 +265,44 @@ class HousekeepingEngineVip(models.AbstractModel):
             self._engine_batch_param,
             [("evaluate", evaluate), ("callbacks", callbacks)],
         )
+
+    # ------------------------------------------------------------------ visit pipeline
+    @api.model
+    def _visits_done(self, visits):
+        """The engagement step of the visit pipeline
+        (``housekeeping.visit._hk_pipeline_done``): the rating requests of the
+        done ``visits`` and the journey messages they convert."""
+        visits._hk_send_rating_requests()
+        self._mark_conversions(visits)
+
+    @api.model
+    def _mark_conversions(self, visits):
+        """A done visit converts the journey messages sent to its customer within the
+        company's conversion window before it."""
+        visits = visits.filtered(lambda v: v.state == "done" and v.date)
+        if not visits:
+            return
+        send_model = self.env["housekeeping.journey.send"].sudo()
+        sends = send_model.search(
+            [
+                ("partner_id", "in", visits.partner_id.ids),
+                ("converted", "=", False),
+                ("date", "<=", max(visits.mapped("date"))),
+            ]
+        )
+        ordered = visits.sorted("date")
+        converted = {}  # visit id: the sends it converts (one write per visit)
+        for send in sends:
+            window = timedelta(days=(send.partner_id._hk_company()).hk_conversion_days)
+            visit = next(
+                (
+                    v
+                    for v in ordered
+                    if v.partner_id == send.partner_id and send.date <= v.date <= send.date + window
+                ),
+                None,
+            )
+            if visit:
+                converted[visit.id] = converted.get(visit.id, send_model) | send
+        for visit_id, converted_sends in converted.items():
+            converted_sends.write({"converted": True, "converted_visit_id": visit_id})

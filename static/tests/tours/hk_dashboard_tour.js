@@ -1,7 +1,7 @@
 import { registry } from "@web/core/registry";
 
 /** Values of the dataset of tests/test_reports.py (TestDashboardTour), as computed
- * by res.partner.hk_dashboard_data() and asserted there. */
+ * by housekeeping.dashboard.get_dashboard_data() and asserted there. */
 const EXPECTED = {
     active: "5",
     new: "1",
@@ -35,6 +35,28 @@ registry.category("web_tour.tours").add("hk_dashboard_tour", {
         {
             content: "Twelve months of visits",
             trigger: ".o_hk_chart[data-chart='visits']:has(.o_hk_bar_row:eq(11))",
+        },
+        {
+            content: "The trends are drawn (Chart.js)",
+            trigger: ".o_hk_chart[data-chart='churn_winback'] canvas",
+        },
+        {
+            content: "Compare the last 30 days with the 30 before",
+            trigger: "select.o_hk_period",
+            run: "select 30d",
+        },
+        {
+            content: "The new customers are counted over 30 days",
+            trigger: ".o_hk_kpi[data-kpi='new'] .o_stat_text:contains(30)",
+        },
+        {
+            content: "Open the customers at risk",
+            trigger: ".o_hk_kpi[data-kpi='at_risk']",
+            run: "click",
+        },
+        {
+            content: "The two customers at risk are listed",
+            trigger: ".o_list_renderer:has(.o_data_row:eq(1)):not(:has(.o_data_row:eq(2)))",
         },
     ],
 });

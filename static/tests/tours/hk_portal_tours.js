@@ -124,6 +124,19 @@ tours.add("hk_portal_referral_page_tour", {
         {
             trigger: ".o_hk_share_url",
         },
+        {
+            content: "A QR code of the link, to save or show",
+            trigger: "img.o_hk_referral_qr",
+        },
+        {
+            content: "Copy the link",
+            trigger: "button.o_hk_copy",
+            run: "click",
+        },
+        {
+            content: "Copied, or the link selected where the clipboard is refused",
+            trigger: ".o_hk_copied_label:not(.d-none), .o_hk_share_url:focus",
+        },
     ],
 });
 

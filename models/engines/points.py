@@ -1,83 +1,55 @@
 import math
 import re
-import secrets
-from datetime import datetime
 
-import pytz
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .housekeeping_points import REASON_CODES
-from .trust import engine_writes
-
-# Fields that make a complete profile (profile completion bonus, campaign task).
-PROFILE_FIELDS = ("phone", "birthday", "street", "household_size", "home_area")
-REFERRAL_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+from ..housekeeping_points import REASON_CODES
+from ..res_partner import PROFILE_FIELDS
 
 
-def _new_referral_code():
-    return "".join(secrets.choice(REFERRAL_ALPHABET) for _i in range(8))
+class HousekeepingEnginePoints(models.AbstractModel):
+    """Points earned and taken back as things happen (no scheduled pass): the
+    points step of the visit pipeline (a done visit's points, the referral bonus
+    of a first paid visit, campaign visit tasks) and its reversal when the visit
+    is cancelled, the profile completion bonus, grants of other capabilities
+    (journey offers, goodwill), the balance recomputed after a merge and the
+    check-in streaks. The ledger itself, its credits, debits and locks, is
+    ``housekeeping.points.entry``; the daily expiry and campaign tasks are engines
+    of their own (``points_expiry.py``, ``points_campaign.py``); the customer's
+    fields and actions (check-in, referral codes) are ``res.partner``'s."""
 
+    _name = "housekeeping.engine.points"
+    _inherit = ["housekeeping.engine"]
+    _description = "Points Engine"
 
-class ResPartner(models.Model):
-    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited  # until the engines move to models/engines (architecture issue)
+    # the balance, recomputed from the ledger (_refresh_balance)
+    _engine_fields = ("points_balance",)
 
-    points_balance = fields.Integer(
-        string="Points",
-        readonly=True,
-        copy=False,
-        default=0,
-        help="Always the sum of the customer's ledger entries.",
-    )
-    points_entry_ids = fields.One2many(
-        "housekeeping.points.entry", "partner_id", string="Points Ledger"
-    )
-    referral_code = fields.Char(
-        copy=False,
-        readonly=True,
-        help="Given by the customer to friends: a friend who signs up with it and "
-        "completes a first paid visit earns the customer referral points.",
-    )
-    referral_count = fields.Integer(compute="_compute_referral_count")
-    last_check_in_date = fields.Date(compute="_compute_check_in")
-    check_in_streak = fields.Integer(string="Check-in Streak", compute="_compute_check_in")
-
-    _referral_code_unique = models.UniqueIndex(
-        "(referral_code) WHERE referral_code IS NOT NULL", "This referral code is already used."
-    )
-
-    # ------------------------------------------------------------------ helpers
-    def _hk_company(self):
-        return self.company_id or self.env.company
-
-    def _hk_expiry_date(self, day):
-        months = self._hk_company().hk_points_validity_months
-        return day + relativedelta(months=months) if months else None
-
-    def _hk_local_today(self):
-        tz = self.tz or self.env.user.tz or "Asia/Shanghai"
-        return datetime.now(pytz.timezone(tz)).date()
-
-    # ------------------------------------------------------------------ earning on visits
-    def _hk_points_visits_done(self, visits):
+    # ------------------------------------------------------------------ visit pipeline
+    @api.model
+    def _visits_done(self, visits):
         """Step of the visit pipeline (``housekeeping.visit._hk_pipeline_done``):
-        the points of the done ``visits`` and what they trigger."""
-        self._hk_earn_visit_points(visits)
+        the points of the done ``visits`` and what they trigger, for their
+        customers."""
+        customers = visits.partner_id
+        self._earn_visit_points(visits)
         # what the completion triggers is linked to the visit: cancelling it takes
-        # that back too when its cause no longer holds (_hk_reverse_visit_points)
+        # that back too when its cause no longer holds (_reverse_visit_points)
         by_date = visits.sorted("date")
         visit_of = {visit.partner_id.id: visit.id for visit in by_date}
         paid_visit_of = {visit.partner_id.id: visit.id for visit in by_date if visit.amount > 0}
-        self._hk_reward_referrals(paid_visit_of)
+        self._reward_referrals(customers, paid_visit_of)
         today = fields.Date.context_today(self)
         self.env["housekeeping.points.campaign"].sudo().search(
             [("task", "=", "visits"), ("date_from", "<=", today), ("date_to", ">=", today)]
-        )._reward_qualified(today, partner_ids=self.ids, visit_of=visit_of)
+        )._reward_qualified(today, partner_ids=customers.ids, visit_of=visit_of)
 
-    def _hk_earn_visit_points(self, visits):
+    @api.model
+    def _earn_visit_points(self, visits):
         """One lot per done visit: floor(amount × rate × tier multiplier). A visit
         credits once per completion (``visit:<id>:<n>``, n = earlier reversals)."""
         visits = visits.filtered(
@@ -132,13 +104,14 @@ class ResPartner(models.Model):
             )
         Entry._post_credits(vals_list)
 
-    def _hk_reverse_visit_points(self, visits):
+    @api.model
+    def _reverse_visit_points(self, visits):
         """Take back what the cancelled ``visits`` credited: their own points always;
         what visits trigger (the referral bonus of a first paid visit, a campaign's
         visit task) when its cause no longer holds without them: the referred
         customer has no paid visit left, the task is no longer met (whichever of
         the customer's visits the credit was linked to). The tier upgrade gift
-        follows the tier (``res_partner_tier``)."""
+        follows the tier (the tier engine's ``_tier_withdraw``)."""
         Entry = self.env["housekeeping.points.entry"].sudo()
         customers = visits.partner_id
         # statistics are refreshed: a customer without a paid visit left loses
@@ -198,10 +171,10 @@ class ResPartner(models.Model):
                 ("entry_type", "=", "earn"),
             ]
         )
-        self._hk_reverse_credits(own | referrals | tasks)
+        self._reverse_credits(own | referrals | tasks)
 
     @api.model
-    def _hk_reverse_credits(self, credits):
+    def _reverse_credits(self, credits):
         """Post a reversal of each of ``credits`` not reversed yet (reason *Visit
         Cancelled*), of what is left of it: what expired already left the balance
         and is not taken twice. When the points were already spent, the balance
@@ -259,69 +232,9 @@ class ResPartner(models.Model):
                 )
             Entry._post_debit(partner, points, vals, allow_negative=True)
 
-    def _hk_booking_url(self):
-        """One-click booking link (portal) for the customer's usual service on the
-        predicted next visit date (last visit + typical interval, not before tomorrow)."""
-        self.ensure_one()
-        today = fields.Date.context_today(self)
-        day = today + relativedelta(days=1)
-        if self.last_visit_date and self.visit_interval_days:
-            day = max(
-                day, self.last_visit_date + relativedelta(days=round(self.visit_interval_days))
-            )
-        service = self.preferred_service_type_id
-        query = f"?date={day.isoformat()}" + (f"&service_type_id={service.id}" if service else "")
-        return f"{self.get_base_url()}/my/visits{query}"
-
     # ------------------------------------------------------------------ referrals
-    def _compute_referral_count(self):
-        counts = dict(
-            self.env["res.partner"]._read_group(
-                [("referred_by_id", "in", self.ids)], ["referred_by_id"], ["__count"]
-            )
-        )
-        for partner in self:
-            partner.referral_count = counts.get(partner, 0)
-
-    def _hk_ensure_referral_code(self):
-        """Give each customer of ``self`` a referral code (generated on demand)."""
-        for partner in self.filtered(lambda p: not p.referral_code):
-            with engine_writes("referral_code"):
-                partner.sudo().referral_code = _new_referral_code()
-        return self.mapped("referral_code")
-
-    def action_generate_referral_code(self):
-        self._hk_check_staff_or_self()
-        self._hk_ensure_referral_code()
-        return True
-
-    def action_apply_referral_code(self, code):
-        """Record who referred this customer, from the referrer's code."""
-        self._hk_check_staff_or_self()
-        self.ensure_one()
-        code = (code or "").strip().upper()
-        referrer = self.search([("referral_code", "=", code)], limit=1) if code else self.browse()
-        if not referrer:
-            raise UserError(self.env._("The referral code %(code)s does not exist.", code=code))
-        if referrer == self or referrer == self.commercial_partner_id:
-            raise UserError(self.env._("A customer cannot use their own referral code."))
-        if self.visit_count:
-            raise UserError(
-                self.env._("Referral codes are for new customers, before their first visit.")
-            )
-        if self.referred_by_id:
-            raise UserError(
-                self.env._(
-                    "%(customer)s was already referred by %(referrer)s.",
-                    customer=self.display_name,
-                    referrer=self.referred_by_id.display_name,
-                )
-            )
-        self.write({"referred_by_id": referrer.id, "acquisition_channel": "referral"})
-        return referrer
-
     @staticmethod
-    def _hk_same_person(a, b):
+    def _same_person(a, b):
         """Self-referral: the same phone number, e-mail or address."""
 
         def digits(value):
@@ -337,14 +250,17 @@ class ResPartner(models.Model):
             (b.city or "").strip().lower(),
         )
 
-    def _hk_reward_referrals(self, visit_of=None):
-        """Credit the referrer of each customer of ``self`` whose first paid visit
+    @api.model
+    def _reward_referrals(self, partners, visit_of=None):
+        """Credit the referrer of each customer of ``partners`` whose first paid visit
         is done: once per referred customer (``referral:<id>``, again only if a
         cancelled visit took it back), never for a self-referral, and at most the
         company's monthly cap per referrer. ``visit_of``: {customer id: that paid
         visit}, linked to both credits. The ledger notes name nobody: the other
         customer is the entry's *Related Customer* (anonymized with them)."""
-        referees = self.filtered(lambda p: p.referred_by_id and p.visit_count and p.total_spent > 0)
+        referees = partners.filtered(
+            lambda p: p.referred_by_id and p.visit_count and p.total_spent > 0
+        )
         if not referees:
             return
         Entry = self.env["housekeeping.points.entry"].sudo()
@@ -379,7 +295,7 @@ class ResPartner(models.Model):
             key = keys[referrer.id, f"referral:{referee.id}"]
             if not company.hk_referral_points or not key:
                 continue
-            if self._hk_same_person(referrer, referee):
+            if self._same_person(referrer, referee):
                 referee.message_post(
                     body=self.env._(
                         "No referral points: %(referrer)s and this customer share a phone "
@@ -433,9 +349,9 @@ class ResPartner(models.Model):
             for credit in credits:
                 this_month[credit["partner_id"]] = this_month.get(credit["partner_id"], 0) + 1
 
-    # ------------------------------------------------------------------ profile & birthday
+    # ------------------------------------------------------------------ profile bonus
     @api.model
-    def _hk_profile_complete_sql(self, alias="p"):
+    def _profile_complete_sql(self, alias="p"):
         return SQL(
             """(NULLIF(%(a)s.phone, '') IS NOT NULL AND %(a)s.birthday IS NOT NULL
                 AND NULLIF(%(a)s.street, '') IS NOT NULL AND %(a)s.household_size > 0
@@ -443,28 +359,22 @@ class ResPartner(models.Model):
             a=SQL.identifier(alias),
         )
 
-    def write(self, vals):
-        result = super().write(vals)
-        if any(name in vals for name in PROFILE_FIELDS) and not self.env.context.get(
-            "hk_no_profile_bonus"
-        ):
-            self._hk_reward_complete_profiles()
-        return result
-
-    def _hk_reward_complete_profiles(self):
-        """Profile completion bonus: once per customer, when the profile is complete."""
-        customers = self.filtered(lambda p: p.id and p._hk_company().hk_profile_points)
+    @api.model
+    def _reward_complete_profiles(self, partners):
+        """Profile completion bonus of ``partners`` (``res.partner.write``): once per
+        customer, when the profile is complete."""
+        customers = partners.filtered(lambda p: p.id and p._hk_company().hk_profile_points)
         if not customers:
             return
-        self.flush_recordset(list(PROFILE_FIELDS))
+        partners.flush_recordset(list(PROFILE_FIELDS))
         self.env.cr.execute(
             SQL(
                 "SELECT p.id FROM res_partner p WHERE p.id = ANY(%s) AND %s",
                 customers.ids,
-                self._hk_profile_complete_sql(),
+                self._profile_complete_sql(),
             )
         )
-        complete = self.browse([row[0] for row in self.env.cr.fetchall()])
+        complete = partners.browse([row[0] for row in self.env.cr.fetchall()])
         today = fields.Date.context_today(self)
         self.env["housekeeping.points.entry"].sudo()._post_credits(
             [
@@ -482,23 +392,13 @@ class ResPartner(models.Model):
             ]
         )
 
+    # ------------------------------------------------------------------ grants
     @api.model
-    def _cron_points_campaigns(self):
-        """Reward every task met in the running campaigns (the campaign tasks
-        engine, ``housekeeping.engine.points.campaign``); returns the credits."""
-        return self.env["housekeeping.engine.points.campaign"]._cron()
-
-    @api.model
-    def _cron_birthday(self):
-        """Birthday points, then the birthday journeys (the birthday engine,
-        ``housekeeping.engine.birthday``); returns the birthday points entries."""
-        return self.env["housekeeping.engine.birthday"]._cron()
-
-    # ------------------------------------------------------------------ contract for others
-    def _hk_grant_points(self, points, reason, origin=None):
-        """Credit ``points`` to each customer of ``self`` once per ``origin``.
+    def _grant_points(self, partners, points, reason, origin=None):
+        """Credit ``points`` to each customer of ``partners`` once per ``origin``
+        (the contract for other capabilities: journey offers, goodwill).
         ``reason`` is a reason code (see REASON_CODES) or a free text note."""
-        if points <= 0 or not self:
+        if points <= 0 or not partners:
             return self.env["housekeeping.points.entry"]
         codes = dict(REASON_CODES)
         code = reason if reason in codes else "other"
@@ -517,12 +417,13 @@ class ResPartner(models.Model):
                     "expiry_date": partner._hk_expiry_date(today),
                     "source_key": f"grant:{key}" if key else None,
                 }
-                for partner in self
+                for partner in partners
             ]
         )
 
-    def _hk_points_refresh_balance(self):
-        """Recompute the balance of ``self`` from the ledger (after a merge)."""
+    @api.model
+    def _refresh_balance(self, partners):
+        """Recompute the balance of ``partners`` from the ledger (after a merge)."""
         self.env["housekeeping.points.entry"].flush_model()
         self.env.cr.execute(
             SQL(
@@ -532,24 +433,18 @@ class ResPartner(models.Model):
                                                WHERE e.partner_id = p.id), 0)
              WHERE p.id = ANY(%s)
             """,
-                self.ids,
+                partners.ids,
             )
         )
-        self.invalidate_recordset(["points_balance"])
+        partners.invalidate_recordset(["points_balance"])
 
-    # ------------------------------------------------------------------ daily check-in
-    def _compute_check_in(self):
-        streaks = self._hk_check_in_streaks()
-        for partner in self:
-            last, streak = streaks.get(partner.id, (False, 0))
-            partner.last_check_in_date = last
-            partner.check_in_streak = streak
-
-    def _hk_check_in_streaks(self):
+    # ------------------------------------------------------------------ check-in
+    @api.model
+    def _check_in_streaks(self, partners):
         """``{partner_id: (last check-in day, consecutive days ending there)}`` for
-        the customers of ``self``, in one query (days minus their rank are equal
-        within a run of consecutive days)."""
-        ids = [pid for pid in self.ids if isinstance(pid, int)]
+        the customers of ``partners``, in one query (days minus their rank are
+        equal within a run of consecutive days)."""
+        ids = [pid for pid in partners.ids if isinstance(pid, int)]
         if not ids:
             return {}
         self.env["housekeeping.points.entry"].flush_model()
@@ -572,114 +467,3 @@ class ResPartner(models.Model):
             [ids],
         )
         return {pid: (day, streak) for pid, day, streak in self.env.cr.fetchall()}
-
-    def _hk_streak_length(self):
-        """Consecutive check-in days ending at the last check-in."""
-        self.ensure_one()
-        return self._hk_check_in_streaks().get(self.id, (False, 0))[1]
-
-    def action_check_in(self):
-        """Daily check-in (签到): points once per day in the customer's timezone, and
-        a bonus (points and a coupon) at the end of every streak of N days."""
-        self._hk_check_staff_or_self()
-        self.ensure_one()
-        company = self._hk_company()
-        today = self._hk_local_today()
-        Entry = self.env["housekeeping.points.entry"].sudo()
-
-        def credit(vals):
-            # through the ledger's credit path, so that an open debt is repaid
-            # before these points can expire (a debt left open would be charged
-            # again when they do); a check-in worth no points is still recorded
-            if vals["points"] > 0:
-                return Entry._post_credits([vals])
-            return Entry._insert([vals])
-
-        entry = credit(
-            {
-                "partner_id": self.id,
-                "company_id": company.id,
-                "points": company.hk_checkin_points,
-                "entry_type": "earn",
-                "reason_code": "check_in",
-                "date": today,
-                "expiry_date": self._hk_expiry_date(today),
-                "source_key": f"checkin:{today.isoformat()}",
-            }
-        )
-        if not entry:
-            raise UserError(self.env._("Already checked in today. Come back tomorrow!"))
-        streak = self._hk_streak_length()
-        bonus = self.env["housekeeping.points.entry"]
-        if streak % company.hk_checkin_streak_days == 0:
-            card = self.env["loyalty.card"]
-            if company.hk_checkin_streak_program_id:
-                card = (
-                    self.env["loyalty.card"]
-                    .sudo()
-                    .create(
-                        {
-                            "program_id": company.hk_checkin_streak_program_id.id,
-                            "partner_id": self.id,
-                            "points": 1,
-                        }
-                    )
-                )
-            bonus = credit(
-                {
-                    "partner_id": self.id,
-                    "company_id": company.id,
-                    "points": company.hk_checkin_streak_points,
-                    "entry_type": "earn",
-                    "reason_code": "streak",
-                    "date": today,
-                    "expiry_date": self._hk_expiry_date(today),
-                    "source_key": f"streak:{today.isoformat()}",
-                    "loyalty_card_id": card.id or None,
-                    "note": self.env._("%(days)s days in a row", days=streak),
-                }
-            )
-        self.invalidate_recordset(["points_balance", "last_check_in_date", "check_in_streak"])
-        return entry | bonus
-
-    # ------------------------------------------------------------------ actions
-    def action_view_points(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "housekeeping_membership.housekeeping_points_entry_action"
-        )
-        action["domain"] = [("partner_id", "=", self.id)]
-        action["context"] = {"default_partner_id": self.id}
-        return action
-
-    @api.model
-    def _cron_expire_points(self):
-        """Expire the lots past their expiry date and remind the customers whose
-        points expire soon (the points expiry engine,
-        ``housekeeping.engine.points.expiry``); returns the number of lots expired."""
-        return self.env["housekeeping.engine.points.expiry"]._cron()
-
-    def _hk_points_expiring_soon(self, days=None):
-        """``{'points', 'date'}``: points of the customer's lots expiring within
-        ``days`` (default: the company's reminder window), for the reminder e-mail
-        and the portal."""
-        self.ensure_one()
-        today = fields.Date.context_today(self)
-        if days is None:
-            days = self._hk_company().hk_points_reminder_days
-        until = today + relativedelta(days=days)
-        lots = (
-            self.env["housekeeping.points.entry"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "=", self.id),
-                    ("points", ">", 0),
-                    ("expiry_date", ">=", today),
-                    ("expiry_date", "<=", until),
-                ],
-                order="expiry_date",
-            )
-        )
-        lots = lots.filtered(lambda lot: lot.remaining > 0)
-        return {"points": sum(lots.mapped("remaining")), "date": lots[:1].expiry_date}

@@ -1,0 +1,608 @@
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
+from odoo.tools import SQL, format_amount
+
+from .res_partner import LIFECYCLE_STAGES
+
+ACTIVE_DAYS = 90
+
+
+PERIODS = ("month", "30d")
+
+
+class HousekeepingDashboard(models.AbstractModel):
+    """The *Membership Overview* dashboard (client action ``hk_membership_dashboard``,
+    static/src/dashboard): its figures in one call, read-only (a read replica
+    serves it when configured), a number of queries that does not depend on the
+    population; a click on a customer KPI opens those customers
+    (``action_open_kpi``)."""
+
+    _name = "housekeeping.dashboard"
+    _description = "Membership Overview"
+
+    @api.model
+    @api.readonly
+    def get_dashboard_data(self, period="month", company_ids=None):
+        """Figures of the "Membership Overview" dashboard for the companies of the
+        user (``company_ids``, a subset of the user's allowed companies, or the
+        companies selected in the web client), each KPI with the value of the
+        previous period and the trend.
+
+        Periods compare like with like. ``period`` is ``month`` (this month to
+        date against the same days of last month) or ``30d`` (the last 30 days
+        against the 30 before): new and churned customers count in those windows;
+        at risk customers and the points liability are taken now and at the end of
+        the previous window. Active customers, satisfaction and retention compare
+        the last 90 days with the 90 days before; the repeat-purchase rate the last
+        12 months with the 12 before.
+        """
+        ctx = self._dashboard_context(period, company_ids)
+        values = {}
+        for key, query in self._queries(ctx).items():
+            self.env.cr.execute(query)
+            values[key] = self.env.cr.fetchone()
+        # one pass over the visits gives three KPIs (current, previous each)
+        row = values.pop("visit_kpis")
+        values.update(active=row[0:2], repeat=row[2:4], retention=row[4:6])
+        allowed = self._allowed_companies()
+        return {
+            "kpis": self._kpis(values, ctx),
+            "charts": self._charts(ctx),
+            "date": fields.Date.to_string(ctx["today"]),
+            "period": ctx["period"],
+            "periods": [
+                {"key": "month", "label": self.env._("Month to date")},
+                {"key": "30d", "label": self.env._("Last 30 days")},
+            ],
+            "compare": self.env._(
+                "%(start)s – %(end)s against %(prev_start)s – %(prev_end)s",
+                start=fields.Date.to_string(ctx["start"]),
+                end=fields.Date.to_string(ctx["today"]),
+                prev_start=fields.Date.to_string(ctx["prev_start"]),
+                prev_end=fields.Date.to_string(ctx["prev_end"]),
+            ),
+            "companies": [{"id": c.id, "name": c.name} for c in allowed],
+            "company_ids": ctx["companies"],
+            "currency_id": ctx["currency"].id,
+        }
+
+    @api.model
+    def _allowed_companies(self):
+        return self.env.user.company_ids if not self.env.su else self.env["res.company"].search([])
+
+    @api.model
+    def _dashboard_context(self, period="month", company_ids=None):
+        """Check the access, flush, and return the periods and companies of a
+        dashboard call."""
+        self.env["res.partner"]._hk_check_staff()
+        if not self.env.su and not self.env.user.has_group(
+            "housekeeping_membership.group_membership_user"
+        ):
+            raise AccessError(self.env._("Only membership users can open the dashboard."))
+        if period not in PERIODS:
+            raise UserError(self.env._("Unknown period %(period)s.", period=period))
+        for model in (
+            "housekeeping.visit",
+            "housekeeping.stage.log",
+            "housekeeping.points.entry",
+            "rating.rating",
+            "res.partner",
+        ):
+            self.env[model].flush_model()
+        companies = self.env.companies
+        if company_ids:
+            companies = self._allowed_companies() & self.env["res.company"].browse(company_ids)
+            if len(companies) != len(set(company_ids)):
+                raise AccessError(self.env._("You cannot see the figures of these companies."))
+        today = fields.Date.context_today(self)
+        return {
+            "today": today,
+            "month": today.replace(day=1),
+            "period": period,
+            "companies": companies.ids,
+            "currency": (
+                self.env.company if self.env.company in companies else companies[:1]
+            ).currency_id,
+            **self._period_windows(today, period),
+        }
+
+    @api.model
+    def _period_windows(self, today, period):
+        """``start`` (the current window is ``[start, today]``) and the previous
+        window ``[prev_start, prev_end]`` of the same length: the same days of last
+        month (ending on its last day when it is shorter), or the 30 days before."""
+        if period == "30d":
+            start = today - timedelta(days=29)
+            prev_end = start - timedelta(days=1)
+            return {
+                "start": start,
+                "prev_start": prev_end - timedelta(days=29),
+                "prev_end": prev_end,
+            }
+        start = today.replace(day=1)
+        prev_start = start - relativedelta(months=1)
+        prev_end = min(prev_start + (today - start), start - timedelta(days=1))
+        return {"start": start, "prev_start": prev_start, "prev_end": prev_end}
+
+    @api.model
+    def _partner_company_domain(self, company_ids):
+        """The domain of customers whose settings company
+        (``housekeeping.engine._settings_company_sql``) is one of ``company_ids``."""
+        partner_fields = self.env["res.partner"]._fields
+        domain = Domain("company_id", "in", company_ids)
+        unset = Domain("company_id", "=", False)
+        main_in = self.env["housekeeping.engine"]._main_company().id in company_ids
+        if "hk_visit_company_id" in partner_fields:
+            domain |= unset & Domain("hk_visit_company_id", "in", company_ids)
+            unset &= Domain("hk_visit_company_id", "=", False)
+        if main_in:
+            domain |= unset
+        return domain
+
+    @api.model
+    def _visit_window_domain(self, ctx, days_back_from, days_back_to):
+        today = ctx["today"]
+        return Domain(
+            [
+                ("state", "=", "done"),
+                ("company_id", "in", ctx["companies"]),
+                ("date", ">=", today - timedelta(days=days_back_from - 1)),
+                ("date", "<", today - timedelta(days=days_back_to - 1)),
+            ]
+        )
+
+    @api.model
+    def _kpi_domain(self, key, ctx):
+        """The customers a KPI counts (its current value), as a domain on
+        res.partner; None for the rates that do not count customers."""
+        partners = self._partner_company_domain(ctx["companies"])
+        d = ACTIVE_DAYS
+        if key == "active":
+            return Domain("visit_ids", "any", self._visit_window_domain(ctx, d, 0))
+        if key == "retention":
+            return Domain("visit_ids", "any", self._visit_window_domain(ctx, 2 * d, d)) & Domain(
+                "visit_ids", "any", self._visit_window_domain(ctx, d, 0)
+            )
+        if key == "new":
+            return partners & Domain(
+                [("first_visit_date", ">=", ctx["start"]), ("first_visit_date", "<=", ctx["today"])]
+            )
+        if key == "at_risk":
+            return partners & Domain("lifecycle_stage", "=", "at_risk")
+        if key == "churned":
+            return Domain(
+                "stage_log_ids",
+                "any",
+                [
+                    ("to_stage", "=", "churned"),
+                    ("date", ">=", ctx["start"]),
+                    ("date", "<=", ctx["today"]),
+                    ("company_id", "in", ctx["companies"] + [False]),
+                ],
+            )
+        if key == "liability":
+            return Domain("points_balance", ">", 0) & Domain(
+                "points_entry_ids", "any", [("company_id", "in", ctx["companies"])]
+            )
+        return None
+
+    @api.model
+    def action_open_kpi(self, key, period="month", company_ids=None):
+        """The customers a KPI card counts, in the customers' list."""
+        ctx = self._dashboard_context(period, company_ids)
+        domain = self._kpi_domain(key, ctx)
+        if domain is None:
+            raise UserError(self.env._("This figure is a rate: it does not list customers."))
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.res_partner_action_customers"
+        )
+        labels = {kpi[0]: kpi[1] for kpi in self._kpi_definitions(ctx)}
+        action.update(
+            name=labels[key],
+            domain=list(domain),
+            context={"create": False},
+            target="current",
+        )
+        return action
+
+    @api.model
+    def _queries(self, ctx):
+        """{kpi: SQL returning (current, previous)}."""
+        today = ctx["today"]
+
+        def window(days_back_from, days_back_to):
+            # done visits dated in (today - from, today - to], as calendar days; a
+            # range on the column itself, so that the index on the date serves it
+            return SQL(
+                "v.date >= %s AND v.date < %s",
+                today - timedelta(days=days_back_from - 1),
+                today - timedelta(days=days_back_to - 1),
+            )
+
+        visits = SQL(
+            "FROM housekeeping_visit v WHERE v.state = 'done' AND v.company_id = ANY(%s)",
+            ctx["companies"],
+        )
+        partners = SQL(
+            "p.active AND %s = ANY(%s)",
+            self.env["housekeeping.engine"]._settings_company_sql("p"),
+            ctx["companies"],
+        )
+        logs = SQL("(l.company_id IS NULL OR l.company_id = ANY(%s))", ctx["companies"])
+        d = ACTIVE_DAYS
+        point_values = self.env["housekeeping.reward"]._hk_point_values(
+            self.env["res.company"].browse(ctx["companies"])
+        )
+        return {
+            # active customers (a visit in the last 90 days, and the 90 before),
+            # repeat-purchase rate (2+ visits among customers with one, last 12
+            # months and the 12 before) and retention (customers of the previous 90
+            # days seen again in the last 90, and the same one period earlier):
+            # one scan of two years of visits, grouped by customer once
+            "visit_kpis": SQL(
+                """SELECT count(*) FILTER (WHERE p0), count(*) FILTER (WHERE p1),
+                          100.0 * count(*) FILTER (WHERE y0 >= 2)
+                                / NULLIF(count(*) FILTER (WHERE y0 >= 1), 0),
+                          100.0 * count(*) FILTER (WHERE y1 >= 2)
+                                / NULLIF(count(*) FILTER (WHERE y1 >= 1), 0),
+                          100.0 * count(*) FILTER (WHERE p1 AND p0)
+                                / NULLIF(count(*) FILTER (WHERE p1), 0),
+                          100.0 * count(*) FILTER (WHERE p2 AND p1)
+                                / NULLIF(count(*) FILTER (WHERE p2), 0)
+                     FROM (SELECT v.partner_id, bool_or(%s) AS p0, bool_or(%s) AS p1,
+                                  bool_or(%s) AS p2, count(*) FILTER (WHERE %s) AS y0,
+                                  count(*) FILTER (WHERE %s) AS y1
+                           %s AND %s GROUP BY v.partner_id) c""",
+                window(d, 0),
+                window(2 * d, d),
+                window(3 * d, 2 * d),
+                window(365, 0),
+                window(730, 365),
+                visits,
+                window(max(730, 3 * d), 0),
+            ),
+            "new": SQL(
+                """SELECT count(*) FILTER (WHERE p.first_visit_date >= %(start)s),
+                          count(*) FILTER (WHERE p.first_visit_date <= %(prev_end)s)
+                     FROM res_partner p
+                    WHERE %(partners)s AND p.first_visit_date >= %(prev_start)s
+                      AND p.first_visit_date <= %(today)s""",
+                start=ctx["start"],
+                prev_start=ctx["prev_start"],
+                prev_end=ctx["prev_end"],
+                today=today,
+                partners=partners,
+            ),
+            "at_risk": SQL(
+                """SELECT (SELECT count(*) FROM res_partner p
+                            WHERE %(partners)s AND p.lifecycle_stage = 'at_risk'),
+                          (SELECT count(*) FROM (
+                               SELECT DISTINCT ON (l.partner_id) l.to_stage
+                                 FROM housekeeping_stage_log l
+                                 JOIN res_partner p ON p.id = l.partner_id
+                                WHERE %(logs)s AND %(partners)s AND l.date <= %(prev_end)s
+                                ORDER BY l.partner_id, l.date DESC, l.id DESC) s
+                            WHERE s.to_stage = 'at_risk')""",
+                partners=partners,
+                logs=logs,
+                prev_end=ctx["prev_end"],
+            ),
+            "churned": SQL(
+                """SELECT count(DISTINCT l.partner_id) FILTER (WHERE l.date >= %(start)s),
+                          count(DISTINCT l.partner_id) FILTER (WHERE l.date <= %(prev_end)s)
+                     FROM housekeeping_stage_log l
+                     JOIN res_partner p ON p.id = l.partner_id AND p.active
+                    WHERE %(logs)s AND l.to_stage = 'churned'
+                      AND l.date >= %(prev_start)s AND l.date <= %(today)s""",
+                logs=logs,
+                start=ctx["start"],
+                prev_start=ctx["prev_start"],
+                prev_end=ctx["prev_end"],
+                today=today,
+            ),
+            "satisfaction": SQL(
+                """SELECT avg(r.rating) FILTER (WHERE %s), avg(r.rating) FILTER (WHERE %s)
+                     FROM rating_rating r
+                     JOIN housekeeping_visit v ON v.id = r.res_id
+                    WHERE r.res_model = 'housekeeping.visit' AND r.consumed AND r.rating > 0
+                      AND v.state = 'done' AND v.company_id = ANY(%s) AND %s""",
+                window(d, 0),
+                window(2 * d, d),
+                ctx["companies"],
+                window(2 * d, 0),
+            ),
+            # each point at what points are worth when redeemed (the catalog)
+            "liability": SQL(
+                """SELECT COALESCE(sum(e.points), 0),
+                          COALESCE(sum(e.points) FILTER (WHERE e.date <= %(prev_end)s), 0),
+                          COALESCE(sum(e.points * pv.value), 0),
+                          COALESCE(sum(e.points * pv.value)
+                                   FILTER (WHERE e.date <= %(prev_end)s), 0)
+                     FROM housekeeping_points_entry e
+                     JOIN unnest(%(ids)s::int4[], %(values)s::numeric[]) AS pv(company_id, value)
+                       ON pv.company_id = e.company_id
+                    WHERE e.company_id = ANY(%(companies)s) AND e.date <= %(today)s""",
+                prev_end=ctx["prev_end"],
+                ids=list(point_values),
+                values=list(point_values.values()),
+                companies=ctx["companies"],
+                today=today,
+            ),
+        }
+
+    @api.model
+    def _kpi_definitions(self, ctx):
+        """[(key, label, kind, good, help, compared with)] of the KPI cards."""
+        month = ctx["period"] == "month"
+        previous = (
+            self.env._("vs the same days of last month")
+            if month
+            else self.env._("vs the 30 days before")
+        )
+        then = self.env._("vs %(date)s", date=fields.Date.to_string(ctx["prev_end"]))
+        rolling = self.env._("vs the 90 days before")
+        return [
+            (
+                "active",
+                self.env._("Active Customers"),
+                "count",
+                "up",
+                self.env._("Customers with a done visit in the last 90 days."),
+                rolling,
+            ),
+            (
+                "new",
+                self.env._("New This Month") if month else self.env._("New in 30 Days"),
+                "count",
+                "up",
+                self.env._("Customers whose first done visit is in the period."),
+                previous,
+            ),
+            (
+                "at_risk",
+                self.env._("At Risk"),
+                "count",
+                "down",
+                self.env._("Customers at risk now, and at the end of the previous period."),
+                then,
+            ),
+            (
+                "churned",
+                self.env._("Churned This Month") if month else self.env._("Churned in 30 Days"),
+                "count",
+                "down",
+                self.env._("Customers who became churned in the period."),
+                previous,
+            ),
+            (
+                "repeat",
+                self.env._("Repeat-Purchase Rate"),
+                "percent",
+                "up",
+                self.env._(
+                    "Customers with two done visits or more in the last 12 months, "
+                    "among those with at least one."
+                ),
+                self.env._("vs the 12 months before"),
+            ),
+            (
+                "retention",
+                self.env._("Retention"),
+                "percent",
+                "up",
+                self.env._(
+                    "Customers active in the previous 90 days who are still active in "
+                    "the last 90 days."
+                ),
+                rolling,
+            ),
+            (
+                "satisfaction",
+                self.env._("Average Satisfaction"),
+                "rating",
+                "up",
+                self.env._("Average rating of the visits of the last 90 days (out of 5)."),
+                rolling,
+            ),
+            (
+                "liability",
+                self.env._("Points Liability"),
+                "count",
+                "down",
+                self.env._(
+                    "Outstanding points, now and at the end of the previous period, valued "
+                    "at what a point is worth when redeemed (the rewards catalog)."
+                ),
+                then,
+            ),
+        ]
+
+    @api.model
+    def _kpis(self, values, ctx):
+        money = values["liability"][2]
+        values = dict(values, liability=values["liability"][:2])
+        clickable = {"active", "new", "at_risk", "churned", "retention", "liability"}
+        kpis = []
+        for key, label, kind, good, help_text, compare in self._kpi_definitions(ctx):
+            current, previous = (v or 0 for v in values[key])
+            if kind == "count":
+                current, previous = int(current), int(previous)
+                display = str(current)
+            elif kind == "percent":
+                current, previous = round(float(current), 1), round(float(previous), 1)
+                display = f"{current:.1f}%"
+            else:  # rating out of 5
+                current, previous = round(float(current), 2), round(float(previous), 2)
+                display = f"{current:.2f}"
+            delta = round(current - previous, 2)
+            if kind == "percent":
+                trend = self.env._("%(delta)+.1f pts", delta=delta) if previous else ""
+            elif kind == "rating":
+                trend = f"{delta:+.2f}" if previous else ""
+            else:
+                trend = f"{100.0 * delta / previous:+.1f}%" if previous else ""
+            improving = delta > 0 if good == "up" else delta < 0
+            kpis.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "kind": kind,
+                    "value": current,
+                    "previous": previous,
+                    "display": display,
+                    "trend": trend,
+                    "direction": "up" if delta > 0 else "down" if delta < 0 else "flat",
+                    "good": bool(delta) and improving,
+                    "bad": bool(delta) and not improving,
+                    "help": help_text,
+                    "compare": compare,
+                    "clickable": key in clickable,
+                    "money": float(money) if key == "liability" else None,
+                    "extra": format_amount(self.env, float(money), ctx["currency"])
+                    if key == "liability"
+                    else "",
+                }
+            )
+        return kpis
+
+    @api.model
+    def _charts(self, ctx):
+        Partner = self.env["res.partner"]
+        partner_scope = self._partner_company_domain(ctx["companies"]) & Domain(
+            "lifecycle_stage", "!=", False
+        )
+        per_stage = dict(Partner._read_group(partner_scope, ["lifecycle_stage"], ["__count"]))
+        labels = dict(Partner._fields["lifecycle_stage"]._description_selection(self.env))
+        stages = [
+            {"key": key, "label": labels[key], "value": per_stage.get(key, 0)}
+            for key, _label in LIFECYCLE_STAGES
+        ]
+        first = ctx["month"] - relativedelta(months=11)
+        self.env.cr.execute(
+            SQL(
+                """
+                -- one pass over the year's visits, grouped by month (a join per
+                -- month range read the visits twelve times: 19 s at 1M customers)
+                SELECT to_char(m, 'YYYY-MM'), COALESCE(x.n, 0), COALESCE(x.amount, 0)
+                  FROM generate_series(%(first)s::date, %(month)s::date, interval '1 month') m
+                  LEFT JOIN (
+                       SELECT date_trunc('month', v.date) AS month, count(*) AS n,
+                              sum(v.amount) AS amount
+                         FROM housekeeping_visit v
+                        WHERE v.state = 'done' AND v.company_id = ANY(%(companies)s)
+                          AND v.date >= %(first)s AND v.date < %(today)s::date + 1
+                        GROUP BY 1) x ON x.month = m
+                 ORDER BY m
+                """,
+                first=first,
+                month=ctx["month"],
+                companies=ctx["companies"],
+                today=ctx["today"],
+            )
+        )
+        visits = [
+            {"key": month, "label": month, "value": count, "amount": float(amount)}
+            for month, count, amount in self.env.cr.fetchall()
+        ]
+        per_tier = Partner._read_group(
+            self._partner_company_domain(ctx["companies"])
+            & Domain("membership_tier_id", "!=", False),
+            ["membership_tier_id"],
+            ["__count"],
+        )
+        tiers = sorted(
+            (
+                {
+                    "key": tier.id,
+                    "label": tier.name,
+                    "value": count,
+                    "sequence": tier.sequence,
+                }
+                for tier, count in per_tier
+            ),
+            key=lambda row: (row["sequence"], row["key"]),
+        )
+        months = [row["key"] for row in visits]
+        return {
+            "stages": {"title": self.env._("Customers per Stage"), "rows": stages},
+            "stage_trend": {
+                "title": self.env._("Customers per Stage over Time"),
+                "labels": months,
+                "series": self._stage_trend(ctx, first, months, labels),
+            },
+            "churn_winback": {
+                "title": self.env._("Churned and Won Back per Month"),
+                "labels": months,
+                "series": self._churn_winback(ctx, first, months),
+            },
+            "visits": {"title": self.env._("Done Visits per Month"), "rows": visits},
+            "tiers": {"title": self.env._("Members per Tier"), "rows": tiers},
+        }
+
+    @api.model
+    def _stage_trend(self, ctx, first, months, labels):
+        """Customers per stage at the end of each of the twelve months (the
+        *Customers per Stage over Time* report, one grouped query)."""
+        # the report is the managers'; the dashboard's users see its figures of
+        # their companies (checked in _dashboard_context)
+        rows = (
+            self.env["housekeeping.report.lifecycle.snapshot"]
+            .sudo()
+            ._read_group(
+                [("date", ">=", first), ("company_id", "in", ctx["companies"] + [False])],
+                ["date:month", "lifecycle_stage"],
+                ["customer_count:sum"],
+            )
+        )
+        counts = {
+            (fields.Date.to_date(month).strftime("%Y-%m"), stage): count
+            for month, stage, count in rows
+        }
+        return [
+            {
+                "key": key,
+                "label": labels[key],
+                "values": [counts.get((month, key), 0) for month in months],
+            }
+            for key, _label in LIFECYCLE_STAGES
+        ]
+
+    @api.model
+    def _churn_winback(self, ctx, first, months):
+        """Customers who became churned, and customers won back (from at risk or
+        churned to new or loyal), per month: one pass over the stage log."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT to_char(l.date, 'YYYY-MM'),
+                          count(DISTINCT l.partner_id) FILTER (WHERE l.to_stage = 'churned'),
+                          count(DISTINCT l.partner_id) FILTER (
+                              WHERE l.from_stage IN ('at_risk', 'churned')
+                                AND l.to_stage IN ('new', 'loyal'))
+                     FROM housekeeping_stage_log l
+                     JOIN res_partner p ON p.id = l.partner_id AND p.active
+                    WHERE (l.company_id IS NULL OR l.company_id = ANY(%s))
+                      AND l.date >= %s AND l.date <= %s
+                    GROUP BY 1""",
+                ctx["companies"],
+                first,
+                ctx["today"],
+            )
+        )
+        per_month = {month: (churned, won) for month, churned, won in self.env.cr.fetchall()}
+        return [
+            {
+                "key": "churned",
+                "label": self.env._("Churned"),
+                "values": [per_month.get(month, (0, 0))[0] for month in months],
+            },
+            {
+                "key": "won_back",
+                "label": self.env._("Won Back"),
+                "values": [per_month.get(month, (0, 0))[1] for month in months],
+            },
+        ]
