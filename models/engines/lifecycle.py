@@ -143,14 +143,62 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                 -- the new year), holding all their done visits by local day but the
                 -- tolerated share; seasonal when it is at most the longest season
                 -- and holds visits of two different seasons (years).
-                WITH day AS (
+                WITH month AS (
+                    -- a cheap first pass, on UTC months without time zones: who may
+                    -- be seasonal at all (visits spanning two seasons, and a window of
+                    -- consecutive calendar months, one month wider on each side than
+                    -- the longest season can touch, holding all their visits but the
+                    -- tolerated share). The exact pass below (time zones, three window
+                    -- functions) then reads the visits of these candidates only.
+                    -- p<m>: the visits in months 1 to m (prefix sums of the months)
+                    SELECT v.partner_id, count(*) AS n, max(v.date) - min(v.date) AS span,
+                           count(*) FILTER (WHERE v.month <= 1) AS p1,
+                           count(*) FILTER (WHERE v.month <= 2) AS p2,
+                           count(*) FILTER (WHERE v.month <= 3) AS p3,
+                           count(*) FILTER (WHERE v.month <= 4) AS p4,
+                           count(*) FILTER (WHERE v.month <= 5) AS p5,
+                           count(*) FILTER (WHERE v.month <= 6) AS p6,
+                           count(*) FILTER (WHERE v.month <= 7) AS p7,
+                           count(*) FILTER (WHERE v.month <= 8) AS p8,
+                           count(*) FILTER (WHERE v.month <= 9) AS p9,
+                           count(*) FILTER (WHERE v.month <= 10) AS p10,
+                           count(*) FILTER (WHERE v.month <= 11) AS p11
+                      FROM (SELECT v.partner_id, v.date, extract(month FROM v.date) AS month
+                              FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                             WHERE v.state = 'done') v
+                     GROUP BY v.partner_id
+                ), candidate AS MATERIALIZED (
+                    SELECT q.partner_id, q.season_days, q.season_share, q.tz
+                      FROM (SELECT m.partner_id, m.n, m.span, c.season_days, c.season_share,
+                                   c.tz, LEAST(12, (c.season_days - 1) / 28 + 4) AS w,
+                                   -- prefix sums over two years of months: a window of w
+                                   -- months from month i holds a[i + w] - a[i] visits
+                                   ARRAY[0, m.p1, m.p2, m.p3, m.p4, m.p5, m.p6, m.p7, m.p8, m.p9, m.p10, m.p11, m.n, m.n + m.p1, m.n + m.p2, m.n + m.p3, m.n + m.p4, m.n + m.p5, m.n + m.p6, m.n + m.p7, m.n + m.p8, m.n + m.p9, m.n + m.p10, m.n + m.p11, 2 * m.n] AS a
+                              FROM month m JOIN cust c ON c.id = m.partner_id) q
+                     WHERE q.span >= make_interval(days => 363 - q.season_days)
+                       AND GREATEST(
+                                    q.a[q.w + 1] - q.a[1],
+                                    q.a[q.w + 2] - q.a[2],
+                                    q.a[q.w + 3] - q.a[3],
+                                    q.a[q.w + 4] - q.a[4],
+                                    q.a[q.w + 5] - q.a[5],
+                                    q.a[q.w + 6] - q.a[6],
+                                    q.a[q.w + 7] - q.a[7],
+                                    q.a[q.w + 8] - q.a[8],
+                                    q.a[q.w + 9] - q.a[9],
+                                    q.a[q.w + 10] - q.a[10],
+                                    q.a[q.w + 11] - q.a[11],
+                                    q.a[q.w + 12] - q.a[12]
+                           ) >= q.n - floor(q.n * q.season_share / 100.0 + 0.5)
+                ), day AS (
                     -- x: the day of a common year, 0-364 (29 February counts as 1 March)
                     SELECT l.partner_id, l.day, l.season_days, l.season_share,
                            make_date(2001, extract(month FROM l.day)::int, 1)
                              + extract(day FROM l.day)::int - 1 - DATE '2001-01-01' AS x
                       FROM (SELECT v.partner_id, c.season_days, c.season_share,
                                    %(local_day)s AS day
-                              FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                              FROM candidate c
+                              JOIN housekeeping_visit v ON v.partner_id = c.partner_id
                              WHERE v.state = 'done') l
                 ), counted AS (
                     -- n visits, of which tol may fall outside (rounded to the nearest)

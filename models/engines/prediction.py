@@ -374,8 +374,10 @@ class HousekeepingEnginePrediction(models.AbstractModel):
                  UNION ALL
                 SELECT p.id, NULL, NULL, NULL
                   FROM res_partner p
-                 WHERE p.probability_alive IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM new WHERE new.id = p.id)
+                 -- a constant array: PostgreSQL hashes it (an anti-join on the
+                 -- ``new`` CTE, estimated at a few rows, ran as a nested loop: 382 s
+                 -- for a same-day rerun at 100k customers)
+                 WHERE p.probability_alive IS NOT NULL AND p.id <> ALL(%s::int4[])
             )
             UPDATE res_partner p
                SET probability_alive = s.alive,
@@ -398,6 +400,7 @@ class HousekeepingEnginePrediction(models.AbstractModel):
                 _pg_array(alive),
                 _pg_array(visits),
                 _pg_array(value),
+                _pg_array(ids.astype(np.int64)),
                 self._settings_company_sql("p"),
             )
         )

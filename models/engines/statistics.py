@@ -96,15 +96,20 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                   FROM res_partner p
                  WHERE p.id = ANY(%(ids)s) AND p.id BETWEEN %(low)s AND %(high)s
             ), done AS (
-                SELECT v.id, v.partner_id, v.date, v.amount, v.service_type_id,
-                       v.coupon_card_id, v.company_id, %(local_day)s AS local_day,
-                       EXTRACT(EPOCH FROM v.date - lag(v.date) OVER (
-                           PARTITION BY v.partner_id ORDER BY v.date)) / 86400.0 AS gap
+                SELECT v.partner_id, v.amount, v.service_type_id, v.coupon_card_id,
+                       %(local_day)s AS local_day,
+                       EXTRACT(EPOCH FROM v.date - lag(v.date) OVER w) / 86400.0 AS gap,
+                       -- the company of the latest done visit: whose settings apply
+                       -- to a customer without a company of their own (the same sort
+                       -- as the gaps: no sort of its own)
+                       last_value(v.company_id) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
+                                                       AND UNBOUNDED FOLLOWING) AS visit_company
                   FROM housekeeping_visit v
                   JOIN target t ON t.id = v.partner_id
                  -- (the range bounds the index scans when many customers are given:
                  -- a merge join otherwise reads the index from its start)
                  WHERE v.state = 'done' AND v.partner_id BETWEEN %(low)s AND %(high)s
+                WINDOW w AS (PARTITION BY v.partner_id ORDER BY v.date, v.id)
             ), agg AS (
                 SELECT partner_id,
                        count(*) AS cnt,
@@ -115,9 +120,7 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                            FILTER (WHERE gap IS NOT NULL) AS interval_days,
                        100.0 * count(coupon_card_id) / count(*) AS coupon_rate,
                        mode() WITHIN GROUP (ORDER BY service_type_id) AS pref_type,
-                       -- the company of the latest done visit: whose settings apply
-                       -- to a customer without a company of their own
-                       (array_agg(company_id ORDER BY date DESC, id DESC))[1] AS visit_company
+                       min(visit_company) AS visit_company
                   FROM done GROUP BY partner_id
             )
             , new AS (
