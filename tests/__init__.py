@@ -28,3 +28,4 @@ from . import test_blacklist
 from . import test_prediction
 from . import test_daily_use
 from . import test_screens
+from . import test_role_tours
