@@ -30,6 +30,12 @@ from . import housekeeping_journey
 from . import housekeeping_recommendation
 from . import housekeeping_dashboard
 from . import housekeeping_prediction
+from . import loyalty_card
+from . import housekeeping_prepaid
+from . import housekeeping_package
+from . import hr_employee
+from . import housekeeping_service_plan
+from . import housekeeping_service_plan_template
 
 # The engines (models/engines): each a small model on a shared base.
 from . import engines

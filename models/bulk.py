@@ -18,7 +18,10 @@ def pg_array(values):
     cast (``%s::int4[]``). psycopg2 adapts a Python list as ``ARRAY[...]`` with one
     expression (and one cast, for dates) per element, which the server parses one by
     one: 48 ms for five columns of 5,000 values against 9 ms as literals, measured;
-    the engines pass such arrays in every batch."""
+    the engines pass such arrays in every batch. A numpy array of numbers (the
+    prediction's scores) goes without the per-value checks."""
+    if getattr(values, "dtype", None) is not None and values.dtype.kind in "iuf":
+        return "{" + ",".join(map(repr, values.tolist())) + "}"
     parts = []
     for value in values:
         if value is None:

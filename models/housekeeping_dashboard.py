@@ -7,9 +7,11 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, format_amount
 
-from .res_partner import LIFECYCLE_STAGES
+from .lifecycle_rules import LIFECYCLE_STAGES
 
 ACTIVE_DAYS = 90
+# the horizon of the visits forecast (the customers' expected_visits_90d)
+FORECAST_DAYS = 90
 
 
 PERIODS = ("month", "30d")
@@ -53,6 +55,8 @@ class HousekeepingDashboard(models.AbstractModel):
         return {
             "kpis": self._kpis(values, ctx),
             "charts": self._charts(ctx),
+            "forecast": self._forecast(ctx),
+            "cleaners": self._cleaner_ranking(ctx),
             "date": fields.Date.to_string(ctx["today"]),
             "period": ctx["period"],
             "periods": [
@@ -136,7 +140,7 @@ class HousekeepingDashboard(models.AbstractModel):
         partner_fields = self.env["res.partner"]._fields
         domain = Domain("company_id", "in", company_ids)
         unset = Domain("company_id", "=", False)
-        main_in = self.env["housekeeping.engine"]._main_company().id in company_ids
+        main_in = self.env["res.partner"]._hk_main_company_id() in company_ids
         if "hk_visit_company_id" in partner_fields:
             domain |= unset & Domain("hk_visit_company_id", "in", company_ids)
             unset &= Domain("hk_visit_company_id", "=", False)
@@ -542,6 +546,117 @@ class HousekeepingDashboard(models.AbstractModel):
             },
             "visits": {"title": self.env._("Done Visits per Month"), "rows": visits},
             "tiers": {"title": self.env._("Members per Tier"), "rows": tiers},
+        }
+
+    @api.model
+    def _forecast(self, ctx):
+        """Visits the prediction expects in the next 90 days against the
+        capacity of the cleaners, in one query.
+
+        *Expected*: the sum of the customers' ``expected_visits_90d`` (the nightly
+        BG/NBD prediction; customers without a prediction count 0). *Capacity*:
+        for each company, its active cleaners (employees, still active, with a
+        done visit of the company in the last 90 days) × the visits a cleaner
+        does per day (company setting ``hk_cleaner_daily_visits``, an average
+        over every day of the week, days off included) × 90 days."""
+        self.env["res.company"].flush_model(["hk_cleaner_daily_visits"])
+        self.env["hr.employee"].flush_model(["active"])
+        today = ctx["today"]
+        self.env.cr.execute(
+            SQL(
+                """SELECT (SELECT COALESCE(sum(p.expected_visits_90d), 0)
+                             FROM res_partner p WHERE %(partners)s),
+                          COALESCE(sum(c.cleaners), 0),
+                          COALESCE(sum(c.cleaners * rc.hk_cleaner_daily_visits), 0) * %(days)s
+                     FROM (SELECT v.company_id, count(DISTINCT v.employee_id) AS cleaners
+                             FROM housekeeping_visit v
+                             JOIN hr_employee e ON e.id = v.employee_id AND e.active
+                            WHERE v.state = 'done' AND v.company_id = ANY(%(companies)s)
+                              AND v.date >= %(since)s AND v.date < %(today)s::date + 1
+                            GROUP BY v.company_id) c
+                     JOIN res_company rc ON rc.id = c.company_id""",
+                partners=SQL(
+                    "p.active AND %s = ANY(%s)",
+                    self.env["housekeeping.engine"]._settings_company_sql("p"),
+                    ctx["companies"],
+                ),
+                days=FORECAST_DAYS,
+                companies=ctx["companies"],
+                since=today - timedelta(days=FORECAST_DAYS - 1),
+                today=today,
+            )
+        )
+        expected, cleaners, capacity = self.env.cr.fetchone()
+        expected, capacity = round(float(expected), 2), round(float(capacity), 2)
+        return {
+            "title": self.env._("Next 90 Days: Expected Visits and Capacity"),
+            "expected": expected,
+            "capacity": capacity,
+            "cleaners": int(cleaners),
+            "load": round(100.0 * expected / capacity, 1) if capacity else None,
+            "help": self.env._(
+                "Expected: the visits the customer prediction expects in the next 90 days, "
+                "summed over the customers. Capacity: the cleaners with a done visit in the "
+                "last 90 days × the visits a cleaner does per day (company setting) × 90 days."
+            ),
+        }
+
+    @api.model
+    def _cleaner_ranking(self, ctx, limit=5):
+        """The cleaners of the period, best first, in one query: done visits of
+        the current window, revenue, their average rating and the complaints about
+        their visits of the window (a cleaner with complaints ranks after one
+        without, then by rating and visits)."""
+        self.env["housekeeping.complaint"].flush_model(["employee_id", "visit_id"])
+        self.env["hr.employee"].flush_model(["name"])
+        start, today = ctx["start"], ctx["today"]
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH done AS (
+                SELECT v.employee_id, count(*) AS visits, COALESCE(sum(v.amount), 0) AS revenue,
+                       avg(v.rating_last_value) FILTER (WHERE v.rating_last_value > 0) AS rating
+                  FROM housekeeping_visit v
+                 WHERE v.state = 'done' AND v.employee_id IS NOT NULL
+                   AND v.company_id = ANY(%(companies)s)
+                   AND v.date >= %(start)s AND v.date < %(today)s::date + 1
+                 GROUP BY v.employee_id
+            ), complained AS (
+                SELECT COALESCE(c.employee_id, v.employee_id) AS employee_id, count(*) AS n
+                  FROM housekeeping_complaint c
+                  LEFT JOIN housekeeping_visit v ON v.id = c.visit_id
+                 WHERE c.company_id = ANY(%(companies)s)
+                   -- about a visit of the period (else opened in the period)
+                   AND COALESCE(v.date, c.create_date) >= %(start)s
+                   AND COALESCE(v.date, c.create_date) < %(today)s::date + 1
+                 GROUP BY 1
+            )
+            SELECT d.employee_id, e.name, d.visits, d.revenue, d.rating, COALESCE(k.n, 0)
+              FROM done d
+              JOIN hr_employee e ON e.id = d.employee_id
+              LEFT JOIN complained k ON k.employee_id = d.employee_id
+             ORDER BY COALESCE(k.n, 0) > 0, d.rating DESC NULLS LAST, d.visits DESC, d.employee_id
+             LIMIT %(limit)s
+            """,
+                companies=ctx["companies"],
+                start=start,
+                today=today,
+                limit=limit,
+            )
+        )
+        return {
+            "title": self.env._("Cleaners of the Period"),
+            "rows": [
+                {
+                    "id": employee_id,
+                    "name": name,
+                    "visits": visits,
+                    "revenue": float(revenue),
+                    "rating": round(float(rating), 2) if rating is not None else None,
+                    "complaints": complaints,
+                }
+                for employee_id, name, visits, revenue, rating, complaints in self.env.cr.fetchall()
+            ],
         }
 
     @api.model

@@ -4,10 +4,12 @@ Called once from ``data/housekeeping_demo.xml``. Uses a fixed seed so every demo
 database looks the same, and bulk creates so it finishes in seconds.
 """
 
+import base64
 import random
 from datetime import datetime, timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
+from odoo.tools.misc import file_open
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = [
@@ -99,6 +101,10 @@ class HousekeepingDemo(models.AbstractModel):
                 loyalty_no_mail=True,
             )
         )
+        # English and Chinese both installed: a database created in Chinese (`make
+        # run` loads zh_CN) has no English otherwise, and English users fall back
+        # to Chinese
+        env["res.lang"]._activate_lang("en_US")
         zh = "zh_CN" if env["res.lang"]._lang_get("zh_CN") else None
         china = env.ref("base.cn")
         # A Beijing housekeeping company working in CNY; admin works in it.
@@ -111,6 +117,8 @@ class HousekeepingDemo(models.AbstractModel):
                 "country_id": china.id,
                 "city": "北京",
                 "phone": "400-800-1234",
+                # the portal and documents show it
+                "logo": self._demo_logo(),
             }
         )
         if zh:
@@ -300,6 +308,16 @@ class HousekeepingDemo(models.AbstractModel):
                         "state": "scheduled",
                     }
                 )
+        # customers who pay from a prepaid balance topped it up first (储值)
+        prepaid = {}
+        for vals in visit_vals:
+            if vals.get("payment_method") == "prepaid":
+                prepaid[vals["partner_id"]] = prepaid.get(vals["partner_id"], 0) + vals["amount"]
+        env["housekeeping.engine.prepaid"]._opening_balances(
+            {pid: (int(total // 1000) + 1) * 1000 for pid, total in prepaid.items()},
+            company,
+            "充值 (demo)",
+        )
         visits = env["housekeeping.visit"].create(visit_vals)
         done = visits.filtered(lambda v: v.state == "done")
         # a few complaints on recent visits
@@ -362,6 +380,11 @@ class HousekeepingDemo(models.AbstractModel):
             ]
         )
         return partners
+
+    @api.model
+    def _demo_logo(self):
+        with file_open("housekeeping_membership/static/img/demo_company_logo.png", "rb") as fh:
+            return base64.b64encode(fh.read())
 
     @api.model
     def _demo_staff(self, env, company, zh):
@@ -445,6 +468,26 @@ class HousekeepingDemo(models.AbstractModel):
         return holidays
 
     @api.model
+    def _demo_date_expiries(self, env, partners):
+        """The history's lots expired as it was entered, all on the day of the
+        install: date each expiry the day after its lot's expiry date, as the daily
+        run would have, so that points expire month by month over the history (the
+        dashboard's liability a month ago counts them then). Demo history only: the
+        ledger is append-only, written here in SQL, like the stage logs."""
+        env.flush_all()
+        env.cr.execute(
+            """
+            UPDATE housekeeping_points_entry x
+               SET date = LEAST(%(today)s::date, lot.expiry_date + 1)
+              FROM housekeeping_points_entry lot
+             WHERE x.origin_entry_id = lot.id AND x.entry_type = 'expire'
+               AND lot.expiry_date IS NOT NULL AND x.partner_id = ANY(%(ids)s)
+            """,
+            {"today": fields.Date.context_today(self), "ids": partners.ids},
+        )
+        env["housekeeping.points.entry"].invalidate_model(["date"])
+
+    @api.model
     def _demo_story(self, env, partners, done, company, rng):
         """Ratings, rewards and redemptions, a campaign, expired points, then the
         engines (RFM, tiers, lifecycle) so every stage and tier is populated."""
@@ -475,10 +518,54 @@ class HousekeepingDemo(models.AbstractModel):
         env["rating.rating"].flush_model()
         env.add_to_compute(done._fields["rating_last_value"], done)
         coupons = env["loyalty.program"].with_context(default_program_type="coupons")
+        # what the coupons give, as the portal shows them and the points liability
+        # values them (a reward's value ÷ its points: ¥0.15 and ¥0.10 a point)
         free_hourly = coupons.create(
-            {"name": "Free 2-hour hourly cleaning", "company_id": company.id}
+            {
+                "name": "Free 2-hour hourly cleaning",
+                "company_id": company.id,
+                "reward_ids": [
+                    Command.clear(),
+                    Command.create(
+                        {
+                            "reward_type": "product",
+                            "reward_product_id": env.ref(
+                                "housekeeping_membership.product_service_hourly"
+                            ).id,
+                            "reward_product_qty": 2,
+                            "required_points": 1,
+                        }
+                    ),
+                ],
+            }
         )
-        fifty_off = coupons.create({"name": "¥50 off orders over ¥500", "company_id": company.id})
+        fifty_off = coupons.create(
+            {
+                "name": "¥50 off orders over ¥500",
+                "company_id": company.id,
+                "rule_ids": [
+                    Command.clear(),
+                    Command.create(
+                        {
+                            "minimum_amount": 500,
+                            "reward_point_mode": "order",
+                            "reward_point_amount": 1,
+                        }
+                    ),
+                ],
+                "reward_ids": [
+                    Command.clear(),
+                    Command.create(
+                        {
+                            "reward_type": "discount",
+                            "discount": 50,
+                            "discount_mode": "per_order",
+                            "required_points": 1,
+                        }
+                    ),
+                ],
+            }
+        )
         rewards = env["housekeeping.reward"].create(
             [
                 {
@@ -528,8 +615,13 @@ class HousekeepingDemo(models.AbstractModel):
                 (campaign, "春节深度保洁"),
             ):
                 record.with_context(lang="zh_CN").name = name
+            # what the coupons' rewards say (Odoo writes it from the product's name
+            # in the language of the moment)
+            free_hourly.reward_ids.with_context(lang="zh_CN").description = "免费钟点保洁 2 小时"
+            fifty_off.reward_ids.with_context(lang="zh_CN").description = "满500减50"
         # points past their validity expire; a few customers redeem
         env["housekeeping.engine.points.expiry"]._cron()
+        self._demo_date_expiries(env, partners)
         rich = partners.filtered(lambda p: p.points_balance >= 800)
         for partner in rng.sample(list(rich), min(len(rich), 12)):
             rng.choice(rewards).redeem(partner)
@@ -581,6 +673,30 @@ class HousekeepingDemo(models.AbstractModel):
             {"today": today, "ids": partners.ids},
         )
         env["housekeeping.tier.log"].invalidate_model(["date"])
+        # the upgrade gifts on the day of their upgrade, valid from then: those past
+        # their validity expire, as they would have, on their day
+        env.cr.execute(
+            """
+            UPDATE housekeeping_points_entry e
+               SET date = l.date,
+                   expiry_date = CASE WHEN %(months)s > 0
+                                      THEN (l.date + make_interval(months => %(months)s))::date
+                                 END
+              FROM housekeeping_tier_log l
+             WHERE e.reason_code = 'tier_gift' AND e.entry_type = 'earn'
+               AND e.partner_id = ANY(%(ids)s) AND l.partner_id = e.partner_id
+               AND l.direction = 'up'
+               AND l.to_tier_id = split_part(e.source_key, ':', 3)::int
+         RETURNING e.id, e.expiry_date
+            """,
+            {"months": company.hk_points_validity_months, "ids": partners.ids},
+        )
+        past = [lot_id for lot_id, expiry in env.cr.fetchall() if expiry and expiry < today]
+        Entry = env["housekeeping.points.entry"].sudo()
+        Entry.invalidate_model(["date", "expiry_date"])
+        if past:
+            Entry._expire_lots_after(today, len(past), lot_ids=past)
+            self._demo_date_expiries(env, partners)
         # the store manager confirmed the churn reason of some churned customers
         churned = partners.filtered(lambda p: p.lifecycle_stage == "churned")
         reasons = env["housekeeping.churn.reason"].search([], order="sequence, id")

@@ -55,6 +55,35 @@ class HousekeepingJourney(models.Model):
         help="A customer receives this journey at most once in this many days (0: once per "
         "occasion only: per lapse, per due visit, per year, per holiday, per upgrade).",
     )
+    # the prediction (models/engines/prediction.py): whom to message first
+    order_by_value = fields.Boolean(
+        string="Highest Predicted Value First",
+        help="When the daily send cap leaves customers out, the customers with the highest "
+        "predicted value of the next 12 months are messaged (customers without a "
+        "prediction last); otherwise the oldest customers are.",
+    )
+    min_probability_alive = fields.Integer(
+        string="Minimum Probability Still a Customer (%)",
+        default=0,
+        help="Only customers at least this likely to still be customers (the nightly "
+        "prediction); 0: no minimum. With a minimum, customers without a prediction are "
+        "left out.",
+    )
+    min_predicted_value = fields.Float(
+        string="Minimum Predicted Value (12 Months)",
+        default=0.0,
+        digits=(16, 2),
+        help="Only customers whose predicted value of the next 12 months (in their "
+        "company's currency) reaches this amount; 0: no minimum. With a minimum, customers "
+        "without a prediction are left out.",
+    )
+    max_per_day = fields.Integer(
+        string="Daily Send Cap",
+        default=0,
+        help="At most this many customers messaged by this journey per day (0: no cap). "
+        "Combined with Highest Predicted Value First, the most valuable customers are "
+        "messaged first.",
+    )
     holiday_id = fields.Many2one(
         "housekeeping.holiday",
         ondelete="restrict",
@@ -115,6 +144,12 @@ class HousekeepingJourney(models.Model):
     _days_positive = models.Constraint(
         "CHECK(delay_days >= 0 AND period_days >= 0)", "Days cannot be negative."
     )
+    _prediction_filters_valid = models.Constraint(
+        "CHECK(min_probability_alive BETWEEN 0 AND 100 AND min_predicted_value >= 0 "
+        "AND max_per_day >= 0)",
+        "The minimum probability is a percentage (0 to 100); the minimum predicted value "
+        "and the daily send cap cannot be negative.",
+    )
 
     def _compute_stats(self):
         groups = self.env["housekeeping.journey.send"]._read_group(
@@ -131,6 +166,25 @@ class HousekeepingJourney(models.Model):
             journey.conversion_rate = (
                 100.0 * journey.converted_count / journey.sent_count if journey.sent_count else 0.0
             )
+
+    @api.constrains("min_probability_alive", "min_predicted_value", "max_per_day")
+    def _check_prediction_filters(self):
+        for journey in self:
+            if not 0 <= journey.min_probability_alive <= 100:
+                raise ValidationError(
+                    self.env._(
+                        "The minimum probability of %(journey)s is a percentage, from 0 to 100.",
+                        journey=journey.name,
+                    )
+                )
+            if journey.min_predicted_value < 0 or journey.max_per_day < 0:
+                raise ValidationError(
+                    self.env._(
+                        "The minimum predicted value and the daily send cap of %(journey)s "
+                        "cannot be negative.",
+                        journey=journey.name,
+                    )
+                )
 
     @api.constrains("audience_domain")
     def _check_audience_domain(self):

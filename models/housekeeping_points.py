@@ -148,18 +148,15 @@ class HousekeepingPointsEntry(models.Model):
     def _add_to_balances(self, entries):
         if not entries:
             return
-        self.env.cr.execute(
+        self.env["housekeeping.engine"]._apply(
             SQL(
-                """
-            UPDATE res_partner p SET points_balance = COALESCE(p.points_balance, 0) + d.delta
-              FROM (SELECT partner_id, sum(points) AS delta FROM housekeeping_points_entry
-                     WHERE id = ANY(%s) GROUP BY partner_id) d
-             WHERE p.id = d.partner_id
-            """,
+                """SELECT partner_id AS id, sum(points) AS delta FROM housekeeping_points_entry
+                    WHERE id = ANY(%s) GROUP BY partner_id""",
                 entries.ids,
-            )
+            ),
+            {"points_balance": SQL("COALESCE(p.points_balance, 0) + c.delta")},
+            only_changed=False,
         )
-        self.env["res.partner"].invalidate_model(["points_balance"])
 
     @api.model
     def _standing_domain(self):

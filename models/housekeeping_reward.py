@@ -236,11 +236,16 @@ class HousekeepingReward(models.Model):
         self._hk_lock_stock()
         self._hk_check_redeemable(partner, today)
         Entry = self.env["housekeeping.points.entry"].sudo()
+        # what staff read (the ledger note, the gift activity, the chatter note) is
+        # in the language of the customer's company, not the caller's
+        staff = self.with_context(
+            lang=self.env["housekeeping.engine"]._staff_lang(partner._hk_settings_company())
+        )
         entry_vals = {
             "entry_type": "redeem",
             "reason_code": "reward",
             "reward_id": self.id,
-            "note": self.name,
+            "note": staff.name,
         }
         Entry._check_balance(partner, self.points_cost)
         if self.reward_type in ("service", "coupon"):
@@ -266,17 +271,17 @@ class HousekeepingReward(models.Model):
                         "res_model_id": self.env["ir.model"]._get_id("res.partner"),
                         "res_id": partner.id,
                         "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
-                        "summary": self.env._("Deliver the gift: %(name)s", name=self.name),
+                        "summary": staff.env._("Deliver the gift: %(name)s", name=staff.name),
                         "user_id": (partner.user_id or partner._hk_fallback_agent()).id,
                     }
                 )
             )
         Entry._post_debit(partner, self.points_cost, entry_vals)
         partner.message_post(
-            body=self.env._(
+            body=staff.env._(
                 "Redeemed %(points)s points for %(reward)s.",
                 points=self.points_cost,
-                reward=self.name,
+                reward=staff.name,
             ),
             subtype_xmlid="mail.mt_note",
         )

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .res_partner import LIFECYCLE_STAGES
+from .lifecycle_rules import LIFECYCLE_STAGES
 
 
 class HousekeepingStageLog(models.Model):

@@ -15,6 +15,7 @@ PAYMENT_METHODS = [
     ("alipay", "Alipay"),
     ("card", "Bank Card"),
     ("prepaid", "Prepaid Balance"),
+    ("package", "Visit Package"),
     ("other", "Other"),
 ]
 
@@ -161,6 +162,8 @@ class HousekeepingVisit(models.Model):
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("housekeeping.visit") or "/"
         visits = super().create(vals_list)
+        # dispatch: a blocked cleaner is refused, skills ask a manager's confirmation
+        visits.filtered("employee_id")._hk_check_cleaner()
         done = visits.filtered(lambda v: v.state == "done")
         if done:
             done._hk_check_done()
@@ -207,6 +210,8 @@ class HousekeepingVisit(models.Model):
         done_before._hk_check_done_frozen(vals)
         partners_before = done_before.partner_id
         res = super().write(vals)
+        if {"employee_id", "partner_id", "service_type_id"} & set(vals):
+            self.filtered("employee_id")._hk_check_cleaner()
         if "state" not in vals and stats_fields & set(vals) and done_before:
             done_before._hk_check_done()
             self.env["housekeeping.engine.statistics"]._refresh_visit_stats(
@@ -229,6 +234,14 @@ class HousekeepingVisit(models.Model):
                 changed = "amount" in vals and visit.currency_id.compare_amounts(
                     visit.amount, vals["amount"] or 0.0
                 )
+            # a visit paid from the balance or a package keeps how it was paid
+            prepaid = ("prepaid", "package")
+            if (
+                "payment_method" in vals
+                and vals["payment_method"] != visit.payment_method
+                and (visit.payment_method in prepaid or vals["payment_method"] in prepaid)
+            ):
+                changed = True
             if changed:
                 raise UserError(
                     self.env._(
@@ -319,6 +332,8 @@ class HousekeepingVisit(models.Model):
         """Complete the visits: statistics, tier, points and stage of their customers."""
         if any(visit.state not in ("draft", "scheduled") for visit in self):
             raise UserError(self.env._("Only draft or scheduled visits can be completed."))
+        # a prepaid balance short refuses before anything is written
+        self.env["housekeeping.engine.prepaid"]._check_visits_payable(self)
         for visit in self.filtered(lambda v: not v.date):
             visit.date = fields.Datetime.now()
         self._hk_check_done()
@@ -353,6 +368,8 @@ class HousekeepingVisit(models.Model):
     # tier's multiplier, the stage sees the statistics of the visit.
     def _hk_pipeline_done(self):
         """The visits of ``self`` were completed."""
+        # prepaid first: a balance short raises before any step has changed anything
+        self.env["housekeeping.engine.prepaid"]._visits_done(self)
         self.env["housekeeping.engine.statistics"]._refresh_visit_stats(self.partner_id.ids)
         self.env["housekeeping.engine.tier"]._visits_done(self)
         self.env["housekeeping.engine.points"]._visits_done(self)
@@ -365,6 +382,7 @@ class HousekeepingVisit(models.Model):
         completed (what their completion did is taken back)."""
         customers = self.partner_id
         if was_done:
+            self.env["housekeeping.engine.prepaid"]._visits_cancelled(self)
             self.env["housekeeping.engine.statistics"]._refresh_visit_stats(customers.ids)
             self.env["housekeeping.engine.tier"]._tier_withdraw(self)
             self.env["housekeeping.engine.points"]._reverse_visit_points(self)
@@ -520,6 +538,8 @@ class HousekeepingVisit(models.Model):
             )
             for other in others:
                 if other.tier_sequence >= visit.tier_sequence:
+                    if self.env["housekeeping.engine.dispatch"]._override_confirmed(visit, other):
+                        continue
                     raise UserError(
                         self.env._(
                             "%(cleaner)s is already booked at that time (%(other)s).",
@@ -761,3 +781,65 @@ class HousekeepingVisit(models.Model):
     # ------------------------------------------------------------------ reporting
     # visits per month, cohorts and dashboard KPIs read done visits by date
     _done_date_idx = models.Index("(date) WHERE state = 'done'")
+
+    # ------------------------------------------------------------------ dispatch and plans
+    # Dispatch (派单, models/engines/dispatch.py) and recurring service plans
+    # (models/housekeeping_service_plan.py, models/engines/service_plan.py).
+    dispatch_note = fields.Char(
+        readonly=True, copy=False, help="Why dispatch proposed or assigned this cleaner."
+    )
+    plan_id = fields.Many2one(
+        "housekeeping.service.plan",
+        string="Service Plan",
+        index="btree_not_null",
+        ondelete="set null",
+        copy=False,
+        readonly=True,
+    )
+    plan_occurrence = fields.Date(
+        readonly=True, copy=False, help="The day of the service plan this visit is for."
+    )
+    # a plan creates one visit per occurrence, however often its cron runs
+    _plan_occurrence_unique = models.UniqueIndex(
+        "(plan_id, plan_occurrence) WHERE plan_id IS NOT NULL AND plan_occurrence IS NOT NULL",
+        "A service plan has one visit per occurrence.",
+    )
+    # the cleaners' calendars (dispatch reads them by cleaner and time)
+    _employee_date_idx = models.Index(
+        "(employee_id, date) WHERE employee_id IS NOT NULL AND state != 'cancelled'"
+    )
+
+    def _hk_check_cleaner(self):
+        """A cleaner the customer blocked is refused; one outside their skills
+        needs a manager's confirmation (logged)."""
+        return self.env["housekeeping.engine.dispatch"]._check_assignment(self)
+
+    def suggest_cleaners(self, limit=5):
+        """The cleaners dispatch proposes for this visit, best first: a list of
+        ``{"employee_id", "name", "score", "reasons"}``; never a cleaner the
+        customer blocked, one busy in the slot (with the travel buffer) or one
+        outside their skills."""
+        self.ensure_one()
+        self.check_access("read")
+        return self.env["housekeeping.engine.dispatch"].sudo()._suggest(self, limit=limit)
+
+    def action_auto_assign(self):
+        """Assign the best free cleaner to each visit still to do without one,
+        priority members first; the reason is written on each visit."""
+        self.check_access("write")
+        todo = self.filtered(lambda v: v.state in OPEN_STATES and not v.employee_id)
+        assigned = self.env["housekeeping.engine.dispatch"].sudo()._auto_assign(todo)
+        left = len(todo) - len(assigned)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if not left else "warning",
+                "message": self.env._(
+                    "%(assigned)s visits assigned, %(left)s without a free cleaner.",
+                    assigned=len(assigned),
+                    left=left,
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

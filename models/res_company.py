@@ -5,6 +5,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .lifecycle_rules import LIFECYCLE_SETTINGS
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
@@ -266,23 +268,21 @@ class ResCompany(models.Model):
         string="At-Risk Probability (%)",
         default=20,
     )
-
-    @api.constrains(
-        "hk_new_min_visits",
-        "hk_new_max_days",
-        "hk_at_risk_factor",
-        "hk_at_risk_floor_days",
-        "hk_churn_factor",
-        "hk_churn_floor_days",
-        "hk_low_rating",
-        "hk_rated_visits_window",
-        "hk_lifecycle_override_days",
-        "hk_price_increase_pct",
-        "hk_season_max_days",
-        "hk_season_off_share",
-        "hk_season_grace_days",
-        "hk_at_risk_probability",
+    hk_cleaner_daily_visits = fields.Float(
+        string="Visits per Cleaner per Day",
+        default=2.5,
+        digits=(16, 2),
+        help="The capacity of the dashboard's 90-day forecast: the visits a cleaner does per "
+        "day on average over the whole week, days off included (e.g. 3 visits on 6 days of "
+        "7: 2.57).",
     )
+
+    @api.constrains("hk_cleaner_daily_visits")
+    def _check_cleaner_daily_visits(self):
+        if any(company.hk_cleaner_daily_visits < 0 for company in self):
+            raise ValidationError(self.env._("The visits per cleaner per day cannot be negative."))
+
+    @api.constrains(*LIFECYCLE_SETTINGS, "hk_lifecycle_override_days", "hk_price_increase_pct")
     def _check_lifecycle_settings(self):
         for company in self:
             if (
@@ -338,26 +338,18 @@ class ResCompany(models.Model):
     def write(self, vals):
         """New thresholds: every customer of these companies is evaluated at the next
         run (one UPDATE; the company whose settings apply, ``_settings_company_sql``)."""
-        # Imported here, not at the top: this file is imported first (related fields
-        # of other models need these fields), and importing res_partner there
-        # would define its res.partner class (and the models it imports) before
-        # this one.
-        from .res_partner import LIFECYCLE_SETTINGS  # noqa: PLC0415
-
         result = super().write(vals)
         if set(LIFECYCLE_SETTINGS).intersection(vals):
-            self.env["res.partner"].flush_model(["company_id", "lifecycle_next_check"])
-            self.env.cr.execute(
+            engine = self.env["housekeeping.engine"]
+            self.env["res.partner"].flush_model(["company_id", "hk_visit_company_id"])
+            engine._apply(
                 SQL(
-                    """
-                UPDATE res_partner p SET lifecycle_next_check = NULL
-                 WHERE p.lifecycle_next_check IS NOT NULL AND %s = ANY(%s)
-                """,
-                    self.env["housekeeping.engine"]._settings_company_sql("p"),
+                    "SELECT p.id FROM res_partner p WHERE %s = ANY(%s)",
+                    engine._settings_company_sql("p"),
                     self.ids,
-                )
+                ),
+                {"lifecycle_next_check": SQL("NULL::date")},
             )
-            self.env["res.partner"].invalidate_model(["lifecycle_next_check"])
         return result
 
     # ------------------------------------------------------------
@@ -433,6 +425,22 @@ class ResCompany(models.Model):
                 )
 
     # ------------------------------------------------------------
+    # Prepaid balances (models/housekeeping_prepaid.py, engines/prepaid.py)
+    # ------------------------------------------------------------
+    hk_prepaid_program_id = fields.Many2one(
+        "loyalty.program",
+        string="Prepaid eWallet",
+        domain="[('program_type', '=', 'ewallet'), ('company_id', 'in', [id, False])]",
+        help="The eWallet program holding the customers' prepaid balances in this company "
+        "(created with the first top-up).",
+    )
+    hk_prepaid_topup_counts_as_spend = fields.Boolean(
+        string="Top-ups Count Towards Tiers",
+        help="Tier qualification counts prepaid top-ups as spend. Off: only consumption "
+        "(done visits) counts.",
+    )
+
+    # ------------------------------------------------------------
     # Customer portal: cancelling and moving visits
     # ------------------------------------------------------------
     hk_portal_notice_hours = fields.Integer(
@@ -449,3 +457,26 @@ class ResCompany(models.Model):
                 raise ValidationError(
                     self.env._("The notice to cancel or move a visit is 0 to 720 hours.")
                 )
+
+    # ------------------------------------------------------------
+    # Dispatch and service plans (models/engines/dispatch.py, service_plan.py)
+    # ------------------------------------------------------------
+    hk_dispatch_travel_buffer = fields.Integer(
+        string="Travel Buffer (minutes)",
+        default=30,
+        help="Dispatch proposes a cleaner only if they are free this long before and after "
+        "the visit, to travel from and to their other visits.",
+    )
+    hk_plan_horizon_weeks = fields.Integer(
+        string="Service Plan Horizon (weeks)",
+        default=4,
+        help="The service plans' visits are created this many weeks ahead.",
+    )
+
+    @api.constrains("hk_dispatch_travel_buffer", "hk_plan_horizon_weeks")
+    def _check_dispatch_settings(self):
+        for company in self:
+            if not 0 <= company.hk_dispatch_travel_buffer <= 240:
+                raise ValidationError(self.env._("The travel buffer is 0 to 240 minutes."))
+            if not 1 <= company.hk_plan_horizon_weeks <= 26:
+                raise ValidationError(self.env._("The service plan horizon is 1 to 26 weeks."))

@@ -103,6 +103,9 @@ class ResConfigSettings(models.TransientModel):
     hk_at_risk_probability = fields.Integer(
         related="company_id.hk_at_risk_probability", readonly=False
     )
+    hk_cleaner_daily_visits = fields.Float(
+        related="company_id.hk_cleaner_daily_visits", readonly=False
+    )
 
     def action_hk_preview_lifecycle(self):
         return {
@@ -127,8 +130,26 @@ class ResConfigSettings(models.TransientModel):
     hk_conversion_days = fields.Integer(related="company_id.hk_conversion_days", readonly=False)
 
     # ------------------------------------------------------------
+    # Prepaid balances
+    # ------------------------------------------------------------
+    hk_prepaid_program_id = fields.Many2one(related="company_id.hk_prepaid_program_id")
+    hk_prepaid_topup_counts_as_spend = fields.Boolean(
+        related="company_id.hk_prepaid_topup_counts_as_spend", readonly=False
+    )
+
+    # ------------------------------------------------------------
     # Customer portal: cancelling and moving visits
     # ------------------------------------------------------------
     hk_portal_notice_hours = fields.Integer(
         related="company_id.hk_portal_notice_hours", readonly=False
+    )
+
+    # ------------------------------------------------------------
+    # Dispatch and service plans
+    # ------------------------------------------------------------
+    hk_dispatch_travel_buffer = fields.Integer(
+        related="company_id.hk_dispatch_travel_buffer", readonly=False
+    )
+    hk_plan_horizon_weeks = fields.Integer(
+        related="company_id.hk_plan_horizon_weeks", readonly=False
     )

@@ -10,47 +10,19 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
-from odoo.tools import SQL, consteq, format_amount
+from odoo.tools import SQL, LazyTranslate, consteq, format_amount
 from odoo.tools.misc import babel_locale_parse, hmac
 
 from .housekeeping_journey import OPEN_SEND_STATES, offer_description
 from .housekeeping_partner_rfm import RFM_COLUMNS, RFM_SEGMENTS
+from .lifecycle_rules import LIFECYCLE_INPUTS, LIFECYCLE_STAGES, LOST_STAGES
 from .trust import closed_fields, engine_writes, is_open
+
+_lt = LazyTranslate(__name__)
 
 # Mainland China mobile numbers: optional +86 / 86 prefix, then 1[3-9] and 9 digits.
 CN_MOBILE_RE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
 PHONE_NOISE_RE = re.compile(r"[\s\-().]")
-
-# ---------------------------------------------------------------------- lifecycle
-LIFECYCLE_STAGES = [
-    ("potential", "Potential"),
-    ("new", "New"),
-    ("loyal", "Loyal"),
-    ("at_risk", "At Risk"),
-    ("churned", "Churned"),
-]
-LOST_STAGES = ("at_risk", "churned")
-# partner fields the rules read besides the visit statistics (which reset the next
-# check themselves, see the statistics engine)
-_LIFECYCLE_INPUTS = {"is_prospect", "active", "lifecycle_override_until", "company_id"}
-
-# res.company fields holding the thresholds (see res_company.py, section Lifecycle), with the
-# name of the SQL parameter the engine reads them under.
-LIFECYCLE_SETTINGS = (
-    "hk_new_min_visits",
-    "hk_new_max_days",
-    "hk_at_risk_factor",
-    "hk_at_risk_floor_days",
-    "hk_churn_factor",
-    "hk_churn_floor_days",
-    "hk_low_rating",
-    "hk_rated_visits_window",
-    "hk_season_max_days",
-    "hk_season_off_share",
-    "hk_season_grace_days",
-    "hk_at_risk_probability_enabled",
-    "hk_at_risk_probability",
-)
 
 # ---------------------------------------------------------------------- points
 # Fields that make a complete profile (profile completion bonus, campaign task).
@@ -532,6 +504,8 @@ class ResPartner(models.Model):
         tracking=True,
         copy=False,
         ondelete="set null",
+        # grouped by reason, the customers without one: never "None"
+        falsy_value_label=_lt("Not confirmed"),  # pylint: disable=translation-field
     )
     churn_reason_confirmed = fields.Boolean(
         copy=False, help="Staff confirmed the suggested churn reason."
@@ -1520,6 +1494,103 @@ class ResPartner(models.Model):
                 days=days,
             )
 
+    # ------------------------------------------------------------------ prepaid
+    # The stored value (储值) is the customer's eWallet (loyalty.card) of the current
+    # company's prepaid program; movements through housekeeping.engine.prepaid.
+    prepaid_balance = fields.Monetary(
+        compute="_compute_prepaid_balance",
+        currency_field="prepaid_currency_id",
+        help="The customer's eWallet balance in the current company (principal and bonus).",
+    )
+    prepaid_principal = fields.Monetary(
+        compute="_compute_prepaid_balance",
+        currency_field="prepaid_currency_id",
+        help="What the customer paid and has not spent: a refund returns at most this.",
+    )
+    prepaid_bonus = fields.Monetary(
+        compute="_compute_prepaid_balance",
+        currency_field="prepaid_currency_id",
+    )
+    prepaid_currency_id = fields.Many2one("res.currency", compute="_compute_prepaid_balance")
+    package_visits_left = fields.Integer(
+        compute="_compute_package_visits_left",
+        help="Visits left on the customer's valid visit packages (次卡) in the current company.",
+    )
+
+    @api.depends_context("company")
+    def _compute_package_visits_left(self):
+        counts = (
+            self.env["housekeeping.engine.prepaid"]
+            .sudo()
+            ._package_counts([pid for pid in self.ids if isinstance(pid, int)], self.env.company)
+        )
+        for partner in self:
+            partner.package_visits_left = counts.get(partner.id, 0)
+
+    def _hk_portal_packages(self):
+        """The customer's valid visit packages with visits left (the portal)."""
+        self.ensure_one()
+        return (
+            self.env["housekeeping.package"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", self.id),
+                    ("company_id", "=", self.env.company.id),
+                    ("state", "=", "active"),
+                    ("visits_left", ">", 0),
+                    ("date_end", ">=", fields.Date.context_today(self)),
+                ],
+                order="date_start, id",
+            )
+        )
+
+    def action_view_packages(self):
+        self.ensure_one()
+        self._hk_check_staff()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_package_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        return action
+
+    @api.depends_context("company")
+    def _compute_prepaid_balance(self):
+        company = self.env.company
+        balances = (
+            self.env["housekeeping.engine.prepaid"]
+            .sudo()
+            ._balances([pid for pid in self.ids if isinstance(pid, int)], company)
+        )
+        for partner in self:
+            balance, bonus = balances.get(partner.id, (0.0, 0.0))
+            partner.prepaid_balance = balance
+            partner.prepaid_bonus = bonus
+            partner.prepaid_principal = balance - bonus
+            partner.prepaid_currency_id = company.currency_id
+
+    def action_prepaid_topup(self):
+        """Open the counter top-up (a sale order of a top-up offer, confirmed)."""
+        self.ensure_one()
+        self._hk_check_staff()
+        return self.env["housekeeping.prepaid.wizard"]._open(self, "topup")
+
+    def action_prepaid_refund(self):
+        """Open the refund of unused principal (managers, with a reason)."""
+        self.ensure_one()
+        self._hk_check_staff()
+        return self.env["housekeeping.prepaid.wizard"]._open(self, "refund")
+
+    def action_view_prepaid_entries(self):
+        self.ensure_one()
+        self._hk_check_staff()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "housekeeping_membership.housekeeping_prepaid_entry_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
     # ------------------------------------------------------------------ trust
     # Any public method can be called over JSON-RPC on any record id the caller
     # can name, and Odoo checks no access for it: the addon's actions on customers
@@ -1636,7 +1707,7 @@ class ResPartner(models.Model):
                 consent_changed = self.filtered(
                     lambda p: any(bool(vals[name]) != p[name] for name in consents)
                 )
-        if _LIFECYCLE_INPUTS.intersection(vals) and "lifecycle_next_check" not in vals:
+        if LIFECYCLE_INPUTS.intersection(vals) and "lifecycle_next_check" not in vals:
             vals = {**vals, "lifecycle_next_check": False}
         reason_before = None
         if "churn_reason_id" in vals:

@@ -16,10 +16,17 @@ class SaleOrder(models.Model):
     def _action_confirm(self):
         res = super()._action_confirm()
         self._hk_create_visits()
+        # top-up offers credit the customer's prepaid balance (engines/prepaid.py)
+        self.env["housekeeping.engine.prepaid"].sudo()._orders_confirmed(self)
+        # plan products create the customer's service plan
+        self.env["housekeeping.service.plan.template"].sudo()._orders_confirmed(self)
         return res
 
     def _action_cancel(self):
+        # a top-up order takes its credit back, refused if already spent
+        self.env["housekeeping.engine.prepaid"].sudo()._orders_cancelled(self)
         res = super()._action_cancel()
+        self.env["housekeeping.service.plan.template"].sudo()._orders_cancelled(self)
         self.sudo().hk_visit_ids.filtered(
             lambda v: v.state in ("draft", "scheduled")
         ).action_cancel()

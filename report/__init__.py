@@ -5,3 +5,5 @@ from . import housekeeping_cohort_report
 from . import housekeeping_membership_report
 from . import housekeeping_visit_report
 from . import housekeeping_staff_audit_report
+from . import housekeeping_cleaner_scorecard
+from . import housekeeping_prepaid_report

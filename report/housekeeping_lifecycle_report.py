@@ -1,7 +1,7 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
-from ..models.res_partner import LIFECYCLE_STAGES
+from ..models.lifecycle_rules import LIFECYCLE_STAGES
 
 FUNNEL_STEPS = [
     ("1_potential", "Potential"),
@@ -29,7 +29,10 @@ class HousekeepingReportLifecycleTransition(models.Model):
         readonly=True,
     )
     reason = fields.Char(readonly=True)
-    churn_reason_id = fields.Many2one("housekeeping.churn.reason", readonly=True)
+    # (a label of its own: two fields of a model may not share one)
+    churn_reason_id = fields.Many2one(
+        "housekeeping.churn.reason", string="Churn Reason Given", readonly=True
+    )
     churn_reason = fields.Char(
         readonly=True,
         help='The churn reason of a move to at risk or churned, "Not confirmed" when '

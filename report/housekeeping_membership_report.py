@@ -52,6 +52,6 @@ class HousekeepingReportMembership(models.Model):
               FROM housekeeping_tier_log l
               JOIN res_company c ON c.id = COALESCE(l.company_id, %(main)s)
             """,
-            main=engine._main_company().id,
+            main=self.env["res.partner"]._hk_main_company_id(),
             company=engine._settings_company_sql("p"),
         )

@@ -5,6 +5,9 @@ AUDIT_KINDS = [
     ("adjustment", "Points Adjustment"),
     ("tier", "Manual Tier Change"),
     ("stage", "Manual Stage Change"),
+    ("prepaid_topup", "Prepaid Top-up"),
+    ("prepaid_refund", "Prepaid Refund"),
+    ("prepaid_correction", "Prepaid Correction"),
 ]
 
 
@@ -41,26 +44,40 @@ class HousekeepingReportStaffAudit(models.Model):
         readonly=True,
         help="A points adjustment posted after a manager's approval.",
     )
+    amount = fields.Float(
+        string="Prepaid Amount",
+        readonly=True,
+        aggregator="sum",
+        help="Money moved on the prepaid balance (top-ups, refunds, corrections).",
+    )
 
     def _query(self):
         return SQL(
             """
-            SELECT a.id * 3 AS id, 'adjustment' AS kind, a.requested_by_id AS user_id,
+            SELECT a.id * 4 AS id, 'adjustment' AS kind, a.requested_by_id AS user_id,
                    date_trunc('month', a.posted_date)::date AS month, a.posted_date AS date,
                    a.company_id, a.partner_id, 1 AS count, a.points,
-                   abs(a.points) AS points_abs, a.approved_by_id IS NOT NULL AS approved
+                   abs(a.points) AS points_abs, a.approved_by_id IS NOT NULL AS approved,
+                   0.0 AS amount
               FROM housekeeping_points_adjustment a
              WHERE a.state = 'posted'
             UNION ALL
-            SELECT l.id * 3 + 1, 'tier', l.create_uid, date_trunc('month', l.date)::date, l.date,
-                   l.company_id, l.partner_id, 1, 0, 0, FALSE
+            SELECT l.id * 4 + 1, 'tier', l.create_uid, date_trunc('month', l.date)::date, l.date,
+                   l.company_id, l.partner_id, 1, 0, 0, FALSE, 0.0
               FROM housekeeping_tier_log l
              WHERE l.trigger = 'manual'
             UNION ALL
-            SELECT s.id * 3 + 2, 'stage', s.create_uid, date_trunc('month', s.date)::date, s.date,
-                   s.company_id, s.partner_id, 1, 0, 0, FALSE
+            SELECT s.id * 4 + 2, 'stage', s.create_uid, date_trunc('month', s.date)::date, s.date,
+                   s.company_id, s.partner_id, 1, 0, 0, FALSE, 0.0
               FROM housekeeping_stage_log s
              WHERE s.trigger = 'manual'
+            UNION ALL
+            -- prepaid balances: top-ups, refunds and manual corrections (by who did them)
+            SELECT e.id * 4 + 3, 'prepaid_' || e.entry_type, e.user_id,
+                   date_trunc('month', e.date)::date, e.date::date, e.company_id, e.partner_id,
+                   1, 0, 0, FALSE, e.amount::float
+              FROM housekeeping_prepaid_entry e
+             WHERE e.entry_type IN ('topup', 'refund', 'correction')
             """
         )
 

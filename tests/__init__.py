@@ -26,6 +26,15 @@ from . import test_trust_portal
 from . import test_trust_rpc
 from . import test_blacklist
 from . import test_prediction
+from . import test_prediction_use
 from . import test_daily_use
 from . import test_screens
 from . import test_role_tours
+from . import test_daily_finish
+from . import test_prepaid
+from . import test_dispatch
+from . import test_service_plan
+from . import test_service_plan_lifecycle
+from . import test_portal_plans
+from . import test_service_plan_sale
+from . import test_cleaner_scorecard

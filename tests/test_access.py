@@ -48,6 +48,10 @@ MATRIX = {
     "housekeeping.engine.position": {"manager": "r"},
     # staff audit (adjustments, manual tier and stage changes): managers read it
     "housekeeping.report.staff.audit": {"manager": "r"},
+    # recurring service plans (issue 30): agents run them, offers are managers'
+    "housekeeping.service.plan": {"user": "rwc", "manager": "rwcu"},
+    "housekeeping.service.plan.skip": {"user": "rwcu", "manager": "rwcu"},
+    "housekeeping.service.plan.template": {"user": "r", "manager": "rwcu"},
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 

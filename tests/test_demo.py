@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
 
@@ -50,6 +53,9 @@ class TestDemoData(TransactionCase):
         company = visits[0].company_id
         self.assertEqual(set(partners.mapped("company_id")), {company})
         self.assertEqual(set(visits.mapped("company_id")), {company})
+        # with a logo of its own: the portal and documents show it, not Odoo's placeholder
+        self.assertTrue(company.logo)
+        self.assertNotEqual(company.logo, self.env.ref("base.main_company").logo)
         agent = self.env.ref("housekeeping_membership.demo_user_agent")
         manager = self.env.ref("housekeeping_membership.demo_user_manager")
         self.assertEqual(company.hk_service_desk_user_id, agent)
@@ -75,3 +81,38 @@ class TestDemoData(TransactionCase):
         # same seed, same story
         names = partners.mapped("name")
         self.assertEqual(names[:3], partners.browse(partners.ids[:3]).mapped("name"))
+        # points were earned and expired month by month over the history: each
+        # expiry the day after its lot's expiry date, not all on the day of the install
+        today = fields.Date.context_today(partners)
+        expired = ledger.filtered(lambda e: e.entry_type == "expire")
+        earned = ledger.filtered(lambda e: e.entry_type == "earn")
+        self.assertGreater(len({(e.date.year, e.date.month) for e in expired}), 6)
+        self.assertGreater(len({(e.date.year, e.date.month) for e in earned}), 24)
+        # referral bonuses on the day of the referred customer's first visit
+        referrals = earned.filtered(
+            lambda e: e.reason_code == "referral" and e.source_key.startswith("referral:")
+        )
+        self.assertGreater(len(set(referrals.mapped("date"))), 1)
+        for entry in referrals:
+            self.assertEqual(entry.date, entry.related_partner_id.first_visit_date)
+        # upgrade gifts on the day of their upgrade (those past their validity expired)
+        gifts = earned.filtered(lambda e: e.reason_code == "tier_gift")
+        self.assertGreater(len(set(gifts.mapped("date"))), 1)
+        upgrades = {(log.partner_id, log.date) for log in tier_logs if log.direction == "up"}
+        self.assertTrue(all((gift.partner_id, gift.date) in upgrades for gift in gifts))
+        self.assertTrue(expired.filtered(lambda e: e.origin_entry_id.reason_code == "tier_gift"))
+        for entry in expired:
+            lot = entry.origin_entry_id
+            self.assertEqual(entry.date, min(today, lot.expiry_date + timedelta(days=1)))
+        # the catalog says what a point is worth: the free 2-hour cleaning (2 × ¥60
+        # for 800 points) and the ¥50 coupon (500 points), median ¥0.125
+        rewards = self.env["housekeeping.reward"].search([("company_id", "=", company.id)])
+        values = {r.reward_type: r.value for r in rewards if r.reward_type != "gift"}
+        self.assertEqual(values, {"service": 120, "coupon": 50})
+        point_value = self.env["housekeeping.reward"]._hk_point_values(company)[company.id]
+        self.assertAlmostEqual(point_value, 0.125)
+        liability = self.env["housekeeping.points.liability"].search(
+            [("company_id", "=", company.id)]
+        )
+        self.assertEqual(liability.points, sum(partners.mapped("points_balance")))
+        self.assertAlmostEqual(liability.value, liability.points * 0.125, places=2)

@@ -23,6 +23,14 @@ from unittest import mock
 
 import psycopg2
 import pytz
+from bench_dispatch import (
+    DISPATCH_CLEANERS,
+    DISPATCH_VISITS,
+    PLANS,
+    bench_dispatch,
+    bench_plans,
+)
+from bench_prepaid import PREPAID_VISITS, bench_prepaid
 from dateutil.relativedelta import relativedelta
 
 import odoo
@@ -1215,7 +1223,7 @@ def main():
     parser.add_argument(
         "--only",
         help="comma-separated steps to measure (stats, lifecycle, rfm, tiers, "
-        "recommendations, expiry, prediction, reports) after the generation; the statistics step "
+        "recommendations, expiry, prediction, reports, dispatch, plans, prepaid) after the generation; the statistics step "
         "fills the figures the others read",
     )
     args = parser.parse_args()
@@ -1237,6 +1245,9 @@ def main():
             "expiry",
             "prediction",
             "reports",
+            "dispatch",
+            "plans",
+            "prepaid",
         ]
         start = steps.index(args.resume_from) if args.resume_from else 0
 
@@ -1408,6 +1419,41 @@ def main():
             for label, run in bench_reports(env):
                 table.add("report", label, run)
             cr.commit()
+        if todo("dispatch"):
+            d_run, d_floor, d_lower = bench_dispatch(env, QueryCounter, pmin, pmax)
+            cr.rollback()
+            table.add(
+                "dispatch",
+                f"auto-assign a day: {DISPATCH_VISITS:,} visits, {DISPATCH_CLEANERS} cleaners "
+                f"({len(d_run.assigned):,} assigned; floor: the same scores, no explanations)",
+                d_run,
+                d_floor,
+            )
+            table.add("dispatch_lower", "auto-assign, lower bound: first free, no rules", d_lower)
+        if todo("plans"):
+            p_first, p_rerun, p_floor = bench_plans(env, QueryCounter, pmin, pmax)
+            cr.rollback()
+            table.add(
+                "plans",
+                f"service plan cron, {PLANS:,} plans, first run ({p_first.created:,} visits; "
+                f"floor {p_floor.created:,})",
+                p_first,
+                p_floor,
+            )
+            table.add(
+                "plans_rerun", "service plan cron, rerun (nothing to create)", p_rerun, p_floor
+            )
+        if todo("prepaid"):
+            pp_run, pp_floor, pp_rerun, pp_back = bench_prepaid(env, QueryCounter, pmin, pmax)
+            cr.rollback()
+            table.add(
+                "prepaid",
+                f"prepaid: {PREPAID_VISITS:,} visits paid from the balance, done in one batch",
+                pp_run,
+                pp_floor,
+            )
+            table.add("prepaid_rerun", "prepaid, rerun (nothing left to pay)", pp_rerun, pp_floor)
+            table.add("prepaid_cancel", "prepaid, the same visits cancelled (credit back)", pp_back)
         out.extend(table.markdown())
         out.append("")
         out.append("| completing one visit | queries | time (ms) | visits of the customer |")

@@ -140,8 +140,9 @@ def main():
     base = f"http://127.0.0.1:{port}"
     try:
         for _i in range(120):
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base}/web/login", timeout=5).status_code == 200:
+            # (the first request builds the assets: slow on a busy machine)
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/web/login", timeout=60).status_code == 200:
                     break
             time.sleep(0.5)
         results = []

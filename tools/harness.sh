@@ -135,6 +135,7 @@ CONF
 }
 
 pg_stop() {
+    replica_stop
     local bin; bin=$(pg_bindir) || return 0
     [[ -f $PGDATA/PG_VERSION ]] && run_pg "$bin/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true
 }
@@ -306,6 +307,49 @@ bench_install() {
     printf '%.1f' "$(echo "$t1 - $t0" | bc)"
 }
 
+# A hot standby of the harness's cluster (pg_basebackup -R: streaming replication
+# on the loopback socket), port PGPORT+1, and the replica benchmark on it.
+replica_stop() {
+    local bin; bin=$(pg_bindir) || return 0
+    [[ -f $CACHE/pgreplica/PG_VERSION ]] \
+        && run_pg "$bin/pg_ctl" -D "$CACHE/pgreplica" -m fast stop >/dev/null 2>&1 || true
+    # the slot keeps the primary's WAL for the standby: gone with it
+    [[ -S $PGSOCK/.s.PGSQL.$PGPORT ]] && psql_admin -qAtc "SELECT pg_drop_replication_slot(slot_name)
+        FROM pg_replication_slots WHERE slot_name = 'hk_replica'" >/dev/null 2>&1 || true
+}
+
+cmd_bench_replica() {
+    find_odoo; ensure_python_deps; pg_start
+    local scale=${SCALE:-small} db=hk_bench_replica_${SCALE:-small}
+    local bin replica=$CACHE/pgreplica rport=$((PGPORT + 1)); bin=$(pg_bindir)
+    replica_stop
+    fresh_db "$db"
+    local conf; conf=$(write_conf "$db")
+    log "generating the $scale population (bench generator, visit statistics)"
+    $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale" --only stats \
+        >"$CACHE/bench-replica-generate.log" 2>&1 \
+        || { tail -30 "$CACHE/bench-replica-generate.log" >&2; die "generating the population failed"; }
+    log "cloning a hot standby (pg_basebackup -R) on port $rport"
+    rm -rf "$replica"; mkdir -p "$replica"; chmod 700 "$replica"
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$replica"
+    # a replication slot: the primary keeps the WAL the standby has not received
+    # (without one, a busy primary recycled it before the standby connected)
+    run_pg "$bin/pg_basebackup" -h "$PGSOCK" -p "$PGPORT" -U "$PG_OWNER" -D "$replica" -R \
+        -X stream -c fast -C -S hk_replica
+    run_pg sh -c "echo 'port = $rport' >>'$replica/postgresql.conf'"
+    run_pg rm -f "$replica/server.log"
+    run_pg "$bin/pg_ctl" -D "$replica" -l "$replica/server.log" -w start >/dev/null \
+        || { tail -20 "$replica/server.log" >&2; die "the standby did not start"; }
+    local stop="$bin/pg_ctl -D $replica -m fast stop"
+    [[ $(id -u) -eq 0 ]] && stop="runuser -u postgres -- $stop"
+    local rc=0
+    $PY "$ROOT/tools/bench_replica.py" --config "$conf" --database "$db" --replica-port "$rport" \
+        --replica-stop "$stop" --clients "${HK_CLIENTS:-20}" --seconds "${HK_SECONDS:-60}" \
+        | tee "$CACHE/bench-replica-$scale.md" || rc=$?
+    replica_stop
+    return $rc
+}
+
 cmd_test_cycle() {  # install -> data -> upgrade (-u) -> uninstall -> reinstall, on a copy
     find_odoo; ensure_python_deps; pg_start
     local db=hk_cycle tpl; tpl=$(ensure_template)
@@ -353,9 +397,16 @@ cmd_test_cycle() {  # install -> data -> upgrade (-u) -> uninstall -> reinstall,
 
 cmd_bench() {
     find_odoo; ensure_python_deps; pg_start
-    local scale=${SCALE:-small} db=hk_bench_${SCALE:-small}
+    local scale=${SCALE:-small} db=${HK_BENCH_DB:-hk_bench_${SCALE:-small}}
     fresh_db "$db"
     local conf; conf=$(write_conf "$db")
+    if [[ -n ${HK_BENCH_ONLY:-} ]]; then
+        # some steps only (e.g. HK_BENCH_ONLY=stats,prediction): no HTTP nor install
+        # benchmark, docs/benchmarks/ untouched
+        $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale" \
+            --only "$HK_BENCH_ONLY"
+        return
+    fi
     $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale"
     log "points redemption over HTTP, 20 concurrent clients"
     $PY "$ROOT/tools/bench_http.py" --config "$conf" --database "$db" | tee -a "$CACHE/bench-$scale.md"
@@ -428,11 +479,16 @@ case ${1:-} in
     test-compat) shift; cmd_test_compat "$@" ;;
     test-cycle) cmd_test_cycle ;;
     bench) cmd_bench ;;
+    bench-replica) cmd_bench_replica ;;
     bench-plot) $PY -c 'import matplotlib' 2>/dev/null || $PY -m pip install -q matplotlib; $PY "$ROOT/tools/bench_plot.py" "$ROOT/docs/benchmarks" ;;
     bench-install) shift; find_odoo; pg_start; bench_install "${1:-100000}"; echo ;;
     lint) cmd_lint ;;
     pot) cmd_pot ;;
     shell) shift; cmd_shell "$@" ;;
+    prediction-holdout)  # the holdout table of docs/prediction.md on the demo generator's history
+        find_odoo; ensure_python_deps; pg_start; fresh_db hk_prediction_holdout
+        $PY "$ROOT/tools/prediction_holdout.py" --demo hk_prediction_holdout \
+            --config "$(write_conf hk_prediction_holdout)" --plot "$ROOT/docs/prediction/calibration_demo.png" ;;
     pg-start) find_odoo; pg_start ;;
     pg-stop) pg_stop ;;
     *) echo "usage: $0 run|test|test-odoo|test-compat|test-cycle|bench|lint|shell|pg-start|pg-stop" >&2; exit 2 ;;

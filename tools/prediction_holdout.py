@@ -12,12 +12,21 @@ in days; repeat purchases are the purchase days after the first.
 
 prints the tables of docs/prediction.md; ``--plot`` draws the calibration plot
 (needs matplotlib). No database: the models are the addon's own functions.
+
+With ``--demo DATABASE --config FILE`` (a database with the addon installed;
+``bash tools/harness.sh prediction-holdout`` makes one and runs this), the same
+check runs on the history of the demo generator (``housekeeping.demo``, fixed
+seed, ``--customers`` customers, three years up to ``--today``), generated
+inside a transaction that is rolled back: the engine's own summary statement
+(``_prediction_summary``, local days) with the cut-off in the middle of the
+history, BG/NBD fitted on the first half, each customer's repeat visit days of
+the second half predicted and compared with the generated ones.
 """
 
 import argparse
 import importlib.util
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +83,13 @@ def summary(customer, day, cutoff):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plot", help="write the calibration plot (PNG) there")
+    parser.add_argument("--demo", metavar="DATABASE", help="the demo generator's history")
+    parser.add_argument("--config", help="the Odoo configuration file (with --demo)")
+    parser.add_argument("--customers", type=int, default=2000, help="demo customers")
+    parser.add_argument("--today", default="2026-12-01", help="the demo's today (with --demo)")
     args = parser.parse_args(argv)
+    if args.demo:
+        return demo(args)
     models = load_models()
     customer, day, _amount = load_days()
     cutoff = (CUTOFF - START).days
@@ -124,7 +139,106 @@ def main(argv=None):
     return 0
 
 
-def plot(rows, path):
+# repeat visit days in the calibration period: the demo's weekly customers have
+# dozens, its monthly ones a dozen or so
+DEMO_GROUPS = ((0, 0), (1, 1), (2, 2), (3, 5), (6, 10), (11, 20), (21, 40), (41, None))
+
+
+def demo(args):
+    """The holdout check on the demo generator's history (see the module's
+    docstring); prints the table of docs/prediction.md."""
+    from freezegun import freeze_time  # noqa: PLC0415
+
+    import odoo  # noqa: PLC0415
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
+    odoo.tools.config.parse_config(["-c", args.config, "-d", args.demo, "--log-level=warn"])
+    registry = Registry(args.demo)
+    with registry.cursor() as cr, freeze_time(f"{args.today} 12:00:00"):
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tz": "Asia/Shanghai"})
+        try:
+            return demo_check(env, args)
+        finally:
+            cr.rollback()
+
+
+def demo_check(env, args):
+    from odoo.addons.housekeeping_membership.models.housekeeping_prediction import (  # noqa: PLC0415
+        bgnbd_expected_visits,
+        bgnbd_probability_alive,
+        fit_bgnbd_arrays,
+    )
+
+    partners = env["housekeeping.demo"]._generate_demo_data(customers=args.customers)
+    company = partners.company_id
+    env.flush_all()
+    env.cr.execute(
+        """SELECT min(v.date), max(v.date) FROM housekeeping_visit v
+            WHERE v.state = 'done' AND v.partner_id = ANY(%s)""",
+        [partners.ids],
+    )
+    first, last = env.cr.fetchone()
+    today = date.fromisoformat(args.today)
+    # the cut-off in the middle of the history: the holdout is its second half
+    holdout_days = (today - first.date()).days // 2
+    summary = env["housekeeping.engine.prediction"]._prediction_summary(holdout_days)[company.id]
+    calibration = summary[(summary["age_cal"] >= 0) & (summary["x_cal"] >= 0)]
+    x = calibration["x_cal"].astype(float)
+    t_x = calibration["t_x_cal"].astype(float)
+    age = calibration["age_cal"].astype(float)
+    actual = calibration["x_holdout"].astype(float)
+    fit = fit_bgnbd_arrays(x, t_x, age)
+    params = (fit["r"], fit["alpha"], fit["a"], fit["b"])
+    predicted = bgnbd_expected_visits(params, holdout_days, x, t_x, age)
+    alive = bgnbd_probability_alive(params, x, t_x, age)
+    cutoff = today - timedelta(days=holdout_days)
+    print(
+        f"Demo generator: {args.customers} customers, {len(summary)} with done visits "
+        f"({first.date()} to {last.date()}); calibration to {cutoff}, holdout "
+        f"{holdout_days} days to {today}; {len(x)} customers whose first visit came by the "
+        f"cut-off.\n"
+    )
+    print(
+        f"BG/NBD on the calibration period (days): r {fit['r']:.4f}, α {fit['alpha']:.3f}, "
+        f"a {fit['a']:.4f}, b {fit['b']:.4f}, log-likelihood {fit['log_likelihood']:.1f}.\n"
+    )
+    print(
+        "| repeat visit days in calibration | customers | actual in holdout (mean) "
+        "| predicted (mean) | P(alive) (mean) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    rows = []
+    for low, high in DEMO_GROUPS:
+        members = (x >= low) & (x <= high if high is not None else True)
+        if not members.any():
+            continue
+        label = str(low) if low == high else f"{low}+" if high is None else f"{low}–{high}"
+        rows.append((label, actual[members].mean(), predicted[members].mean()))
+        print(
+            f"| {label} | {members.sum()} | {actual[members].mean():.2f} "
+            f"| {predicted[members].mean():.2f} | {alive[members].mean():.3f} |"
+        )
+    total_actual, total_predicted = int(actual.sum()), float(predicted.sum())
+    print(
+        f"| all | {len(x)} | {actual.mean():.2f} | {predicted.mean():.2f} | {alive.mean():.3f} |\n"
+    )
+    print(
+        f"Holdout total: {total_predicted:.0f} repeat visit days predicted, {total_actual} "
+        f"actual ({100 * (total_predicted - total_actual) / total_actual:+.1f} %); mean "
+        f"absolute error per customer {np.abs(predicted - actual).mean():.2f}."
+    )
+    if args.plot:
+        plot(
+            rows,
+            args.plot,
+            xlabel=f"repeat visit days in the calibration period ({holdout_days} days)",
+            ylabel=f"mean visit days in the holdout ({holdout_days} days)",
+            title=f"Demo generator ({args.customers} customers): holdout check",
+        )
+    return 0
+
+
+def plot(rows, path, xlabel=None, ylabel=None, title=None):
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -134,9 +248,9 @@ def plot(rows, path):
     figure, axis = plt.subplots(figsize=(7, 4.2))
     axis.plot(labels, [row[1] for row in rows], "o-", label="actual", color="#333333")
     axis.plot(labels, [row[2] for row in rows], "s--", label="BG/NBD prediction", color="#d1495b")
-    axis.set_xlabel("repeat purchase days in the calibration period (39 weeks)")
-    axis.set_ylabel("mean purchase days in the holdout (39 weeks)")
-    axis.set_title("CDNOW sample: conditional expectations, holdout check")
+    axis.set_xlabel(xlabel or "repeat purchase days in the calibration period (39 weeks)")
+    axis.set_ylabel(ylabel or "mean purchase days in the holdout (39 weeks)")
+    axis.set_title(title or "CDNOW sample: conditional expectations, holdout check")
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()

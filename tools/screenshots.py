@@ -4,8 +4,9 @@
     make run                      # in another terminal: serves housekeeping_demo on :8069
     python3 tools/screenshots.py  # writes docs/screenshots/*.png
 
-Drives Chromium through the DevTools protocol (websocket-client), logs in as
-admin/admin (back office) and customer/customer (portal, phone size).
+Drives Chromium through the DevTools protocol (websocket-client), logs in as the
+demo's store manager manager/manager (back office; admin/admin sets the language)
+and customer/customer (portal, phone size).
 """
 
 import argparse
@@ -38,7 +39,17 @@ BACK_OFFICE = [
 ]
 PORTAL = [
     ("portal_home", "/my"),
+    ("portal_membership", "/my/membership"),
+    ("portal_visits", "/my/visits"),
+    ("portal_coupons", "/my/coupons"),
+    ("portal_points", "/my/points"),
+    ("portal_rewards", "/my/rewards"),
+    ("portal_referral", "/my/referral"),
+    ("portal_preferences", "/my/preferences"),
 ]
+# the demo's store manager (李店长, Asia/Shanghai) takes the back office pictures:
+# the screens as the people of the demo company see them, in its currency
+STAFF_LOGIN = "manager"
 
 
 class Browser:
@@ -90,8 +101,24 @@ class Browser:
             mobile=mobile,
         )
 
-    def goto(self, url, wait=4.0):
+    def goto(self, url, wait=4.0, timeout=30.0):
+        """Open ``url`` and wait until the page is drawn: the web client's view
+        (or a portal page) is there and nothing is loading any more."""
         self.call("Page.navigate", url=url)
+        time.sleep(1)
+        ready = (
+            "document.readyState === 'complete'"
+            " && !document.querySelector('.o_loading_indicator, .o_blockUI')"
+            " && (!document.querySelector('.o_web_client')"
+            "     || !!document.querySelector('.o_action_manager .o_view_controller,"
+            " .o_action_manager .o_action'))"
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            result = self.js(ready).get("result", {})
+            if result.get("value") is True:
+                break
+            time.sleep(0.5)
         time.sleep(wait)
 
     def js(self, expression):
@@ -102,15 +129,31 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
         print("wrote", path.relative_to(ROOT))
 
-    def login(self, base, login, password):
+    def login(self, base, login, password, lang=None):
         self.call("Network.clearBrowserCookies")
-        self.goto(f"{base}/web/login", wait=2)
+        if lang:
+            # the portal's pages follow the browser's language cookie (set from its
+            # Accept-Language on the first page), not the user's: the user's one
+            self.call("Network.setCookie", name="frontend_lang", value=lang, url=base)
+        # the login page offers the users logged in before (kept in the browser's
+        # storage) instead of the form: forget them
+        self.goto(f"{base}/web/login", wait=0)
+        self.js("localStorage.clear(); sessionStorage.clear();")
+        self.goto(f"{base}/web/login", wait=1)
         self.js(
             f"document.querySelector('#login').value={json.dumps(login)};"
             f"document.querySelector('#password').value={json.dumps(password)};"
             "document.querySelector('form.oe_login_form').submit();"
         )
-        time.sleep(3)
+        # wait for the answer: navigating away earlier would abort the login
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            time.sleep(1)
+            href = self.js("location.pathname").get("result", {}).get("value") or ""
+            if not href.startswith("/web/login"):
+                break
+        else:
+            raise RuntimeError(f"could not log in as {login}")
 
     def set_lang(self, base, logins, lang):
         """Set the interface language of users (as the logged-in administrator)."""
@@ -158,19 +201,23 @@ def main():
         browser.call("Network.enable")
         browser.size(1440, 900)
         browser.login(args.url, "admin", "admin")
-        browser.set_lang(args.url, ["admin", "customer"], args.lang)
+        browser.set_lang(args.url, [STAFF_LOGIN, "customer"], args.lang)
+        browser.login(args.url, STAFF_LOGIN, STAFF_LOGIN, lang=args.lang)
         browser.goto(args.url + "/odoo", wait=2)
         for name, path in BACK_OFFICE:
             browser.goto(args.url + path)
             browser.shot(out / f"{name}.png")
         browser.size(390, 844, mobile=True)
-        browser.login(args.url, "customer", "customer")
-        for name, path in PORTAL:
+        browser.login(args.url, "customer", "customer", lang=args.lang)
+        # (in English, the portal's pages are the portal tours' pictures, written
+        # under the same names by `make screenshots`: only the home page here)
+        portal = PORTAL if args.lang != "en_US" else PORTAL[:1]
+        for name, path in portal:
             browser.goto(args.url + path)
             browser.shot(out / f"{name}.png")
     finally:
         browser.close()
-    print(f"users admin and customer now use {args.lang}")
+    print(f"users {STAFF_LOGIN} and customer now use {args.lang}")
 
 
 if __name__ == "__main__":

@@ -5,3 +5,5 @@ from . import housekeeping_reward_redeem
 from . import housekeeping_tier_set
 from . import housekeeping_visit_rate
 from . import housekeeping_partner_anonymize
+from . import housekeeping_prepaid_wizard
+from . import housekeeping_visit_assign

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..models.res_partner import LIFECYCLE_SETTINGS, LIFECYCLE_STAGES
+from ..models.lifecycle_rules import LIFECYCLE_SETTINGS, LIFECYCLE_STAGES
 
 
 class HousekeepingLifecyclePreview(models.TransientModel):

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from ..models.res_partner import LIFECYCLE_STAGES
+from ..models.lifecycle_rules import LIFECYCLE_STAGES
 
 
 class HousekeepingLifecycleSetStage(models.TransientModel):

@@ -13,3 +13,6 @@ from . import vip
 from . import journey
 from . import cohort
 from . import prediction
+from . import prepaid
+from . import dispatch
+from . import service_plan

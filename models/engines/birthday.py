@@ -34,7 +34,7 @@ class HousekeepingEngineBirthday(models.AbstractModel):
         29 February counts on 28 February in other years), once a year; one query
         and one INSERT for the population."""
         today = fields.Date.context_today(self)
-        main = self._main_company()
+        main = self.env["res.partner"]._hk_main_company()
         since = main.hk_birthday_points_date
         days, years = birthday_days(since, today)
         born, birth_year = birthday_sql("p", days, years)

@@ -3,10 +3,11 @@ messages themselves (e-mail and SMS through Odoo's queues, offers)."""
 
 import ast
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from uuid import uuid4
 
 import psycopg2
+import pytz
 
 from odoo import api, fields, models
 from odoo.tools import SQL, email_normalize, split_every
@@ -108,16 +109,33 @@ class HousekeepingEngineJourney(models.AbstractModel):
             )
         if journey.trigger == "next_visit":
             due = SQL("(p.last_visit_date + round(p.visit_interval_days)::int)")
+            visit_due = SQL(
+                """p.visit_interval_days > 0 AND p.last_visit_date IS NOT NULL
+                   AND %(today)s::date BETWEEN %(due)s - %(delay)s AND %(due)s AND %(open)s""",
+                today=today,
+                due=due,
+                delay=delay,
+                open=no_open_visit,
+            )
+            # a visit package (次卡) nearly used up (one visit left) or ending within
+            # the journey's days: the nudge offers its renewal, once per package
+            renewal = SQL(
+                """(SELECT min(k.id) FROM housekeeping_package k
+                     WHERE k.partner_id = p.id AND k.state = 'active' AND k.visits_left > 0
+                       AND k.date_end >= %(today)s::date
+                       AND (k.visits_left <= 1 OR k.date_end <= %(today)s::date + %(delay)s))""",
+                today=today,
+                delay=delay,
+            )
+            self.env["housekeeping.package"].flush_model()
             return (
+                SQL("((%s) OR %s IS NOT NULL)", visit_due, renewal),
                 SQL(
-                    """p.visit_interval_days > 0 AND p.last_visit_date IS NOT NULL
-                       AND %(today)s::date BETWEEN %(due)s - %(delay)s AND %(due)s AND %(open)s""",
-                    today=today,
-                    due=due,
-                    delay=delay,
-                    open=no_open_visit,
+                    "CASE WHEN %s THEN 'due:' || p.last_visit_date::text "
+                    "ELSE 'package:' || %s::text END",
+                    visit_due,
+                    renewal,
                 ),
-                SQL("'due:' || p.last_visit_date::text"),
             )
         if journey.trigger == "birthday":
             # the birthdays ``delay`` days ahead, and those of the days since the
@@ -276,20 +294,18 @@ class HousekeepingEngineJourney(models.AbstractModel):
             if journey.period_days
             else SQL("")
         )
-        return SQL(
+        candidates = SQL(
             """
             SELECT p.id, %(key)s AS period_key, r.email_ok, r.sms_ok
               FROM res_partner p
              CROSS JOIN LATERAL (SELECT %(email)s AS email_ok, %(sms)s AS sms_ok) r
              WHERE p.active AND p.id IN %(audience)s AND %(condition)s
                AND (r.email_ok OR r.sms_ok)
-               AND %(company)s AND %(scope)s AND p.id > %(after)s
+               AND %(company)s AND %(scope)s AND %(predicted)s
                AND NOT EXISTS (
                    SELECT 1 FROM housekeeping_journey_send s
                     WHERE s.journey_id = %(journey)s AND s.partner_id = p.id
                       AND (s.period_key = %(key)s %(period)s))
-             ORDER BY p.id
-             %(limit)s
             """,
             key=key,
             audience=audience.subselect(),
@@ -300,11 +316,62 @@ class HousekeepingEngineJourney(models.AbstractModel):
             scope=SQL("p.id = ANY(%s)", list(partner_ids))
             if partner_ids is not None
             else SQL("TRUE"),
-            after=after_id,
+            predicted=self._predicted_sql(journey),
             journey=journey.id,
             period=period,
-            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
         )
+        limit = SQL("LIMIT %s", limit) if limit else SQL("")
+        if not journey.max_per_day:
+            return SQL("%s AND p.id > %s ORDER BY p.id %s", candidates, after_id, limit)
+        # the daily cap: the customers of the day's remaining quota, by predicted
+        # value (or the oldest first), then taken by id like any audience. Those
+        # messaged earlier in the day's pass are out of the candidates and counted
+        # in the quota, so each batch sees the rest of the same first choice.
+        return SQL(
+            """
+            SELECT c.* FROM (%(candidates)s
+                              ORDER BY %(order)s
+                              LIMIT GREATEST(%(cap)s - (
+                                  SELECT count(*) FROM housekeeping_journey_send s
+                                   WHERE s.journey_id = %(journey)s
+                                     AND s.date >= %(day_start)s), 0)) c
+             WHERE c.id > %(after)s
+             ORDER BY c.id
+             %(limit)s
+            """,
+            candidates=candidates,
+            order=SQL("p.predicted_value_12m DESC NULLS LAST, p.id")
+            if journey.order_by_value
+            else SQL("p.id"),
+            cap=journey.max_per_day,
+            journey=journey.id,
+            day_start=self._day_start(today),
+            after=after_id,
+            limit=limit,
+        )
+
+    @api.model
+    def _predicted_sql(self, journey):
+        """The journey's minimum probability of still being a customer and minimum
+        predicted value (the prediction engine's figures), as SQL on
+        ``res_partner p``: a customer without a prediction does not reach a
+        minimum."""
+        conditions = []
+        if journey.min_probability_alive:
+            conditions.append(
+                SQL("p.probability_alive >= %s", journey.min_probability_alive / 100.0)
+            )
+        if journey.min_predicted_value:
+            conditions.append(SQL("p.predicted_value_12m >= %s", journey.min_predicted_value))
+        return SQL(" AND ").join(conditions) if conditions else SQL("TRUE")
+
+    @api.model
+    def _day_start(self, today):
+        """The UTC time at which ``today`` began in the user's time zone (the
+        scheduler's: the day of the daily send cap)."""
+        tz = pytz.timezone(self.env.user.tz or "UTC")
+        start = tz.localize(datetime.combine(today, time.min))
+        return start.astimezone(pytz.utc).replace(tzinfo=None)
 
     @api.model
     def _flush(self):

@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..bulk import pg_array
-from ..res_partner import LIFECYCLE_SETTINGS, LOST_STAGES
+from ..lifecycle_rules import LIFECYCLE_SETTINGS, LOST_STAGES, STAGE_LADDER
 from ..trust import engine_writes
 from .statistics import local_day, local_tz
 
@@ -98,8 +98,18 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         a stage already.
         """
         overrides = overrides or {}
-        params = {f"o_{name}": overrides.get(name) for name in LIFECYCLE_SETTINGS}
         scope = SQL("TRUE") if partner_ids is None else SQL("p.id = ANY(%s)", list(partner_ids))
+        # each threshold: the dry-run wizard's, else the company's, else the default
+        settings = SQL(",\n").join(
+            SQL(
+                "COALESCE(%s, %s, %s) AS %s",
+                overrides.get(name),
+                SQL.identifier("rc", name),
+                default,
+                SQL.identifier(alias),
+            )
+            for name, (alias, default) in LIFECYCLE_SETTINGS.items()
+        )
         return SQL(
             """
             WITH cust AS (
@@ -110,26 +120,9 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                        p.lifecycle_season_end AS old_season_end,
                        p.preferred_service_type_id, p.lifecycle_next_check AS old_next,
                        p.lifecycle_stage_date AS old_stage_date, p.company_id,
+                       p.probability_alive, f.fit_date,
                        COALESCE(rc.hk_price_increase_pct, 10) AS price_pct,
-                       COALESCE(%(o_new_min)s, rc.hk_new_min_visits, 3) AS new_min,
-                       COALESCE(%(o_new_days)s, rc.hk_new_max_days, 90) AS new_days,
-                       COALESCE(%(o_risk_f)s, rc.hk_at_risk_factor, 2.0) AS risk_f,
-                       COALESCE(%(o_risk_floor)s, rc.hk_at_risk_floor_days, 45) AS risk_floor,
-                       COALESCE(%(o_churn_f)s, rc.hk_churn_factor, 4.0) AS churn_f,
-                       COALESCE(%(o_churn_floor)s, rc.hk_churn_floor_days, 180) AS churn_floor,
-                       COALESCE(%(o_low)s, rc.hk_low_rating, 2) AS low_rating,
-                       COALESCE(%(o_rated)s, rc.hk_rated_visits_window, 3) AS rated_window,
-                       COALESCE(%(o_season_days)s, rc.hk_season_max_days, 150) AS season_days,
-                       COALESCE(%(o_season_share)s, rc.hk_season_off_share, 10) AS season_share,
-                       COALESCE(%(o_season_grace)s, rc.hk_season_grace_days, 30) AS season_grace,
-                       -- the probability rule: only with a prediction that has seen
-                       -- the last visit (the company's last fit is later), so that a
-                       -- customer just back is not held at risk by yesterday's figure
-                       (COALESCE(%(o_prob_on)s, rc.hk_at_risk_probability_enabled, false)
-                        AND p.probability_alive IS NOT NULL
-                        AND p.probability_alive * 100
-                            < COALESCE(%(o_prob)s, rc.hk_at_risk_probability, 20)
-                        AND f.fit_date > p.last_visit_date) AS unlikely,
+                       %(settings)s,
                        %(tz)s AS tz
                   FROM res_partner p
                   JOIN res_company rc ON rc.id = %(company)s
@@ -137,7 +130,149 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                                FROM housekeeping_prediction_fit GROUP BY 1
                             ) f ON f.company_id = rc.id
                  WHERE %(scope)s AND %(customers)s
-            ), season AS MATERIALIZED (
+            ), season AS MATERIALIZED (%(season)s
+            ), complaint AS MATERIALIZED (
+                SELECT cp.partner_id
+                  FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
+                 WHERE cp.state IN ('new', 'in_progress')
+                 GROUP BY 1
+            ), recent AS (
+                SELECT v.id, v.partner_id,
+                       row_number() OVER (PARTITION BY v.partner_id ORDER BY v.date DESC) AS rn
+                  FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
+                 WHERE v.state = 'done'
+            ), low AS MATERIALIZED (
+                -- computed once: inlined, a misestimate (fresh data, no statistics
+                -- yet) put it on the inner side of a nested loop, run per customer
+                SELECT r.partner_id
+                  FROM recent r
+                  JOIN cust c ON c.id = r.partner_id AND r.rn <= c.rated_window
+                  JOIN rating_rating rr ON rr.res_model = 'housekeeping.visit'
+                                       AND rr.res_id = r.id AND rr.consumed AND rr.rating > 0
+                 WHERE rr.rating <= c.low_rating
+                 GROUP BY 1
+            ), planned AS MATERIALIZED (
+                -- on an active service plan with a visit to come: the next planned
+                -- visit is the expectation, not the time since the last one
+                SELECT sp.partner_id, max(v.plan_occurrence) AS planned_until
+                  FROM housekeeping_service_plan sp
+                  JOIN cust c ON c.id = sp.partner_id
+                  JOIN housekeeping_visit v ON v.plan_id = sp.id
+                 WHERE sp.active AND sp.paused IS NOT TRUE
+                   AND v.state IN ('draft', 'scheduled') AND v.plan_occurrence >= %(today)s
+                 GROUP BY 1
+            ), eval AS (
+                -- the columns the stage ladder reads (models/lifecycle_rules.py)
+                SELECT c.*, %(today)s::date AS today,
+                       (%(today)s::date - c.last_visit_date) AS idle,
+                       (s.partner_id IS NOT NULL) AS seasonal,
+                       s.season_start, s.season_end,
+                       (cp.partner_id IS NOT NULL OR l.partner_id IS NOT NULL) AS quality,
+                       (pl.partner_id IS NOT NULL) AS planned, pl.planned_until,
+                       -- the probability rule: only with a prediction that has seen
+                       -- the last visit (the company's last fit is later), so that a
+                       -- customer just back is not held at risk by yesterday's figure
+                       (c.prob_on AND c.probability_alive IS NOT NULL
+                        AND c.probability_alive * 100 < c.prob
+                        AND c.fit_date > c.last_visit_date) AS unlikely,
+                       -- a seasonal customer is due back at the first start of their
+                       -- season after the last visit: at risk once the grace has
+                       -- passed without a visit, churned a season later
+                       %(next_start)s + c.season_grace AS season_due,
+                       (%(next_start)s + interval '1 year')::date + c.season_grace AS season_lost,
+                       COALESCE(NULLIF(c.interval_days, 0) * c.risk_f, c.risk_floor) AS risk_days,
+                       GREATEST(COALESCE(NULLIF(c.interval_days, 0) * c.churn_f, 0),
+                                c.churn_floor) AS churn_days
+                  FROM cust c
+                  LEFT JOIN season s ON s.partner_id = c.id
+                  LEFT JOIN complaint cp ON cp.partner_id = c.id
+                  LEFT JOIN low l ON l.partner_id = c.id
+                  LEFT JOIN planned pl ON pl.partner_id = c.id
+            ), staged AS (
+                SELECT e.id, e.old_stage, e.old_seasonal, e.old_next, e.seasonal, e.quality,
+                       e.season_start, e.season_end, e.old_season_start, e.old_season_end,
+                       e.old_stage_date, e.company_id,
+                       e.last_visit_date, e.preferred_service_type_id, e.price_pct,
+                       %(next_check)s AS next_check,
+                       %(ladder)s AS new_stage
+                  FROM eval e
+            )
+            -- The churn-reason signals are only looked for on the rows returned
+            -- (customers moving to at risk / churned), not over the population.
+            SELECT s.id, s.old_stage, s.new_stage, s.seasonal, s.season_start, s.season_end,
+                   %(suggestion)s AS suggestion,
+                   s.next_check,
+                   (s.new_stage IS DISTINCT FROM s.old_stage
+                    OR s.seasonal IS DISTINCT FROM s.old_seasonal) AS changed,
+                   s.old_stage_date, s.company_id
+              FROM staged s
+             WHERE %(changed)s
+             ORDER BY id
+             %(limit)s
+            """,
+            settings=settings,
+            company=self._settings_company_sql(),
+            scope=scope,
+            today=today,
+            tz=local_tz(self.env, SQL("p.tz")),
+            season=self._lifecycle_season_sql(),
+            ladder=self._ladder_sql(STAGE_LADDER, keep=SQL("e.old_stage")),
+            next_check=self._lifecycle_next_check_sql(),
+            suggestion=self._lifecycle_suggestion_sql(),
+            # the first start of the season after the last visit (in its year, or
+            # the next)
+            next_start=SQL(
+                """(make_date(extract(year FROM c.last_visit_date)::int, s.start_month,
+                             s.start_day)
+                    + CASE WHEN make_date(extract(year FROM c.last_visit_date)::int,
+                                          s.start_month, s.start_day) > c.last_visit_date
+                           THEN interval '0' ELSE interval '1 year' END)::date"""
+            ),
+            customers=self._lifecycle_customers(today, due),
+            changed=SQL(
+                "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal"
+                " OR next_check IS DISTINCT FROM old_next"
+                " OR (season_start, season_end) IS DISTINCT FROM (old_season_start, old_season_end))"
+            )
+            if only_changed
+            else SQL("TRUE"),
+            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    @api.model
+    def _lifecycle_next_check_sql(self):
+        """SQL on a row ``e`` of the rules: the first day a threshold of time is
+        crossed (the stage may change without new data); a year or so at the
+        latest, spread by id, as a safety net."""
+        return SQL(
+            """CASE
+                 WHEN e.lifecycle_override_until >= e.today AND e.old_stage IS NOT NULL
+                   THEN e.lifecycle_override_until + 1
+                 ELSE LEAST(
+                   -- on a plan: no change by time until its last visit to come
+                   CASE WHEN e.planned THEN e.planned_until + 1 END,
+                   CASE WHEN e.visit_count > 0 AND e.seasonal AND NOT e.planned THEN LEAST(
+                     CASE WHEN e.season_due >= e.today THEN e.season_due + 1 END,
+                     CASE WHEN e.season_lost >= e.today THEN e.season_lost + 1 END) END,
+                   CASE WHEN e.visit_count > 0 AND NOT e.seasonal AND NOT e.planned THEN LEAST(
+                     CASE WHEN e.idle <= e.risk_days
+                          THEN e.last_visit_date + floor(e.risk_days)::int + 1 END,
+                     CASE WHEN e.idle <= e.churn_days
+                          THEN e.last_visit_date + floor(e.churn_days)::int + 1 END) END,
+                   CASE WHEN e.visit_count >= 2 AND e.visit_count < e.new_min
+                         AND e.today - e.first_visit_date < e.new_days
+                        THEN e.first_visit_date + e.new_days END,
+                   e.today + 337 + e.id %% 28)
+               END"""
+        )
+
+    @api.model
+    def _lifecycle_season_sql(self):
+        """SQL of the ``season`` rows of the rule query: ``(partner_id,
+        season_start, season_end, start_month, start_day)`` of the seasonal
+        customers among ``cust`` (docs/decisions.md, Seasonal customers)."""
+        return SQL(
+            """
                 -- The season of a customer (docs/decisions.md, Seasonal customers):
                 -- the shortest arc of the calendar, taken circularly (it may cross
                 -- the new year), holding all their done visits by local day but the
@@ -242,93 +377,18 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                  -- are a year apart (a 29 February moves one by a day)
                 HAVING max(d.day - (d.x - b.start + 365) %% 365)
                        - min(d.day - (d.x - b.start + 365) %% 365) > 1
-            ), complaint AS MATERIALIZED (
-                SELECT cp.partner_id
-                  FROM housekeeping_complaint cp JOIN cust c ON c.id = cp.partner_id
-                 WHERE cp.state IN ('new', 'in_progress')
-                 GROUP BY 1
-            ), recent AS (
-                SELECT v.id, v.partner_id,
-                       row_number() OVER (PARTITION BY v.partner_id ORDER BY v.date DESC) AS rn
-                  FROM housekeeping_visit v JOIN cust c ON c.id = v.partner_id
-                 WHERE v.state = 'done'
-            ), low AS MATERIALIZED (
-                -- computed once: inlined, a misestimate (fresh data, no statistics
-                -- yet) put it on the inner side of a nested loop, run per customer
-                SELECT r.partner_id
-                  FROM recent r
-                  JOIN cust c ON c.id = r.partner_id AND r.rn <= c.rated_window
-                  JOIN rating_rating rr ON rr.res_model = 'housekeeping.visit'
-                                       AND rr.res_id = r.id AND rr.consumed AND rr.rating > 0
-                 WHERE rr.rating <= c.low_rating
-                 GROUP BY 1
-            ), eval AS (
-                SELECT c.*, (%(today)s::date - c.last_visit_date) AS idle,
-                       (s.partner_id IS NOT NULL) AS seasonal,
-                       s.season_start, s.season_end,
-                       (cp.partner_id IS NOT NULL OR l.partner_id IS NOT NULL) AS quality,
-                       -- a seasonal customer is due back at the first start of their
-                       -- season after the last visit: at risk once the grace has
-                       -- passed without a visit, churned a season later
-                       %(next_start)s + c.season_grace AS season_due,
-                       (%(next_start)s + interval '1 year')::date + c.season_grace AS season_lost,
-                       COALESCE(NULLIF(c.interval_days, 0) * c.risk_f, c.risk_floor) AS risk_days,
-                       GREATEST(COALESCE(NULLIF(c.interval_days, 0) * c.churn_f, 0),
-                                c.churn_floor) AS churn_days
-                  FROM cust c
-                  LEFT JOIN season s ON s.partner_id = c.id
-                  LEFT JOIN complaint cp ON cp.partner_id = c.id
-                  LEFT JOIN low l ON l.partner_id = c.id
-            ), staged AS (
-                SELECT e.id, e.old_stage, e.old_seasonal, e.old_next, e.seasonal, e.quality,
-                       e.season_start, e.season_end, e.old_season_start, e.old_season_end,
-                       e.old_stage_date, e.company_id,
-                       e.last_visit_date, e.preferred_service_type_id, e.price_pct,
-                       -- the first day a threshold of time is crossed (the stage may
-                       -- change without new data); a year or so at the latest, spread
-                       -- by id, as a safety net
-                       CASE
-                         WHEN e.lifecycle_override_until >= %(today)s::date
-                              AND e.old_stage IS NOT NULL
-                           THEN e.lifecycle_override_until + 1
-                         ELSE LEAST(
-                           CASE WHEN e.visit_count > 0 AND e.seasonal THEN LEAST(
-                             CASE WHEN e.season_due >= %(today)s::date THEN e.season_due + 1 END,
-                             CASE WHEN e.season_lost >= %(today)s::date
-                                  THEN e.season_lost + 1 END) END,
-                           CASE WHEN e.visit_count > 0 AND NOT e.seasonal THEN LEAST(
-                             CASE WHEN e.idle <= e.risk_days THEN e.last_visit_date
-                                  + floor(e.risk_days)::int + 1 END,
-                             CASE WHEN e.idle <= e.churn_days THEN e.last_visit_date
-                                  + floor(e.churn_days)::int + 1 END) END,
-                           CASE WHEN e.visit_count >= 2 AND e.visit_count < e.new_min
-                                 AND %(today)s::date - e.first_visit_date < e.new_days
-                                THEN e.first_visit_date + e.new_days END,
-                           %(today)s::date + 337 + e.id %% 28)
-                       END AS next_check,
-                       CASE
-                         WHEN e.lifecycle_override_until >= %(today)s::date
-                              AND e.old_stage IS NOT NULL THEN e.old_stage
-                         WHEN e.visit_count = 0 THEN 'potential'
-                         WHEN e.seasonal AND %(today)s::date > e.season_lost THEN 'churned'
-                         WHEN NOT e.seasonal AND e.idle > e.churn_days THEN 'churned'
-                         WHEN e.quality THEN 'at_risk'
-                         -- the probability rule (optional): not for seasonal customers,
-                         -- whom a model of steady visits takes for lost between seasons
-                         WHEN e.unlikely AND NOT e.seasonal THEN 'at_risk'
-                         WHEN e.seasonal AND %(today)s::date > e.season_due THEN 'at_risk'
-                         WHEN NOT e.seasonal AND e.idle > e.risk_days THEN 'at_risk'
-                         WHEN e.visit_count >= e.new_min THEN 'loyal'
-                         WHEN e.visit_count >= 2
-                              AND %(today)s::date - e.first_visit_date >= e.new_days THEN 'loyal'
-                         ELSE 'new'
-                       END AS new_stage
-                  FROM eval e
-            )
-            -- The churn-reason signals are only looked for on the rows returned
-            -- (customers moving to at risk / churned), not over the population.
-            SELECT s.id, s.old_stage, s.new_stage, s.seasonal, s.season_start, s.season_end,
-                   CASE
+            """,
+            local_day=local_day(SQL("v.date"), SQL("c.tz")),
+        )
+
+    @api.model
+    def _lifecycle_suggestion_sql(self):
+        """SQL on a row ``s`` of the rules: the code of the churn reason suggested
+        to a customer moving to at risk or churned (a quality signal, a price
+        rise or a declined quotation, a competitor named in the chatter), or
+        NULL."""
+        return SQL(
+            """CASE
                      WHEN s.new_stage NOT IN ('at_risk', 'churned') THEN NULL
                      WHEN s.quality THEN 'quality'
                      -- a quotation declined (cancelled) since the last visit
@@ -359,53 +419,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                              AND m.date >= s.last_visit_date - 30
                              AND m.body::text ILIKE ANY(%(keywords)s))
                        THEN 'competitor'
-                   END AS suggestion,
-                   s.next_check,
-                   (s.new_stage IS DISTINCT FROM s.old_stage
-                    OR s.seasonal IS DISTINCT FROM s.old_seasonal) AS changed,
-                   s.old_stage_date, s.company_id
-              FROM staged s
-             WHERE %(changed)s
-             ORDER BY id
-             %(limit)s
-            """,
-            company=self._settings_company_sql(),
-            scope=scope,
+                   END""",
             keywords=self._competitor_patterns(),
-            today=today,
-            o_new_min=params["o_hk_new_min_visits"],
-            o_new_days=params["o_hk_new_max_days"],
-            o_risk_f=params["o_hk_at_risk_factor"],
-            o_risk_floor=params["o_hk_at_risk_floor_days"],
-            o_churn_f=params["o_hk_churn_factor"],
-            o_churn_floor=params["o_hk_churn_floor_days"],
-            o_low=params["o_hk_low_rating"],
-            o_rated=params["o_hk_rated_visits_window"],
-            o_season_days=params["o_hk_season_max_days"],
-            o_season_share=params["o_hk_season_off_share"],
-            o_season_grace=params["o_hk_season_grace_days"],
-            o_prob_on=params["o_hk_at_risk_probability_enabled"],
-            o_prob=params["o_hk_at_risk_probability"],
-            tz=local_tz(self.env, SQL("p.tz")),
-            local_day=local_day(SQL("v.date"), SQL("c.tz")),
-            # the first start of the season after the last visit (in its year, or
-            # the next)
-            next_start=SQL(
-                """(make_date(extract(year FROM c.last_visit_date)::int, s.start_month,
-                             s.start_day)
-                    + CASE WHEN make_date(extract(year FROM c.last_visit_date)::int,
-                                          s.start_month, s.start_day) > c.last_visit_date
-                           THEN interval '0' ELSE interval '1 year' END)::date"""
-            ),
-            customers=self._lifecycle_customers(today, due),
-            changed=SQL(
-                "(new_stage IS DISTINCT FROM old_stage OR seasonal IS DISTINCT FROM old_seasonal"
-                " OR next_check IS DISTINCT FROM old_next"
-                " OR (season_start, season_end) IS DISTINCT FROM (old_season_start, old_season_end))"
-            )
-            if only_changed
-            else SQL("TRUE"),
-            limit=SQL("LIMIT %s", limit) if limit else SQL(""),
         )
 
     @api.model
@@ -445,6 +460,7 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         self.env["res.company"].flush_model(list(LIFECYCLE_SETTINGS) + ["hk_price_increase_pct"])
         self.env["sale.order"].flush_model(["state", "partner_id", "date_order"])
         self.env["housekeeping.prediction.fit"].flush_model(["date", "company_id"])
+        self.env["housekeeping.service.plan"].flush_model(["partner_id", "active", "paused"])
         self.env["mail.message"].flush_model(["model", "res_id", "body", "date"])
         self.env["res.partner"].flush_model()
 
@@ -515,15 +531,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         # one UPDATE, not an ORM write (ratings and complaints arrive one by one and
         # the partner's write() has nothing to do with this column)
         ids = [pid for pid in partners.ids if pid]
-        if not ids:
-            return
-        partners.flush_model(["lifecycle_next_check"])
-        self.env.cr.execute(
-            "UPDATE res_partner SET lifecycle_next_check = NULL"
-            " WHERE id = ANY(%s) AND lifecycle_next_check IS NOT NULL",
-            [ids],
-        )
-        partners.invalidate_recordset(["lifecycle_next_check"])
+        if ids:
+            self._apply(self._rows(id=ids), {"lifecycle_next_check": SQL("NULL::date")})
 
     @api.model
     def _lifecycle_apply(self, rows, today, trigger, reason=None):
@@ -552,49 +561,41 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                 lost=LOST_STAGES,
             )
         )
-        cr.execute(
-            SQL(
-                """
-            UPDATE res_partner p
-               SET lifecycle_stage = c.new_stage,
-                   lifecycle_seasonal = c.seasonal,
-                   lifecycle_season_start = c.season_start,
-                   lifecycle_season_end = c.season_end,
-                   lifecycle_stage_date = CASE WHEN p.lifecycle_stage IS DISTINCT FROM c.new_stage
-                                               THEN %(today)s::date ELSE p.lifecycle_stage_date END,
-                   won_back_date = CASE WHEN c.won_back
-                                        THEN %(today)s::date ELSE p.won_back_date END,
-                   churn_reason_id = CASE
-                        WHEN c.new_stage IN ('new', 'loyal', 'potential') THEN NULL
-                        WHEN p.churn_reason_confirmed THEN p.churn_reason_id
-                        WHEN c.reason_id IS NOT NULL THEN c.reason_id
-                        ELSE p.churn_reason_id END,
-                   churn_reason_confirmed = CASE WHEN c.new_stage IN ('new', 'loyal', 'potential')
-                                                 THEN false ELSE p.churn_reason_confirmed END,
-                   lifecycle_override_until = CASE
-                        WHEN p.lifecycle_override_until < %(today)s::date THEN NULL
-                        ELSE p.lifecycle_override_until END,
-                   lifecycle_next_check = c.next_check
-              FROM %(t)s c
-             WHERE p.id = c.id
-            """,
-                today=today,
-                t=table,
-            )
-        )
-        Partner.invalidate_model(
-            [
-                "lifecycle_stage",
-                "lifecycle_seasonal",
-                "lifecycle_season_start",
-                "lifecycle_season_end",
-                "lifecycle_stage_date",
-                "won_back_date",
-                "churn_reason_id",
-                "churn_reason_confirmed",
-                "lifecycle_override_until",
-                "lifecycle_next_check",
-            ]
+        self._apply(
+            SQL("SELECT * FROM %s", table),
+            {
+                "lifecycle_stage": "new_stage",
+                "lifecycle_seasonal": "seasonal",
+                "lifecycle_season_start": "season_start",
+                "lifecycle_season_end": "season_end",
+                "lifecycle_stage_date": SQL(
+                    """CASE WHEN p.lifecycle_stage IS DISTINCT FROM c.new_stage
+                            THEN %s::date ELSE p.lifecycle_stage_date END""",
+                    today,
+                ),
+                "won_back_date": SQL(
+                    "CASE WHEN c.won_back THEN %s::date ELSE p.won_back_date END", today
+                ),
+                # a customer back (new, loyal) or not yet one loses the reason; a
+                # reason confirmed by staff stays; else the one suggested
+                "churn_reason_id": SQL(
+                    """CASE WHEN c.new_stage IN ('new', 'loyal', 'potential') THEN NULL
+                            WHEN p.churn_reason_confirmed THEN p.churn_reason_id
+                            ELSE COALESCE(c.reason_id, p.churn_reason_id) END"""
+                ),
+                "churn_reason_confirmed": SQL(
+                    """CASE WHEN c.new_stage IN ('new', 'loyal', 'potential') THEN false
+                            ELSE p.churn_reason_confirmed END"""
+                ),
+                "lifecycle_override_until": SQL(
+                    """CASE WHEN p.lifecycle_override_until < %s::date THEN NULL
+                            ELSE p.lifecycle_override_until END""",
+                    today,
+                ),
+                "lifecycle_next_check": "next_check",
+            },
+            # (the rows are the changes: every one is written)
+            only_changed=False,
         )
         # what Python needs of the rows: who changes stage (their company for the
         # notes' reply-to), who is lost or won back (playbooks)
@@ -744,6 +745,14 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
         by_reason = {}
         for playbook in playbooks:
             by_reason.setdefault(playbook.reason_id.id, playbook)
+        # the activity is for staff: the playbook's name and script in the language
+        # of each customer's company (``_staff_langs``), read once per language
+        lang_of = self._staff_langs(partners.ids)
+        texts = {
+            (lang, playbook.id): (playbook.name, playbook.script)
+            for lang in set(lang_of.values())
+            for playbook in playbooks.with_context(lang=lang)
+        }
         activities, runs = [], []
         fallback = partners._hk_fallback_agent()
         model_id = self.env["ir.model"]._get_id("res.partner")
@@ -760,8 +769,8 @@ class HousekeepingEngineLifecycle(models.AbstractModel):
                     "res_model_id": model_id,
                     "res_id": partner.id,
                     "activity_type_id": playbook.activity_type_id.id,
-                    "summary": playbook.name,
-                    "note": playbook.script,
+                    "summary": texts[lang_of[partner.id], playbook.id][0],
+                    "note": texts[lang_of[partner.id], playbook.id][1],
                     "date_deadline": today + timedelta(days=playbook.activity_delay_days),
                     "user_id": (partner.user_id or playbook.user_id or fallback).id,
                 }

@@ -296,8 +296,10 @@ class HousekeepingEnginePoints(models.AbstractModel):
             if not company.hk_referral_points or not key:
                 continue
             if self._same_person(referrer, referee):
+                # staff notes: in the language of the customer's company
+                staff = self.with_context(lang=self._staff_lang(referee._hk_settings_company()))
                 referee.message_post(
-                    body=self.env._(
+                    body=staff.env._(
                         "No referral points: %(referrer)s and this customer share a phone "
                         "number, e-mail or address.",
                         referrer=referrer.display_name,
@@ -307,8 +309,9 @@ class HousekeepingEnginePoints(models.AbstractModel):
                 continue
             cap = company.hk_referral_monthly_cap
             if cap and this_month.get(referrer.id, 0) >= cap:
+                staff = self.with_context(lang=self._staff_lang(referrer._hk_settings_company()))
                 referrer.message_post(
-                    body=self.env._(
+                    body=staff.env._(
                         "No referral points for %(referee)s: the monthly limit of %(cap)s "
                         "referrals is reached.",
                         referee=referee.display_name,
@@ -317,13 +320,17 @@ class HousekeepingEnginePoints(models.AbstractModel):
                     subtype_xmlid="mail.mt_note",
                 )
                 continue
+            visit_id = (visit_of or {}).get(referee.id)
+            day = today
+            if self.env.context.get("hk_points_date_from_visit"):  # demo history
+                day = referee.first_visit_date or today
             vals = {
                 "company_id": company.id,
                 "entry_type": "earn",
                 "reason_code": "referral",
-                "date": today,
-                "expiry_date": referrer._hk_expiry_date(today),
-                "visit_id": (visit_of or {}).get(referee.id),
+                "date": day,
+                "expiry_date": referrer._hk_expiry_date(day),
+                "visit_id": visit_id,
             }
             credits = [
                 {
@@ -425,18 +432,15 @@ class HousekeepingEnginePoints(models.AbstractModel):
     def _refresh_balance(self, partners):
         """Recompute the balance of ``partners`` from the ledger (after a merge)."""
         self.env["housekeeping.points.entry"].flush_model()
-        self.env.cr.execute(
+        self._apply(
             SQL(
-                """
-            UPDATE res_partner p
-               SET points_balance = COALESCE((SELECT sum(points) FROM housekeeping_points_entry e
-                                               WHERE e.partner_id = p.id), 0)
-             WHERE p.id = ANY(%s)
-            """,
+                """SELECT p.id, COALESCE((SELECT sum(points) FROM housekeeping_points_entry e
+                                           WHERE e.partner_id = p.id), 0) AS points_balance
+                     FROM res_partner p WHERE p.id = ANY(%s)""",
                 partners.ids,
-            )
+            ),
+            {"points_balance": "points_balance"},
         )
-        partners.invalidate_recordset(["points_balance"])
 
     # ------------------------------------------------------------------ check-in
     @api.model

@@ -5,6 +5,7 @@ import numpy as np
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..bulk import pg_array
 from ..housekeeping_prediction import (
     FitError,
     bgnbd_expected_visits,
@@ -42,6 +43,28 @@ SUMMARY_DTYPE = np.dtype(
 VISITS_HORIZON = 90
 VALUE_HORIZON = 365
 
+# Above these numbers of customers, a company's models are fitted on a sample,
+# and its holdout check runs on a sample (settings prediction_fit_sample and
+# prediction_holdout_sample; 0: every customer). Every customer is still
+# predicted. At 50,000 customers the parameters' sampling error is far below
+# what separates two customers (docs/prediction.md, "Speed").
+FIT_SAMPLE = 50_000
+HOLDOUT_SAMPLE = 20_000
+
+
+def sample_mask(ids, size):
+    """A deterministic sample of ``size`` customers of ``ids`` (all of them when
+    ``size`` is 0 or not below their number), as a boolean mask: the customers
+    of smallest Knuth multiplicative hash of their id (``id × 2654435761 mod
+    2^32``, a bijection of the ids: no ties). The same customers night after
+    night, spread over the whole base whatever the order of the ids."""
+    if not size or len(ids) <= size:
+        return np.ones(len(ids), dtype=bool)
+    key = (ids.astype(np.uint64) * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)
+    mask = np.zeros(len(ids), dtype=bool)
+    mask[np.argpartition(key, size - 1)[:size]] = True
+    return mask
+
 
 class HousekeepingEnginePrediction(models.AbstractModel):
     """Customer predictions (nightly, ``ir_cron_prediction``): for each company,
@@ -60,7 +83,11 @@ class HousekeepingEnginePrediction(models.AbstractModel):
     Settings (``ir.config_parameter``, prefixed ``housekeeping_membership.``):
     ``prediction_min_customers`` (default 30: fewer customers, or fewer than a
     third of that with repeat visits, and the company's fit is skipped),
-    ``prediction_holdout_days`` (default 90), ``prediction_penalizer`` (default 0).
+    ``prediction_holdout_days`` (default 90), ``prediction_penalizer`` (default 0),
+    ``prediction_fit_sample`` (default 50,000: a larger company's models are
+    fitted on that many customers drawn deterministically, ``sample_mask``; 0:
+    all) and ``prediction_holdout_sample`` (default 20,000, the same for the
+    holdout check).
     """
 
     _name = "housekeeping.engine.prediction"
@@ -84,6 +111,9 @@ class HousekeepingEnginePrediction(models.AbstractModel):
             "min_customers": max(int(get(f"{prefix}min_customers", 30)), 3),
             "holdout_days": max(int(get(f"{prefix}holdout_days", 90)), 1),
             "penalizer": max(float(get(f"{prefix}penalizer", 0.0)), 0.0),
+            # 0: every customer
+            "fit_sample": max(int(get(f"{prefix}fit_sample", FIT_SAMPLE)), 0),
+            "holdout_sample": max(int(get(f"{prefix}holdout_sample", HOLDOUT_SAMPLE)), 0),
         }
 
     # ------------------------------------------------------------------ run
@@ -201,26 +231,30 @@ class HousekeepingEnginePrediction(models.AbstractModel):
     @api.model
     def _prediction_fit_company(self, data, settings):
         """The fit record's values for one company's summary: BG/NBD on every
-        customer, Gamma-Gamma on the repeat customers with an amount, and the
-        holdout check (both fitted again on the history up to the cut-off)."""
-        x = data["x"].astype(float)
-        t_x = data["t_x"].astype(float)
-        age = data["age"].astype(float)
+        customer (on a sample above ``fit_sample`` customers), Gamma-Gamma on
+        the repeat customers with an amount among them, and the holdout check
+        (BG/NBD fitted again on the history up to the cut-off)."""
+        population = len(data)
+        fitted = data[sample_mask(data["id"], settings["fit_sample"])]
+        x = fitted["x"].astype(float)
+        t_x = fitted["t_x"].astype(float)
+        age = fitted["age"].astype(float)
         repeat = int((x > 0).sum())
         vals = {
-            "customer_count": len(data),
+            "population_count": population,
+            "customer_count": len(fitted),
             "repeat_customer_count": repeat,
             "holdout_days": settings["holdout_days"],
         }
         minimum = settings["min_customers"]
-        if len(data) < minimum or repeat < max(minimum // 3, 1) or not (age > 0).any():
+        if len(fitted) < minimum or repeat < max(minimum // 3, 1) or not (age > 0).any():
             return {
                 **vals,
                 "state": "skipped",
                 "note": self.env._(
                     "Too few customers to fit: %(customers)s customers, %(repeat)s with repeat "
                     "visits (at least %(minimum)s and %(repeat_minimum)s needed).",
-                    customers=len(data),
+                    customers=len(fitted),
                     repeat=repeat,
                     minimum=minimum,
                     repeat_minimum=max(minimum // 3, 1),
@@ -246,12 +280,12 @@ class HousekeepingEnginePrediction(models.AbstractModel):
                 "converged": bgnbd["converged"],
             }
         )
-        valued = (data["x"] > 0) & (data["m"] > 0)
+        valued = (fitted["x"] > 0) & (fitted["m"] > 0)
         if valued.sum() >= max(minimum // 3, 1):
             try:
                 gg = fit_gamma_gamma_arrays(
-                    data["x"][valued].astype(float),
-                    data["m"][valued].astype(float),
+                    fitted["x"][valued].astype(float),
+                    fitted["m"][valued].astype(float),
                     settings["penalizer"],
                 )
             except FitError as error:
@@ -266,9 +300,11 @@ class HousekeepingEnginePrediction(models.AbstractModel):
     @api.model
     def _prediction_holdout(self, data, settings):
         """BG/NBD fitted on the history up to ``holdout_days`` ago (the customers
-        whose first visit came by then), its expected repeat visits since then
-        against the actual ones."""
+        whose first visit came by then; a sample of ``holdout_sample`` of them
+        above that number), its expected repeat visits since then against the
+        actual ones."""
         calibration = data[(data["age_cal"] >= 0) & (data["x_cal"] >= 0)]
+        calibration = calibration[sample_mask(calibration["id"], settings["holdout_sample"])]
         x = calibration["x_cal"].astype(float)
         age = calibration["age_cal"].astype(float)
         minimum = settings["min_customers"]
@@ -363,53 +399,37 @@ class HousekeepingEnginePrediction(models.AbstractModel):
         self.env["res.company"].flush_model(
             ["hk_at_risk_probability_enabled", "hk_at_risk_probability"]
         )
-        self.env.cr.execute(
-            SQL(
-                """
-            WITH new AS (
-                SELECT * FROM unnest(%s::int4[], %s::float8[], %s::float8[], %s::numeric[])
-                    AS n(id, alive, visits, value)
-            ), source AS (
-                SELECT * FROM new
-                 UNION ALL
-                SELECT p.id, NULL, NULL, NULL
-                  FROM res_partner p
-                 -- a constant array: PostgreSQL hashes it (an anti-join on the
-                 -- ``new`` CTE, estimated at a few rows, ran as a nested loop: 382 s
-                 -- for a same-day rerun at 100k customers)
-                 WHERE p.probability_alive IS NOT NULL AND p.id <> ALL(%s::int4[])
-            )
-            UPDATE res_partner p
-               SET probability_alive = s.alive,
-                   expected_visits_90d = s.visits,
-                   predicted_value_12m = s.value,
-                   -- the lifecycle's optional rule by probability reads it: a
-                   -- customer below the company's threshold (before or now) is
-                   -- evaluated at the next run
-                   lifecycle_next_check = CASE
-                       WHEN rc.hk_at_risk_probability_enabled
-                            AND (p.probability_alive * 100 < rc.hk_at_risk_probability
-                                 OR s.alive * 100 < rc.hk_at_risk_probability)
-                       THEN NULL ELSE p.lifecycle_next_check END
-              FROM source s, res_company rc
-             WHERE p.id = s.id AND rc.id = %s
-               AND (p.probability_alive, p.expected_visits_90d, p.predicted_value_12m)
-                   IS DISTINCT FROM (s.alive, s.visits, s.value)
-            """,
-                _pg_array(ids.astype(np.int64)),
-                _pg_array(alive),
-                _pg_array(visits),
-                _pg_array(value),
-                _pg_array(ids.astype(np.int64)),
-                self._settings_company_sql("p"),
-            )
+        source = SQL(
+            """%s
+             UNION ALL
+            SELECT p.id, NULL, NULL, NULL
+              FROM res_partner p
+             -- a constant array: PostgreSQL hashes it (an anti-join on the new
+             -- rows, estimated at a few rows, ran as a nested loop: 382 s for a
+             -- same-day rerun at 100k customers)
+             WHERE p.probability_alive IS NOT NULL AND p.id <> ALL(%s::int4[])""",
+            self._rows(
+                id=ids,
+                probability_alive=alive,
+                expected_visits_90d=visits,
+                predicted_value_12m=value,
+            ),
+            pg_array(ids),
         )
-        changed = self.env.cr.rowcount
-        Partner.invalidate_model([*PREDICTION_FIELDS, "lifecycle_next_check"])
-        return changed
-
-
-def _pg_array(values):
-    """A numpy array as one PostgreSQL array literal (``models/bulk.py``'s
-    ``pg_array``, without its per-value Python checks: numbers only)."""
-    return "{" + ",".join(map(repr, values.tolist())) + "}"
+        return self._apply(
+            source,
+            {name: name for name in PREDICTION_FIELDS},
+            join=SQL("res_company rc"),
+            where=SQL("rc.id = %s", self._settings_company_sql("p")),
+            # the lifecycle's optional rule by probability reads it: a customer
+            # below the company's threshold (before or now) is evaluated at the
+            # next run
+            extra={
+                "lifecycle_next_check": SQL(
+                    """CASE WHEN rc.hk_at_risk_probability_enabled
+                                 AND (p.probability_alive * 100 < rc.hk_at_risk_probability
+                                      OR c.probability_alive * 100 < rc.hk_at_risk_probability)
+                            THEN NULL ELSE p.lifecycle_next_check END"""
+                )
+            },
+        )

@@ -402,10 +402,7 @@ class HousekeepingEngineRecommendation(models.AbstractModel):
             # scheduler's calls by the engine's position)
             id_from = max(after + 1, low or 0)
             id_to = id_from + size
-            # the statement's estimated cost makes PostgreSQL compile it (JIT with
-            # inlining and optimisation) on every range: 0.7 s of 3.3 s per 50,000
-            # customers, for no gain on its execution; off for this transaction
-            self.env.cr.execute("SET LOCAL jit = off")
+            self._without_jit()
             self.env.cr.execute(self._recommendation_query(today, id_from, id_to))
             written = self.env.cr.rowcount
             # A first run fills a table whose statistics say it is empty: the

@@ -72,9 +72,7 @@ class HousekeepingEngineRfm(models.AbstractModel):
         self.env["housekeeping.visit"].flush_model()
         Partner.flush_model(["last_visit_date", "company_id", "visit_count", "active"])
         cr = self.env.cr
-        # compiling the statement (JIT) took 2.8 s of its 23 s at 1M customers,
-        # for no gain on its execution; off for this transaction
-        cr.execute("SET LOCAL jit = off")
+        self._without_jit()
         cr.execute(
             SQL(
                 """

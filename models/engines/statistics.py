@@ -88,9 +88,8 @@ class HousekeepingEngineStatistics(models.AbstractModel):
         partners = self.env["res.partner"].browse(ids)
         self.env["housekeeping.visit"].flush_model()
         partners.flush_recordset(["tz", "customer_since"])
-        self.env.cr.execute(
-            SQL(
-                """
+        source = SQL(
+            """
             WITH target AS (
                 SELECT p.id, %(tz)s AS tz
                   FROM res_partner p
@@ -123,51 +122,33 @@ class HousekeepingEngineStatistics(models.AbstractModel):
                        min(visit_company) AS visit_company
                   FROM done GROUP BY partner_id
             )
-            , new AS (
-                SELECT t.id,
-                       COALESCE(a.cnt, 0) AS visit_count,
-                       COALESCE(a.total, 0) AS total_spent,
-                       CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END AS average_ticket,
-                       a.first_day, a.last_day,
-                       COALESCE(round(a.interval_days::numeric, 1), 0) AS interval_days,
-                       a.pref_type,
-                       COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_rate,
-                       a.visit_company
-                  FROM target t LEFT JOIN agg a ON a.partner_id = t.id
-            )
-            UPDATE res_partner p
-               SET visit_count = n.visit_count,
-                   total_spent = n.total_spent,
-                   average_ticket = n.average_ticket,
-                   first_visit_date = n.first_day,
-                   last_visit_date = n.last_day,
-                   visit_interval_days = n.interval_days,
-                   preferred_service_type_id = n.pref_type,
-                   coupon_usage_rate = n.coupon_rate,
-                   hk_visit_company_id = n.visit_company,
-                   customer_since = COALESCE(p.customer_since, n.first_day),
-                   -- new figures: the lifecycle rules look at the customer next run
-                   lifecycle_next_check = NULL
-              FROM new n
-             WHERE p.id = n.id AND p.id BETWEEN %(low)s AND %(high)s
-               -- rows already right are not rewritten (no dead tuples on a rerun)
-               AND (p.visit_count, p.total_spent, p.average_ticket, p.first_visit_date,
-                    p.last_visit_date, p.visit_interval_days, p.preferred_service_type_id,
-                    p.coupon_usage_rate, p.hk_visit_company_id, p.customer_since)
-                   IS DISTINCT FROM
-                   (n.visit_count, n.total_spent, n.average_ticket, n.first_day, n.last_day,
-                    n.interval_days, n.pref_type, n.coupon_rate, n.visit_company,
-                    COALESCE(p.customer_since, n.first_day))
+            SELECT t.id,
+                   COALESCE(a.cnt, 0) AS visit_count,
+                   COALESCE(a.total, 0) AS total_spent,
+                   CASE WHEN a.cnt > 0 THEN a.total / a.cnt ELSE 0 END AS average_ticket,
+                   a.first_day AS first_visit_date, a.last_day AS last_visit_date,
+                   COALESCE(round(a.interval_days::numeric, 1), 0) AS visit_interval_days,
+                   a.pref_type AS preferred_service_type_id,
+                   COALESCE(round(a.coupon_rate::numeric, 1), 0) AS coupon_usage_rate,
+                   a.visit_company AS hk_visit_company_id
+              FROM target t LEFT JOIN agg a ON a.partner_id = t.id
             """,
-                ids=ids,
-                low=min(ids),
-                high=max(ids),
-                tz=local_tz(self.env, SQL("p.tz")),
-                local_day=local_day(SQL("v.date"), SQL("t.tz")),
-            )
+            ids=ids,
+            low=min(ids),
+            high=max(ids),
+            tz=local_tz(self.env, SQL("p.tz")),
+            local_day=local_day(SQL("v.date"), SQL("t.tz")),
         )
-        changed = self.env.cr.rowcount
-        partners.invalidate_recordset(
-            [*VISIT_STAT_FIELDS, "customer_since", "lifecycle_next_check"]
+        # rows already right are not rewritten (no dead tuples on a rerun); new
+        # figures: the lifecycle rules look at the customer at the next run
+        changed = self._apply(
+            source,
+            {
+                **{name: name for name in VISIT_STAT_FIELDS},
+                "customer_since": SQL("COALESCE(p.customer_since, c.first_visit_date)"),
+            },
+            # (the range bounds the index scan of the update too)
+            where=SQL("p.id BETWEEN %s AND %s", min(ids), max(ids)),
+            extra={"lifecycle_next_check": SQL("NULL::date")},
         )
         return changed

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..bulk import bulk_insert, pg_array
+from ..bulk import bulk_insert
 from ..trust import engine_scope, scope_get
 
 # Partner fields written in SQL by the tier engine.
@@ -11,6 +11,25 @@ TIER_PARTNER_FIELDS = (
     "tier_manual_until",
     "tier_agent_id",
     "user_id",
+)
+
+
+# What the evaluation does with a member, the first rule that holds: the row ``s``
+# holds the member's window figures (``spend``, ``visits``, ``activity``), their
+# tier (``old_tier``, ``old_seq``), grace and manual dates, ``today`` and
+# ``downgrade`` (false when a visit evaluates: a visit never lowers a tier); ``q``
+# is the highest tier of their company's ladder they qualify for.
+TIER_ACTIONS = (
+    ("upgrade", "q.seq IS NOT NULL AND (s.old_tier IS NULL OR q.seq > s.old_seq)"),
+    ("none", "s.old_tier IS NULL"),
+    ("requalified", "q.seq >= s.old_seq AND s.grace_until IS NOT NULL"),
+    ("none", "q.seq >= s.old_seq"),
+    # from here the member is short of their tier
+    ("none", "NOT s.downgrade"),
+    ("none", "s.manual_until >= s.today"),
+    ("grace", "s.grace_until IS NULL AND s.grace_months > 0"),
+    ("downgrade", "s.grace_until IS NULL OR s.grace_until <= s.today"),
+    ("none", "TRUE"),
 )
 
 
@@ -92,13 +111,19 @@ class HousekeepingEngineTier(models.AbstractModel):
                   LEFT JOIN housekeeping_tier ot ON ot.id = p.membership_tier_id
                  WHERE %(scope)s AND %(members)s
             ), cust AS (
-                SELECT m.*,
+                SELECT m.*, %(today)s::date AS today, %(downgrade)s AS downgrade,
                        (%(today)s::date - make_interval(
                             months => COALESCE(rc.hk_tier_window_months, 12)))::date AS win_start,
-                       COALESCE(rc.hk_tier_grace_months, 3) AS grace_months
+                       COALESCE(rc.hk_tier_grace_months, 3) AS grace_months,
+                       COALESCE(rc.hk_prepaid_topup_counts_as_spend, FALSE) AS topup_spend
                   FROM member m JOIN res_company rc ON rc.id = m.cid
             ), spend AS (
-                SELECT v.partner_id AS id, count(*) AS visits, COALESCE(sum(v.amount), 0) AS spend,
+                -- with top-ups counted as spend, the part of a visit paid from the
+                -- balance is not counted again (the rest paid otherwise is)
+                SELECT v.partner_id AS id, count(*) AS visits,
+                       COALESCE(sum(CASE WHEN c.topup_spend AND v.payment_method = 'prepaid'
+                                         THEN v.amount - COALESCE(v.prepaid_amount, v.amount)
+                                         ELSE v.amount END), 0) AS spend,
                        count(*) FILTER (WHERE EXISTS (
                            SELECT 1 FROM rating_rating r
                             WHERE r.res_model = 'housekeeping.visit' AND r.res_id = v.id
@@ -113,24 +138,23 @@ class HousekeepingEngineTier(models.AbstractModel):
                   JOIN res_partner rp ON rp.referred_by_id = c.id AND rp.active
                                      AND rp.customer_since >= c.win_start
                  GROUP BY rp.referred_by_id
+            ), topup AS (
+                -- prepaid top-ups (principal less refunds) of the window, if counted
+                SELECT e.partner_id AS id, sum(e.principal) AS amount
+                  FROM cust c
+                  JOIN housekeeping_prepaid_entry e
+                    ON c.topup_spend AND e.partner_id = c.id AND e.company_id = c.cid
+                   AND e.entry_type IN ('topup', 'refund') AND e.date >= c.win_start
+                 GROUP BY e.partner_id
             ), stats AS (
-                SELECT c.*, COALESCE(s.spend, 0) AS spend, COALESCE(s.visits, 0) AS visits,
+                SELECT c.*, COALESCE(s.spend, 0) + COALESCE(t.amount, 0) AS spend,
+                       COALESCE(s.visits, 0) AS visits,
                        COALESCE(s.rated, 0) + COALESCE(f.n, 0) AS activity
                   FROM cust c
                   LEFT JOIN spend s ON s.id = c.id
                   LEFT JOIN referred f ON f.id = c.id
-            ), ladder AS (
-                -- a company with tiers of its own uses them, the others the shared ones
-                SELECT co.id AS cid, t.id, t.sequence, t.qualification,
-                       COALESCE(t.min_spend, 0) AS min_spend,
-                       COALESCE(t.min_visits, 0) AS min_visits,
-                       COALESCE(t.min_activity, 0) AS min_activity
-                  FROM res_company co
-                  JOIN housekeeping_tier t
-                    ON t.active AND (t.company_id = co.id OR (
-                       t.company_id IS NULL AND NOT EXISTS (
-                           SELECT 1 FROM housekeeping_tier own
-                            WHERE own.active AND own.company_id = co.id)))
+                  LEFT JOIN topup t ON t.id = c.id
+            ), ladder AS (%(ladder)s
             ), qual AS (
                 SELECT DISTINCT ON (s.id) s.id, l.id AS tier_id, l.sequence AS seq
                   FROM stats s JOIN ladder l ON l.cid = s.cid
@@ -151,21 +175,7 @@ class HousekeepingEngineTier(models.AbstractModel):
             ), decided AS (
                 SELECT s.*, q.tier_id AS q_tier, q.seq AS q_seq,
                        b.tier_id AS below_tier, b.seq AS below_seq,
-                       CASE
-                         WHEN q.seq IS NOT NULL AND (s.old_tier IS NULL OR q.seq > s.old_seq)
-                              THEN 'upgrade'
-                         WHEN s.old_tier IS NULL THEN 'none'
-                         WHEN q.seq >= s.old_seq
-                              THEN CASE WHEN s.grace_until IS NOT NULL THEN 'requalified'
-                                        ELSE 'none' END
-                         -- from here the member is short of the current tier
-                         WHEN NOT %(downgrade)s THEN 'none'
-                         WHEN s.manual_until >= %(today)s::date THEN 'none'
-                         WHEN s.grace_until IS NULL AND s.grace_months > 0 THEN 'grace'
-                         WHEN s.grace_until IS NULL OR s.grace_until <= %(today)s::date
-                              THEN 'downgrade'
-                         ELSE 'none'
-                       END AS action
+                       %(actions)s AS action
                   FROM stats s
                   LEFT JOIN qual q ON q.id = s.id
                   LEFT JOIN below b ON b.id = s.id
@@ -208,8 +218,29 @@ class HousekeepingEngineTier(models.AbstractModel):
             members=self._tier_members(),
             today=today,
             downgrade=bool(downgrade),
+            ladder=self._tier_ladder_sql(),
+            actions=self._ladder_sql(TIER_ACTIONS, keep=None),
             changed=changed,
             limit=SQL("LIMIT %s", limit) if limit else SQL(""),
+        )
+
+    @api.model
+    def _tier_ladder_sql(self):
+        """SQL of the ladder of each company: ``(cid, id, sequence, qualification,
+        min_spend, min_visits, min_activity)``; a company with tiers of its own
+        uses them, the others the shared ones."""
+        return SQL(
+            """
+                SELECT co.id AS cid, t.id, t.sequence, t.qualification,
+                       COALESCE(t.min_spend, 0) AS min_spend,
+                       COALESCE(t.min_visits, 0) AS min_visits,
+                       COALESCE(t.min_activity, 0) AS min_activity
+                  FROM res_company co
+                  JOIN housekeeping_tier t
+                    ON t.active AND (t.company_id = co.id OR (
+                       t.company_id IS NULL AND NOT EXISTS (
+                           SELECT 1 FROM housekeeping_tier own
+                            WHERE own.active AND own.company_id = co.id)))"""
         )
 
     @api.model
@@ -221,7 +252,9 @@ class HousekeepingEngineTier(models.AbstractModel):
     @api.model
     def _tier_flush(self):
         """Flush what the qualification query reads."""
-        self.env["housekeeping.visit"].flush_model(["partner_id", "state", "date", "amount"])
+        self.env["housekeeping.visit"].flush_model(
+            ["partner_id", "state", "date", "amount", "payment_method", "prepaid_amount"]
+        )
         self.env["rating.rating"].flush_model(["res_model", "res_id", "consumed", "rating"])
         self.env["housekeeping.tier"].flush_model()
         self.env["res.company"].flush_model(["hk_tier_window_months", "hk_tier_grace_months"])
@@ -264,27 +297,23 @@ class HousekeepingEngineTier(models.AbstractModel):
         """Write the decisions of ``rows`` set-based: one UPDATE of the members and
         one of their visits' priority, one INSERT of logs and one of chatter notes,
         then the upgrade effects (gift pack, e-mail, dedicated agent)."""
-        ids = [r["id"] for r in rows]
-        self.env.cr.execute(
-            SQL(
-                """
-            UPDATE res_partner p
-               SET membership_tier_id = c.tier,
-                   tier_grace_until = c.grace,
-                   tier_manual_until = CASE WHEN c.manual IS NOT NULL THEN c.manual
-                                            WHEN c.clear THEN NULL
-                                            ELSE p.tier_manual_until END
-              FROM unnest(%(ids)s::int[], %(tiers)s::int[], %(graces)s::date[],
-                          %(clears)s::bool[], %(manuals)s::date[])
-                   AS c(id, tier, grace, clear, manual)
-             WHERE p.id = c.id
-            """,
-                ids=pg_array(ids),
-                tiers=pg_array([r["new_tier"] or None for r in rows]),
-                graces=pg_array([r["new_grace"] or None for r in rows]),
-                clears=pg_array([bool(r.get("clear_manual")) for r in rows]),
-                manuals=pg_array([r.get("manual_until") or None for r in rows]),
-            )
+        self._apply(
+            self._rows(
+                id=[r["id"] for r in rows],
+                membership_tier_id=[r["new_tier"] or None for r in rows],
+                tier_grace_until=[r["new_grace"] or None for r in rows],
+                clear=("bool", [bool(r.get("clear_manual")) for r in rows]),
+                tier_manual_until=[r.get("manual_until") or None for r in rows],
+            ),
+            {
+                "membership_tier_id": "membership_tier_id",
+                "tier_grace_until": "tier_grace_until",
+                "tier_manual_until": SQL(
+                    """CASE WHEN c.tier_manual_until IS NOT NULL THEN c.tier_manual_until
+                            WHEN c.clear THEN NULL ELSE p.tier_manual_until END"""
+                ),
+            },
+            only_changed=False,
         )
         moved = [r for r in rows if r["new_tier"] != r["old_tier"]]
         self.env["res.partner"].invalidate_model(
@@ -439,8 +468,18 @@ class HousekeepingEngineTier(models.AbstractModel):
             return f"grant:tier-upgrade:{r['new_tier']}:{r['win_start'].isoformat()}"
 
         keys = Entry._cause_keys((r["id"], cause(r)) for r in rows)
+        # a staff note: in the language of each member's company (``_staff_lang``),
+        # each text formatted once per language and tier
+        company_of = {r["id"]: r["cid"] for r in rows}
+        lang_of = {
+            cid: self._staff_lang(self.env["res.company"].sudo().browse(cid))
+            for cid in set(company_of.values())
+        }
         notes = {
-            tier_id: self.env._("Upgrade gift: %(tier)s", tier=tier.name)
+            (lang, tier_id): self.with_context(lang=lang).env._(
+                "Upgrade gift: %(tier)s", tier=tier.with_context(lang=lang).name
+            )
+            for lang in set(lang_of.values())
             for tier_id, tier in tier_of.items()
         }
         partners = self.env["res.partner"].browse([r["id"] for r in rows])
@@ -452,7 +491,7 @@ class HousekeepingEngineTier(models.AbstractModel):
                     "points": tier_of[r["new_tier"]].upgrade_points,
                     "entry_type": "earn",
                     "reason_code": "tier_gift",
-                    "note": notes[r["new_tier"]],
+                    "note": notes[lang_of[company_of[r["id"]]], r["new_tier"]],
                     "date": today,
                     "expiry_date": partners.browse(r["id"])._hk_expiry_date(today),
                     "source_key": keys[r["id"], cause(r)],
@@ -627,18 +666,11 @@ class HousekeepingEngineTier(models.AbstractModel):
             agent = min(team, key=lambda uid: (load[uid], uid))
             load[agent] += 1
             assigned.append(agent)
-        self.env.cr.execute(
-            SQL(
-                """
-            UPDATE res_partner p SET tier_agent_id = c.agent, user_id = c.agent
-              FROM unnest(%s::int[], %s::int[]) AS c(id, agent)
-             WHERE p.id = c.id
-            """,
-                [r["id"] for r in rows],
-                assigned,
-            )
+        self._apply(
+            self._rows(id=[r["id"] for r in rows], tier_agent_id=assigned),
+            {"tier_agent_id": "tier_agent_id", "user_id": "tier_agent_id"},
+            only_changed=False,
         )
-        Partner.invalidate_model(["tier_agent_id", "user_id"])
 
     # ------------------------------------------------------------------ visit pipeline
     @api.model

@@ -117,36 +117,14 @@ class HousekeepingEngineVip(models.AbstractModel):
         vip = self._vip_category()
         added = [pid for pid, action in rows if action == "add"]
         removed = [pid for pid, action in rows if action == "remove"]
-        cr = self.env.cr
+        self._apply_relation("category_id", vip.id, add_ids=added, remove_ids=removed)
         if added:
-            cr.execute(
-                SQL(
-                    """
-                INSERT INTO res_partner_res_partner_category_rel (category_id, partner_id)
-                SELECT %(vip)s, unnest(%(ids)s::int[]) ON CONFLICT DO NOTHING;
-                UPDATE res_partner SET hk_vip_since = %(today)s WHERE id = ANY(%(ids)s)
-                """,
-                    vip=vip.id,
-                    ids=added,
-                    today=today,
-                )
-            )
+            self._apply(self._rows(id=added), {"hk_vip_since": SQL("%s::date", today)})
         if removed:
-            cr.execute(
-                SQL(
-                    """
-                DELETE FROM res_partner_res_partner_category_rel
-                 WHERE category_id = %(vip)s AND partner_id = ANY(%(ids)s);
-                UPDATE res_partner SET hk_vip_since = NULL, hk_vip_callback_date = NULL
-                 WHERE id = ANY(%(ids)s)
-                """,
-                    vip=vip.id,
-                    ids=removed,
-                )
+            self._apply(
+                self._rows(id=removed),
+                {"hk_vip_since": SQL("NULL::date"), "hk_vip_callback_date": SQL("NULL::date")},
             )
-        self.env["res.partner"].invalidate_model(
-            ["category_id", "hk_vip_since", "hk_vip_callback_date"]
-        )
         vip.invalidate_recordset()
         # in the language of each customer's company, translated once per language
         lang_of = self._staff_langs([pid for pid, _action in rows])
@@ -201,16 +179,25 @@ class HousekeepingEngineVip(models.AbstractModel):
         if not rows:
             return []
         model_id = self.env["ir.model"]._get_id("res.partner")
-        summary = self.env._("VIP callback: thank the customer and ask for feedback")
+        # for staff: in the language of each customer's company, once per language
+        lang_of = self._staff_langs([r[0] for r in rows])
+        summaries, intros = {}, {}
+        for lang in set(lang_of.values()):
+            env = self.with_context(lang=lang).env
+            summaries[lang] = env._("VIP callback: thank the customer and ask for feedback")
+            intros[lang] = env._("Services to suggest:")
         # the services to suggest during the call, with the reason of each
         suggest = {}
-        for rec in self.env["housekeeping.recommendation"].search(
+        recommendations = self.env["housekeeping.recommendation"].search(
             [("partner_id", "in", [r[0] for r in rows])]
-        ):
-            suggest.setdefault(rec.partner_id.id, []).append(
-                Markup("<li><b>%s</b>: %s</li>") % (rec.service_type_id.name, rec.explanation)
-            )
-        intro = self.env._("Services to suggest:")
+        )
+        for lang in intros:
+            for rec in recommendations.with_context(lang=lang).filtered(
+                lambda r, lang=lang: lang_of[r.partner_id.id] == lang
+            ):
+                suggest.setdefault(rec.partner_id.id, []).append(
+                    Markup("<li><b>%s</b>: %s</li>") % (rec.service_type_id.name, rec.explanation)
+                )
         bulk_insert(
             self.env["mail.activity"],
             [
@@ -220,9 +207,10 @@ class HousekeepingEngineVip(models.AbstractModel):
                     "res_id": pid,
                     "res_name": name,
                     "activity_type_id": activity_type.id,
-                    "summary": summary,
+                    "summary": summaries[lang_of[pid]],
                     "note": (
-                        Markup("<p>%s</p><ul>%s</ul>") % (intro, Markup().join(suggest[pid]))
+                        Markup("<p>%s</p><ul>%s</ul>")
+                        % (intros[lang_of[pid]], Markup().join(suggest[pid]))
                         if pid in suggest
                         else None
                     ),
@@ -234,11 +222,10 @@ class HousekeepingEngineVip(models.AbstractModel):
                 for pid, user_id, name in rows
             ],
         )
-        self.env.cr.execute(
-            "UPDATE res_partner SET hk_vip_callback_date = %s WHERE id = ANY(%s)",
-            [today, [r[0] for r in rows]],
+        self._apply(
+            self._rows(id=[r[0] for r in rows]), {"hk_vip_callback_date": SQL("%s::date", today)}
         )
-        self.env["res.partner"].invalidate_model(["hk_vip_callback_date", "activity_ids"])
+        self.env["res.partner"].invalidate_model(["activity_ids"])
         return [r[0] for r in rows]
 
     @api.model

@@ -136,6 +136,10 @@ export class HkMembershipDashboard extends Component {
         return formatInteger(value);
     }
 
+    formatFloat(value) {
+        return formatFloat(value, { digits: [16, 1] });
+    }
+
     /** Bars as a share of the largest value of the chart. */
     bars(chart) {
         const max = Math.max(1, ...chart.rows.map((row) => row.value));

@@ -41,6 +41,14 @@ registry.category("web_tour.tours").add("hk_dashboard_tour", {
             trigger: ".o_hk_chart[data-chart='churn_winback'] canvas",
         },
         {
+            content: "The 90-day forecast: expected visits against the cleaners' capacity",
+            trigger: ".o_hk_forecast .o_hk_forecast_expected:text(0) ~ .text-muted:contains(expected visits)",
+        },
+        {
+            content: "No cleaner worked in the last 90 days of the dataset: no capacity",
+            trigger: ".o_hk_forecast .o_hk_forecast_capacity:text(0)",
+        },
+        {
             content: "Compare the last 30 days with the 30 before",
             trigger: "select.o_hk_period",
             run: "select 30d",
