@@ -85,7 +85,19 @@ class HousekeepingServicePlan(models.Model):
         string="Start Time", default=14.0, help="Local time of the customer (Asia/Shanghai)."
     )
     duration = fields.Float(string="Duration (hours)", default=2.0)
-    amount = fields.Monetary(string="Price per Visit")
+    pricelist_id = fields.Many2one(
+        "product.pricelist",
+        string="Pricelist",
+        help="The price per visit comes from this pricelist (the price of the service "
+        "type's product); it can still be changed by hand.",
+    )
+    amount = fields.Monetary(
+        string="Price per Visit",
+        compute="_compute_amount",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
     date_start = fields.Date(
         string="Start", required=True, default=fields.Date.context_today, tracking=True
     )
@@ -122,6 +134,17 @@ class HousekeepingServicePlan(models.Model):
     )
     _amount_positive = models.Constraint("CHECK(amount >= 0)", "A price cannot be negative.")
     _active_plans_idx = models.Index("(id) WHERE active AND paused IS NOT TRUE")
+
+    @api.depends("pricelist_id", "service_type_id")
+    def _compute_amount(self):
+        """The pricelist's price of the service, when the plan has a pricelist; else
+        the price set by hand, or the service's list price."""
+        for plan in self:
+            product = plan.service_type_id.product_id
+            if plan.pricelist_id and product:
+                plan.amount = plan.pricelist_id._get_product_price(product, 1.0)
+            else:
+                plan.amount = plan.amount or (product.lst_price if product else 0.0)
 
     @api.depends("partner_id", "service_type_id")
     def _compute_name(self):

@@ -67,6 +67,43 @@ class TestServicePlan(HousekeepingCase):
         self.assertEqual(len(plan.visit_ids), 5)
 
     @freeze_time("2026-03-02 01:00:00")
+    def test_price_from_a_pricelist(self):
+        """A plan on a pricelist takes the service's price from it, and its visits
+        that price; without one, the price set by hand or the service's list price."""
+        product = self.service_hourly.product_id
+        pricelist = self.env["product.pricelist"].create(
+            {
+                "name": "会员价",
+                "company_id": self.co.id,
+                "item_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "applied_on": "1_product",
+                            "product_tmpl_id": product.product_tmpl_id.id,
+                            "compute_price": "fixed",
+                            "fixed_price": 99.0,
+                        },
+                    )
+                ],
+            }
+        )
+        vals = {
+            "partner_id": self.client.id,
+            "service_type_id": self.service_hourly.id,
+            "company_id": self.co.id,
+            "date_start": "2026-03-02",
+            "weekday_ids": [(6, 0, self.wd[3].ids)],
+        }
+        Plan = self.env["housekeeping.service.plan"]
+        on_pricelist = Plan.create({**vals, "pricelist_id": pricelist.id})
+        self.assertEqual(on_pricelist.amount, 99.0)
+        self.assertEqual(set(on_pricelist.visit_ids.mapped("amount")), {99.0})
+        self.assertEqual(Plan.create(vals).amount, product.lst_price)
+        self.assertEqual(Plan.create({**vals, "amount": 150.0}).amount, 150.0)
+
+    @freeze_time("2026-03-02 01:00:00")
     def test_every_two_weeks_on_two_days(self):
         plan = self._plan(weekday_ids=[(6, 0, (self.wd[1] | self.wd[5]).ids)], interval=2)
         self.assertEqual(
