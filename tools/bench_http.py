@@ -83,6 +83,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_ready(base, tries=240):
+    """Wait for the Odoo server at ``base`` to answer its login page (the first
+    request builds the assets: slow on a busy machine)."""
+    for _i in range(tries):
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base}/web/login", timeout=60).status_code == 200:
+                return
+        time.sleep(0.5)
+
+
 def client(base, login, reward_id, count, results):
     session = requests.Session()
     page = session.get(f"{base}/web/login", timeout=30).text
@@ -139,12 +149,7 @@ def main():
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _i in range(120):
-            # (the first request builds the assets: slow on a busy machine)
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/web/login", timeout=60).status_code == 200:
-                    break
-            time.sleep(0.5)
+        wait_ready(base, tries=120)
         results = []
         threads = [
             threading.Thread(

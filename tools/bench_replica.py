@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from collections import defaultdict
 
 import psycopg2
 import requests
+from bench_http import free_port, wait_ready
 
 import odoo
 from odoo.modules.registry import Registry
@@ -91,12 +91,6 @@ def setup(database, customers):
             )
             logins.append(user.login)
         return manager.login, logins
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def login(base, user):
@@ -315,12 +309,7 @@ def main():
     results = []
     lags = []
     try:
-        for _i in range(240):
-            # (the first request builds the assets: slow on a busy machine)
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/web/login", timeout=60).status_code == 200:
-                    break
-            time.sleep(0.5)
+        wait_ready(base)
         stop = threading.Event()
         clients = [
             threading.Thread(target=back_office_client, args=(base, manager, stop, results))
