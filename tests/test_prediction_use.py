@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, TransactionCase, tagged
 
 from ..models.engines.prediction import PREDICTION_FIELDS
 from ..models.trust import engine_writes
@@ -193,3 +193,20 @@ class TestDashboardForecast(HousekeepingCase):
         self.assertEqual((forecast["capacity"], forecast["load"]), (0.0, None))
         with self.assertRaises(ValidationError):
             self.company.hk_cleaner_daily_visits = -1
+
+
+@tagged("post_install", "-at_install")
+class TestPredictionInLists(TransactionCase):
+    def test_lifecycle_and_customer_lists_sort_by_prediction(self):
+        """The lifecycle list and the customer list (grouped by RFM segment for the
+        RFM report) show the probability and the predicted value, sortable."""
+        Partner = self.env["res.partner"]
+        for xmlid in (
+            "housekeeping_membership.res_partner_view_list_lifecycle_housekeeping",
+            "housekeeping_membership.res_partner_view_list_housekeeping",
+        ):
+            arch = Partner.get_view(self.env.ref(xmlid).id, "list")["arch"]
+            for name in ("probability_alive", "predicted_value_12m"):
+                self.assertIn(f'name="{name}"', arch, xmlid)
+        for name in ("probability_alive", "predicted_value_12m"):
+            self.assertTrue(Partner._fields[name].store, "stored: sortable and filterable")
