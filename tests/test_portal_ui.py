@@ -44,11 +44,29 @@ class TestPortalTours(HttpCase):
         program = (
             cls.env["loyalty.program"]
             .with_context(default_program_type="coupons")
-            .create({"name": "¥20 off your next cleaning"})
+            .create(
+                {
+                    "name": "$20 off your next cleaning",
+                    # what the name says (the default reward is 10% off)
+                    "reward_ids": [
+                        (5, 0, 0),
+                        (
+                            0,
+                            0,
+                            {
+                                "reward_type": "discount",
+                                "discount": 20,
+                                "discount_mode": "per_order",
+                                "required_points": 1,
+                            },
+                        ),
+                    ],
+                }
+            )
         )
         cls.env["housekeeping.reward"].create(
             {
-                "name": "¥20 coupon",
+                "name": "$20 coupon",
                 "points_cost": 100,
                 "reward_type": "coupon",
                 "loyalty_program_id": program.id,

@@ -31,12 +31,12 @@ tours.add("hk_portal_redeem_tour", {
     steps: () => [
         {
             content: "Open the reward",
-            trigger: ".o_hk_reward:contains('¥20 coupon') summary.o_hk_redeem",
+            trigger: ".o_hk_reward:contains('$20 coupon') summary.o_hk_redeem",
             run: "click",
         },
         {
             content: "Confirm",
-            trigger: ".o_hk_reward:contains('¥20 coupon') .o_hk_redeem_confirm",
+            trigger: ".o_hk_reward:contains('$20 coupon') .o_hk_redeem_confirm",
             run: "click",
             expectUnloadPage: true,
         },
