@@ -87,7 +87,6 @@ class HousekeepingServicePlan(models.Model):
     duration = fields.Float(string="Duration (hours)", default=2.0)
     pricelist_id = fields.Many2one(
         "product.pricelist",
-        string="Pricelist",
         help="The price per visit comes from this pricelist (the price of the service "
         "type's product); it can still be changed by hand.",
     )
