@@ -150,12 +150,9 @@ class HousekeepingPrepaidOffer(models.Model):
 
     @api.constrains("product_id")
     def _check_product_not_service(self):
+        taken = self.env["housekeeping.service.type"]._service_products(self.product_id)
         for offer in self:
-            if (
-                self.env["housekeeping.service.type"]
-                .sudo()
-                .search_count([("product_id", "=", offer.product_id.id)])
-            ):
+            if offer.product_id in taken:
                 raise ValidationError(
                     self.env._(
                         "The product %(product)s is a service's product: a top-up needs a "

@@ -79,12 +79,9 @@ class HousekeepingServicePlanTemplate(models.Model):
 
     @api.constrains("product_id")
     def _check_product_not_service(self):
+        taken = self.env["housekeeping.service.type"]._service_products(self.product_id)
         for template in self:
-            if (
-                self.env["housekeeping.service.type"]
-                .sudo()
-                .search_count([("product_id", "=", template.product_id.id)])
-            ):
+            if template.product_id in taken:
                 raise ValidationError(
                     self.env._(
                         "The product %(product)s is a service's product (one visit per "

@@ -40,3 +40,10 @@ class HousekeepingServiceType(models.Model):
         )
         for service_type in self:
             service_type.visit_count = counts.get(service_type, 0)
+
+    @api.model
+    def _service_products(self, products):
+        """The products of ``products`` that are a service type's product (each
+        unit sold makes a visit): a top-up offer or a plan offer needs a product of
+        its own. One query, whoever asks."""
+        return self.sudo().search([("product_id", "in", products.ids)]).product_id
