@@ -40,6 +40,9 @@ REASON_CODES = [
     ("expiry", "Expiry"),
     ("goodwill", "Goodwill Gesture"),
     ("correction", "Correction"),
+    ("topup", "Prepaid Top-up"),
+    ("topup_refund", "Prepaid Refund"),
+    ("topup_cancelled", "Prepaid Top-up Cancelled"),
     ("other", "Other"),
 ]
 DEBIT_TYPES = ("redeem", "expire", "reversal")
@@ -74,6 +77,14 @@ class HousekeepingPointsEntry(models.Model):
     )
     visit_id = fields.Many2one("housekeeping.visit", index="btree_not_null", ondelete="set null")
     reward_id = fields.Many2one("housekeeping.reward", index="btree_not_null", ondelete="restrict")
+    prepaid_entry_id = fields.Many2one(
+        "housekeeping.prepaid.entry",
+        string="Prepaid Movement",
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The top-up that earned these points, or the refund or cancellation that took "
+        "them back (Points on Top-ups).",
+    )
     loyalty_card_id = fields.Many2one("loyalty.card", string="Coupon", ondelete="set null")
     origin_entry_id = fields.Many2one(
         "housekeeping.points.entry",
@@ -440,6 +451,14 @@ class HousekeepingPointsEntry(models.Model):
                                       AND x.source_key = 'expire:' || c.id)
             ), todo AS (
                 SELECT * FROM lots WHERE remaining > 0
+            ), lk AS MATERIALIZED (
+                -- the customers whose balance moves, locked in id order before
+                -- the balance UPDATE below writes them (in its plan's order):
+                -- every writer of customers locks them in id order, no deadlock
+                -- (docs/reliability.md, Several cron workers)
+                SELECT p.id FROM res_partner p
+                 WHERE p.id IN (SELECT partner_id FROM todo)
+                 ORDER BY p.id FOR NO KEY UPDATE OF p
             ), ins AS (
                 INSERT INTO housekeeping_points_entry
                        (partner_id, company_id, points, entry_type, reason_code, date,
@@ -458,6 +477,7 @@ class HousekeepingPointsEntry(models.Model):
             ), bal AS (
                 UPDATE res_partner p SET points_balance = p.points_balance + d.delta
                   FROM (SELECT partner_id, sum(points) AS delta FROM ins GROUP BY partner_id) d
+                  JOIN lk ON lk.id = d.partner_id
                  WHERE p.id = d.partner_id
             )
             SELECT (SELECT count(*) FROM cand), (SELECT count(*) FROM ins),

@@ -234,6 +234,53 @@ class HousekeepingVisit(models.Model):
                 else 0.0
             )
 
+    def write(self, vals):
+        """A visit to come paid in advance from the balance (portal) keeps its
+        customer, amount and payment: the debit was taken for them."""
+        frozen = {"partner_id", "company_id", "amount", "prepaid_amount", "payment_method"}
+        if frozen & set(vals):
+            self.filtered(lambda v: v.state != "done")._hk_check_advance_frozen(vals)
+        return super().write(vals)
+
+    def _hk_check_advance_frozen(self, vals):
+        paid = self.env["housekeeping.engine.prepaid"]._visits_paid_in_advance(self)
+        for visit in self.filtered(lambda v: v.id in paid):
+            changed = [
+                name
+                for name in (
+                    "partner_id",
+                    "company_id",
+                    "amount",
+                    "prepaid_amount",
+                    "payment_method",
+                )
+                if name in vals
+                and visit._fields[name].convert_to_write(visit[name], visit) != vals[name]
+                and not (
+                    visit._fields[name].type == "monetary"
+                    and not visit.currency_id.compare_amounts(visit[name], vals[name] or 0.0)
+                )
+            ]
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "The visit %(visit)s was paid in advance from the prepaid balance: "
+                        "its customer, amount and payment stay. To change them, cancel the "
+                        "visit (the balance is credited back) and record it again.",
+                        visit=visit.name,
+                    )
+                )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_paid_in_advance(self):
+        if self.env["housekeeping.engine.prepaid"]._visits_paid_in_advance(self):
+            raise UserError(
+                self.env._(
+                    "A visit paid in advance from the prepaid balance cannot be deleted: "
+                    "cancel it instead (the balance is credited back)."
+                )
+            )
+
     def _hk_check_done_frozen(self, vals):
         super()._hk_check_done_frozen(vals)
         if "prepaid_amount" not in vals:

@@ -136,6 +136,9 @@ class ResConfigSettings(models.TransientModel):
     hk_prepaid_topup_counts_as_spend = fields.Boolean(
         related="company_id.hk_prepaid_topup_counts_as_spend", readonly=False
     )
+    hk_prepaid_topup_points = fields.Boolean(
+        related="company_id.hk_prepaid_topup_points", readonly=False
+    )
 
     # ------------------------------------------------------------
     # Customer portal: cancelling and moving visits

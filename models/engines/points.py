@@ -75,6 +75,7 @@ class HousekeepingEnginePoints(models.AbstractModel):
             )
         )
         multipliers = visits.partner_id._hk_points_multiplier()
+        from_balance = self._paid_from_balance(visits)
         today = fields.Date.context_today(self)
         backdate = self.env.context.get("hk_points_date_from_visit")  # demo history
         vals_list = []
@@ -82,9 +83,11 @@ class HousekeepingEnginePoints(models.AbstractModel):
             day = visit.date.date() if backdate else today
             partner = visit.partner_id
             company = visit.company_id or partner._hk_company()
+            # Points on Top-ups: the part paid from the balance earned its points
+            # when it was topped up; the rest paid otherwise earns
+            base = visit.amount - from_balance.get(visit.id, 0.0)
             points = math.floor(
-                visit.amount * company.hk_points_per_currency * multipliers.get(partner.id, 1.0)
-                + 1e-9
+                base * company.hk_points_per_currency * multipliers.get(partner.id, 1.0) + 1e-9
             )
             if points <= 0:
                 continue
@@ -103,6 +106,26 @@ class HousekeepingEnginePoints(models.AbstractModel):
                 }
             )
         Entry._post_credits(vals_list)
+
+    @api.model
+    def _paid_from_balance(self, visits):
+        """{visit id: the part paid from the prepaid balance} of the ``visits`` of
+        companies with *Points on Top-ups* (one query, none when no company has
+        it; a part not set, as on visits inserted in SQL, is the whole amount)."""
+        visits = visits.filtered(
+            lambda v: v.payment_method == "prepaid" and v.company_id.hk_prepaid_topup_points
+        )
+        if not visits:
+            return {}
+        visits.flush_recordset(["payment_method", "amount", "prepaid_amount"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, COALESCE(prepaid_amount, amount) FROM housekeeping_visit
+                    WHERE id = ANY(%s)""",
+                visits.ids,
+            )
+        )
+        return {vid: float(part or 0.0) for vid, part in self.env.cr.fetchall()}
 
     @api.model
     def _reverse_visit_points(self, visits):

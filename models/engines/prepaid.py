@@ -1,3 +1,5 @@
+import math
+
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
@@ -457,6 +459,74 @@ class HousekeepingEnginePrepaid(models.AbstractModel):
             lines="\n".join(lines),
         )
 
+    # ------------------------------------------------------------------ paid in advance (portal)
+    @api.model
+    def _visits_paid_in_advance(self, visits):
+        """The ids of the ``visits`` (to come) holding a payment from the balance
+        not credited back: paid in advance on the portal (one query, none when no
+        visit is paid from the balance)."""
+        visits = visits.filtered(lambda v: v.payment_method == "prepaid")
+        if not visits:
+            return set()
+        self.env["housekeeping.prepaid.entry"].flush_model(["visit_id", "entry_type"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT e.visit_id FROM housekeeping_prepaid_entry e
+                    WHERE e.visit_id = ANY(%s) AND e.entry_type = 'spend'
+                      AND NOT EXISTS (SELECT 1 FROM housekeeping_prepaid_entry r
+                                       WHERE r.origin_entry_id = e.id)""",
+                visits.ids,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _pay_in_advance(self, visit):
+        """The customer pays ``visit``, a visit to come, from their balance now
+        (the portal's *Pay from balance*): the card is locked and the balance
+        checked under the lock, the visit becomes paid from the balance for its
+        whole amount and the debit is posted at once, so the money is reserved and
+        nothing can spend it twice (completing the visit debits nothing more;
+        cancelling it credits the payment back). Raises ``UserError`` with the
+        reason, before anything is written, when the visit is not payable, already
+        paid or the balance is short."""
+        visit.ensure_one()
+        if visit.state not in ("draft", "scheduled"):
+            raise UserError(self.env._("This visit can no longer be paid from the balance."))
+        if visit.currency_id.compare_amounts(visit.amount, 0.0) <= 0:
+            raise UserError(
+                self.env._("This visit has no price yet: it can be paid once we have confirmed it.")
+            )
+        if (
+            visit.is_paid
+            or visit.payment_method == "package"
+            or self._visits_paid_in_advance(visit)
+        ):
+            raise UserError(self.env._("This visit is already paid."))
+        company = visit.company_id
+        locked, card_of = self._lock_partner_cards({(visit.partner_id.id, company.id)}, company)
+        balance = locked.get(card_of.get((visit.partner_id.id, company.id)), (0.0, 0.0))[0]
+        if company.currency_id.compare_amounts(balance, visit.amount) < 0:
+            raise UserError(
+                self.env._(
+                    "Your prepaid balance (%(balance)s) is short of the %(amount)s of this "
+                    "visit: nothing was paid. Top up your balance, or pay the visit another way.",
+                    balance=format_amount(self.env, balance, company.currency_id),
+                    amount=format_amount(self.env, visit.amount, company.currency_id),
+                )
+            )
+        visit.write(
+            {
+                "payment_method": "prepaid",
+                "prepaid_amount": visit.amount,
+                "payment_method_rest": False,
+            }
+        )
+        prepaid, _package = self._visit_candidates(visit, done=False)
+        rows = self._visit_debits(prepaid)
+        with engine_writes(PREPAID_LEDGER):
+            return self._post(rows)
+
     # ------------------------------------------------------------------ visit packages
     @api.model
     def _package_uses(self, todo):
@@ -783,7 +853,9 @@ class HousekeepingEnginePrepaid(models.AbstractModel):
             return self.env["housekeeping.prepaid.entry"]
         self._lock_cards([row["card_id"] for row in rows])
         with engine_writes(PREPAID_LEDGER):
-            return self._post(rows)
+            entries = self._post(rows)
+        self._topup_points(entries)
+        return entries
 
     @api.model
     def _orders_cancelled(self, orders):
@@ -840,8 +912,13 @@ class HousekeepingEnginePrepaid(models.AbstractModel):
                         "description": template % {"order": entry.sale_order_id.name},
                     }
                 )
+        # a cancelled top-up takes back all the points it earned (checked first)
+        plan = self._topup_points_plan(entries)
         with engine_writes(PREPAID_LEDGER):
-            return self._post(rows)
+            posted = self._post(rows)
+        cause_of = {entry.origin_entry_id.id: entry for entry in posted}
+        self._topup_points_back(plan, cause_of, "topup_cancelled")
+        return posted
 
     @api.model
     def _opening_balances(self, amounts, company, description):
@@ -913,8 +990,14 @@ class HousekeepingEnginePrepaid(models.AbstractModel):
             "reason": reason,
             "description": self.env._("Refund: %(reason)s", reason=reason),
         }
+        # the refunded principal takes back the points it earned (checked first)
+        plan = self._topup_points_plan(
+            self.env["housekeeping.prepaid.entry"], partner, company, self._round(company, amount)
+        )
         with engine_writes(PREPAID_LEDGER):
-            return self._post([row])
+            posted = self._post([row])
+        self._topup_points_back(plan, {None: posted}, "topup_refund")
+        return posted
 
     @api.model
     def _correct(self, partner, company, amount, reason):
@@ -943,6 +1026,191 @@ class HousekeepingEnginePrepaid(models.AbstractModel):
         }
         with engine_writes(PREPAID_LEDGER):
             return self._post([row])
+
+    # ------------------------------------------------------------------ points on top-ups
+    @api.model
+    def _topup_points(self, entries):
+        """*Points on Top-ups*: each top-up of ``entries`` of a company with the
+        setting earns floor(principal × points per currency unit × the customer's
+        tier multiplier), never on its bonus: one credit per top-up, linked to it
+        (``prepaid_entry_id``, key ``topup:<entry id>``)."""
+        entries = entries.filtered(
+            lambda e: (
+                e.entry_type == "topup" and e.principal > 0 and e.company_id.hk_prepaid_topup_points
+            )
+        )
+        if not entries:
+            return self.env["housekeeping.points.entry"]
+        multipliers = entries.partner_id._hk_points_multiplier()
+        today = fields.Date.context_today(self)
+        vals_list = []
+        for entry in entries:
+            company = entry.company_id
+            points = math.floor(
+                entry.principal
+                * company.hk_points_per_currency
+                * multipliers.get(entry.partner_id.id, 1.0)
+                + 1e-9
+            )
+            if points <= 0:
+                continue
+            months = company.hk_points_validity_months
+            vals_list.append(
+                {
+                    "partner_id": entry.partner_id.id,
+                    "company_id": company.id,
+                    "points": points,
+                    "entry_type": "earn",
+                    "reason_code": "topup",
+                    "prepaid_entry_id": entry.id,
+                    "date": today,
+                    "expiry_date": today + relativedelta(months=months) if months else None,
+                    "source_key": f"topup:{entry.id}",
+                }
+            )
+        return self.env["housekeeping.points.entry"].sudo()._post_credits(vals_list)
+
+    @api.model
+    def _topup_points_plan(self, topups, partner=None, company=None, principal=0.0):
+        """The points to take back, as ``[(credit, points, top-up entry)]``: all
+        the points left of the credits earned by the top-ups ``topups`` (a
+        cancelled top-up), or, for a refund of ``principal`` of ``partner`` in
+        ``company``, those of the refunded principal at the rate its top-up
+        earned, newest top-up first (the money paid back is the last paid in:
+        the earlier refunds are replayed in order over the customer's top-ups,
+        those that earned no points included). Never more than what a credit has
+        left (not taken back, not expired). Raises ``UserError``, nothing written,
+        when the customer already spent them and the company does not allow
+        negative points balances."""
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        if topups:
+            credits = Entry.search(
+                [
+                    ("reason_code", "=", "topup"),
+                    ("entry_type", "=", "earn"),
+                    ("prepaid_entry_id", "in", topups.ids),
+                ]
+            )
+        elif partner:
+            credits = Entry.search(
+                [
+                    ("reason_code", "=", "topup"),
+                    ("entry_type", "=", "earn"),
+                    ("partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                ]
+            )
+        else:
+            return []
+        if not credits:
+            return []
+        # what each credit gave back already (refunds, cancellation) or lost (expiry)
+        gone = dict(
+            Entry._read_group(
+                [("origin_entry_id", "in", credits.ids), ("points", "<", 0)],
+                ["origin_entry_id"],
+                ["points:sum"],
+            )
+        )
+        remaining = {credit: credit.points + gone.get(credit, 0) for credit in credits}
+        if topups:
+            plan = [(c, left, c.prepaid_entry_id) for c, left in remaining.items() if left > 0]
+        else:
+            credit_of = {credit.prepaid_entry_id.id: credit for credit in credits}
+            # the principal of each top-up not refunded yet: the earlier refunds
+            # replayed in order, each from the newest top-ups first
+            stack = []
+            for entry in (
+                self.env["housekeeping.prepaid.entry"]
+                .sudo()
+                .search(
+                    [
+                        ("partner_id", "=", partner.id),
+                        ("company_id", "=", company.id),
+                        ("entry_type", "in", ("topup", "refund", "correction")),
+                    ],
+                    order="id",
+                )
+            ):
+                if entry.entry_type == "topup" and entry.principal > 0:
+                    stack.append([entry, entry.principal])
+                elif entry.entry_type == "correction" and entry.origin_entry_id:
+                    stack = [item for item in stack if item[0] != entry.origin_entry_id]
+                elif entry.entry_type == "refund":
+                    self._consume(stack, -entry.principal)
+            plan = []
+            for topup, part, whole in self._consume(stack, principal):
+                credit = credit_of.get(topup.id)
+                if not credit or remaining[credit] <= 0:
+                    continue
+                points = (
+                    remaining[credit]
+                    if whole
+                    else min(
+                        remaining[credit],
+                        math.floor(part * credit.points / topup.principal + 1e-9),
+                    )
+                )
+                if points > 0:
+                    plan.append((credit, points, topup))
+        for customer in {credit.partner_id for credit, _p, _t in plan}:
+            needed = sum(points for credit, points, _t in plan if credit.partner_id == customer)
+            if customer._hk_company().hk_points_allow_negative:
+                continue
+            balance = Entry._lock_balance(customer)
+            if balance < needed:
+                raise UserError(
+                    self.env._(
+                        "%(customer)s already spent %(missing)s of the %(points)s points "
+                        "earned on this prepaid money: taking them back would leave a "
+                        "negative points balance, nothing was recorded. Deduct the value of "
+                        "the points spent from the money paid back (refund less), or allow "
+                        "negative points balances in the settings.",
+                        customer=customer.display_name,
+                        missing=needed - max(balance, 0),
+                        points=needed,
+                    )
+                )
+        return plan
+
+    @staticmethod
+    def _consume(stack, amount):
+        """Take ``amount`` from the ``stack`` of ``[top-up, principal left]``,
+        newest first; returns ``[(top-up, part taken, all of it)]``."""
+        taken = []
+        while amount > 0.005 and stack:
+            topup, left = stack[-1]
+            part = min(amount, left)
+            amount -= part
+            whole = part >= left - 0.005
+            taken.append((topup, part, whole))
+            if whole:
+                stack.pop()
+            else:
+                stack[-1][1] = left - part
+        return taken
+
+    @api.model
+    def _topup_points_back(self, plan, cause_of, reason_code):
+        """Post the take-backs of ``plan`` (``_topup_points_plan``): a reversal of
+        each credit, linked to the prepaid movement that caused it (``cause_of``:
+        {top-up entry id: movement}, or {None: movement} for all)."""
+        Entry = self.env["housekeeping.points.entry"].sudo()
+        for credit, points, topup in plan:
+            cause = cause_of.get(topup.id) or cause_of.get(None)
+            Entry._post_debit(
+                credit.partner_id,
+                points,
+                {
+                    "entry_type": "reversal",
+                    "reason_code": reason_code,
+                    "origin_entry_id": credit.id,
+                    "prepaid_entry_id": cause.id if cause else None,
+                    "company_id": credit.company_id.id,
+                    "source_key": f"{reason_code}:{cause.id if cause else 0}:{credit.id}",
+                },
+                allow_negative=True,
+            )
 
     # ------------------------------------------------------------------ bonus expiry
     @api.model
