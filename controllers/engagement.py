@@ -4,6 +4,11 @@ from odoo.http import request
 
 
 class HousekeepingEngagement(http.Controller):
+    def _hk_readonly_on_get(self, rule, args):
+        """Read-only for GET (the confirmation page writes nothing: a read replica
+        may serve it), read/write for the POST that unsubscribes."""
+        return request.httprequest.method in ("GET", "HEAD")
+
     @http.route(
         "/housekeeping/unsubscribe/<int:partner_id>/<string:token>",
         type="http",
@@ -11,6 +16,7 @@ class HousekeepingEngagement(http.Controller):
         methods=["GET", "POST"],
         csrf=False,  # RFC 8058 one-click unsubscribe posts without a session
         sitemap=False,
+        readonly=_hk_readonly_on_get,
     )
     def unsubscribe(self, partner_id, token, **kwargs):
         """The link of every marketing message. The signed token in the link (HMAC

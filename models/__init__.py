@@ -29,6 +29,7 @@ from . import res_users
 from . import housekeeping_journey
 from . import housekeeping_recommendation
 from . import housekeeping_dashboard
+from . import housekeeping_dashboard_snapshot
 from . import housekeeping_prediction
 from . import loyalty_card
 from . import housekeeping_prepaid

@@ -103,6 +103,8 @@ class HousekeepingComplaint(models.Model):
                 continue
             vals["user_id"] = responsible.get(vals.get("partner_id")) or creator
         complaints = super().create(vals_list)
+        # the complaints count in the facts of their visits (visit reports)
+        self.env["housekeeping.visit.fact"].sudo()._hk_refresh(complaints.visit_id.ids)
         # an open complaint is a quality signal: the customer is due for the rules
         self.env["housekeeping.engine.lifecycle"].sudo()._mark_due(complaints.partner_id)
         engine = self.env["housekeeping.engine"]
@@ -123,11 +125,33 @@ class HousekeepingComplaint(models.Model):
         return complaints
 
     def write(self, vals):
+        # a complaint moved to another visit, or cancelled (or no longer): the
+        # facts of its visits (visit reports) count it or not
+        facts_due = "visit_id" in vals or (
+            "state" in vals
+            and (vals["state"] == "cancelled" or any(c.state == "cancelled" for c in self))
+        )
+        visits_before = self.visit_id if facts_due else None
         if "state" not in vals and "partner_id" not in vals:
-            return super().write(vals)
+            result = super().write(vals)
+            if facts_due:
+                self.env["housekeeping.visit.fact"].sudo()._hk_refresh(
+                    (visits_before | self.visit_id).ids
+                )
+            return result
         before = self.partner_id
         result = super().write(vals)
+        if facts_due:
+            self.env["housekeeping.visit.fact"].sudo()._hk_refresh(
+                (visits_before | self.visit_id).ids
+            )
         self.env["housekeeping.engine.lifecycle"].sudo()._mark_due(before | self.partner_id)
+        return result
+
+    def unlink(self):
+        visits = self.visit_id
+        result = super().unlink()
+        self.env["housekeeping.visit.fact"].sudo()._hk_refresh(visits.ids)
         return result
 
     def action_start(self):

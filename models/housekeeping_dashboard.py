@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -15,6 +15,20 @@ FORECAST_DAYS = 90
 
 
 PERIODS = ("month", "30d")
+
+# the visit KPIs of a snapshot row (housekeeping.dashboard.snapshot), in the order
+# of ``_visit_kpi_rows``
+SNAPSHOT_KPIS = (
+    "active_count",
+    "active_prev_count",
+    "active_prev2_count",
+    "retained_count",
+    "retained_prev_count",
+    "buyer_count",
+    "repeat_buyer_count",
+    "buyer_prev_count",
+    "repeat_buyer_prev_count",
+)
 
 
 class HousekeepingDashboard(models.AbstractModel):
@@ -44,16 +58,22 @@ class HousekeepingDashboard(models.AbstractModel):
         12 months with the 12 before.
         """
         ctx = self._dashboard_context(period, company_ids)
+        # the figures of the last nightly run (housekeeping.dashboard.snapshot),
+        # None before the first one: then computed live
+        ctx["snapshot"] = self._snapshot_rows(ctx)
+        # the month-end stages' estimated cost makes PostgreSQL compile the query
+        # (JIT): 0.2 s of compiling for a few milliseconds of work
+        self.env["housekeeping.engine"]._without_jit()
         values = {}
         for key, query in self._queries(ctx).items():
             self.env.cr.execute(query)
             values[key] = self.env.cr.fetchone()
-        # one pass over the visits gives three KPIs (current, previous each)
-        row = values.pop("visit_kpis")
-        values.update(active=row[0:2], repeat=row[2:4], retention=row[4:6])
+        # active customers, repeat-purchase rate, retention (current, previous each)
+        values.update(self._visit_kpis(ctx))
         allowed = self._allowed_companies()
         return {
             "kpis": self._kpis(values, ctx),
+            "as_of": self._as_of(ctx),
             "charts": self._charts(ctx),
             "forecast": self._forecast(ctx),
             "cleaners": self._cleaner_ranking(ctx),
@@ -196,6 +216,7 @@ class HousekeepingDashboard(models.AbstractModel):
         return None
 
     @api.model
+    @api.readonly
     def action_open_kpi(self, key, period="month", company_ids=None):
         """The customers a KPI card counts, in the customers' list."""
         ctx = self._dashboard_context(period, company_ids)
@@ -218,58 +239,20 @@ class HousekeepingDashboard(models.AbstractModel):
     def _queries(self, ctx):
         """{kpi: SQL returning (current, previous)}."""
         today = ctx["today"]
-
-        def window(days_back_from, days_back_to):
-            # done visits dated in (today - from, today - to], as calendar days; a
-            # range on the column itself, so that the index on the date serves it
-            return SQL(
-                "v.date >= %s AND v.date < %s",
-                today - timedelta(days=days_back_from - 1),
-                today - timedelta(days=days_back_to - 1),
-            )
-
-        visits = SQL(
-            "FROM housekeeping_visit v WHERE v.state = 'done' AND v.company_id = ANY(%s)",
-            ctx["companies"],
-        )
         partners = SQL(
             "p.active AND %s = ANY(%s)",
             self.env["housekeeping.engine"]._settings_company_sql("p"),
             ctx["companies"],
         )
-        logs = SQL("(l.company_id IS NULL OR l.company_id = ANY(%s))", ctx["companies"])
         d = ACTIVE_DAYS
         point_values = self.env["housekeeping.reward"]._hk_point_values(
             self.env["res.company"].browse(ctx["companies"])
         )
+        # the points of the snapshot (dated before its day), per company
+        snapshot = ctx.get("snapshot") or {}
+        since = {c: snapshot[c]["date"] if c in snapshot else date.min for c in point_values}
+        closed = {c: snapshot[c]["points_closed"] for c in point_values if c in snapshot}
         return {
-            # active customers (a visit in the last 90 days, and the 90 before),
-            # repeat-purchase rate (2+ visits among customers with one, last 12
-            # months and the 12 before) and retention (customers of the previous 90
-            # days seen again in the last 90, and the same one period earlier):
-            # one scan of two years of visits, grouped by customer once
-            "visit_kpis": SQL(
-                """SELECT count(*) FILTER (WHERE p0), count(*) FILTER (WHERE p1),
-                          100.0 * count(*) FILTER (WHERE y0 >= 2)
-                                / NULLIF(count(*) FILTER (WHERE y0 >= 1), 0),
-                          100.0 * count(*) FILTER (WHERE y1 >= 2)
-                                / NULLIF(count(*) FILTER (WHERE y1 >= 1), 0),
-                          100.0 * count(*) FILTER (WHERE p1 AND p0)
-                                / NULLIF(count(*) FILTER (WHERE p1), 0),
-                          100.0 * count(*) FILTER (WHERE p2 AND p1)
-                                / NULLIF(count(*) FILTER (WHERE p2), 0)
-                     FROM (SELECT v.partner_id, bool_or(%s) AS p0, bool_or(%s) AS p1,
-                                  bool_or(%s) AS p2, count(*) FILTER (WHERE %s) AS y0,
-                                  count(*) FILTER (WHERE %s) AS y1
-                           %s AND %s GROUP BY v.partner_id) c""",
-                window(d, 0),
-                window(2 * d, d),
-                window(3 * d, 2 * d),
-                window(365, 0),
-                window(730, 365),
-                visits,
-                window(max(730, 3 * d), 0),
-            ),
             "new": SQL(
                 """SELECT count(*) FILTER (WHERE p.first_visit_date >= %(start)s),
                           count(*) FILTER (WHERE p.first_visit_date <= %(prev_end)s)
@@ -282,62 +265,240 @@ class HousekeepingDashboard(models.AbstractModel):
                 today=today,
                 partners=partners,
             ),
+            # at risk now, and at the end of the previous period: now, less the
+            # moves into at risk since, plus the moves out (``_moves``)
             "at_risk": SQL(
-                """SELECT (SELECT count(*) FROM res_partner p
-                            WHERE %(partners)s AND p.lifecycle_stage = 'at_risk'),
-                          (SELECT count(*) FROM (
-                               SELECT DISTINCT ON (l.partner_id) l.to_stage
-                                 FROM housekeeping_stage_log l
-                                 JOIN res_partner p ON p.id = l.partner_id
-                                WHERE %(logs)s AND %(partners)s AND l.date <= %(prev_end)s
-                                ORDER BY l.partner_id, l.date DESC, l.id DESC) s
-                            WHERE s.to_stage = 'at_risk')""",
+                """SELECT n, n - COALESCE((SELECT sum(m.at_risk) FROM %(moves)s m), 0)
+                     FROM (SELECT count(*) AS n FROM res_partner p
+                            WHERE %(partners)s AND p.lifecycle_stage = 'at_risk') c""",
                 partners=partners,
-                logs=logs,
-                prev_end=ctx["prev_end"],
+                moves=self._moves(ctx, ctx["prev_end"] + timedelta(days=1)),
             ),
+            # the moves into churned of the windows (``_moves``)
             "churned": SQL(
-                """SELECT count(DISTINCT l.partner_id) FILTER (WHERE l.date >= %(start)s),
-                          count(DISTINCT l.partner_id) FILTER (WHERE l.date <= %(prev_end)s)
-                     FROM housekeeping_stage_log l
-                     JOIN res_partner p ON p.id = l.partner_id AND p.active
-                    WHERE %(logs)s AND l.to_stage = 'churned'
-                      AND l.date >= %(prev_start)s AND l.date <= %(today)s""",
-                logs=logs,
+                """SELECT COALESCE(sum(m.churned) FILTER (WHERE m.day >= %(start)s), 0),
+                          COALESCE(sum(m.churned) FILTER (WHERE m.day <= %(prev_end)s), 0)
+                     FROM %(moves)s m WHERE m.day <= %(today)s""",
+                moves=self._moves(ctx, ctx["prev_start"]),
                 start=ctx["start"],
-                prev_start=ctx["prev_start"],
                 prev_end=ctx["prev_end"],
                 today=today,
             ),
+            # the rated done visits of the windows, from the visit facts (local
+            # days): sum of the scores over the rated visits
             "satisfaction": SQL(
-                """SELECT avg(r.rating) FILTER (WHERE %s), avg(r.rating) FILTER (WHERE %s)
-                     FROM rating_rating r
-                     JOIN housekeeping_visit v ON v.id = r.res_id
-                    WHERE r.res_model = 'housekeeping.visit' AND r.consumed AND r.rating > 0
-                      AND v.state = 'done' AND v.company_id = ANY(%s) AND %s""",
-                window(d, 0),
-                window(2 * d, d),
-                ctx["companies"],
-                window(2 * d, 0),
+                """SELECT sum(f.rating_sum) FILTER (WHERE %(cur)s)
+                              / NULLIF(sum(f.rated_count) FILTER (WHERE %(cur)s), 0),
+                          sum(f.rating_sum) FILTER (WHERE %(prev)s)
+                              / NULLIF(sum(f.rated_count) FILTER (WHERE %(prev)s), 0)
+                     FROM housekeeping_visit_fact f
+                    WHERE f.company_id = ANY(%(companies)s) AND f.rated_count > 0
+                      AND %(both)s""",
+                cur=SQL("f.date >= %s AND f.date <= %s", today - timedelta(days=d - 1), today),
+                prev=SQL(
+                    "f.date >= %s AND f.date <= %s",
+                    today - timedelta(days=2 * d - 1),
+                    today - timedelta(days=d),
+                ),
+                companies=ctx["companies"],
+                both=SQL("f.date >= %s AND f.date <= %s", today - timedelta(days=2 * d - 1), today),
             ),
-            # each point at what points are worth when redeemed (the catalog)
+            # each point at what points are worth when redeemed (the catalog); the
+            # points dated before the last nightly run are summed in its snapshot
+            # (``closed``): read are only the entries since the earlier of the run
+            # and the end of the previous period (all of them without a snapshot)
             "liability": SQL(
-                """SELECT COALESCE(sum(e.points), 0),
-                          COALESCE(sum(e.points) FILTER (WHERE e.date <= %(prev_end)s), 0),
-                          COALESCE(sum(e.points * pv.value), 0),
-                          COALESCE(sum(e.points * pv.value)
-                                   FILTER (WHERE e.date <= %(prev_end)s), 0)
+                """SELECT %(closed)s + COALESCE(sum(e.points) FILTER (WHERE %(live)s), 0),
+                          %(closed)s + COALESCE(sum(e.points) FILTER (WHERE %(plus)s), 0)
+                              - COALESCE(sum(e.points) FILTER (WHERE %(minus)s), 0),
+                          %(closed_money)s
+                              + COALESCE(sum(e.points * pv.value) FILTER (WHERE %(live)s), 0),
+                          %(closed_money)s
+                              + COALESCE(sum(e.points * pv.value) FILTER (WHERE %(plus)s), 0)
+                              - COALESCE(sum(e.points * pv.value) FILTER (WHERE %(minus)s), 0)
                      FROM housekeeping_points_entry e
-                     JOIN unnest(%(ids)s::int4[], %(values)s::numeric[]) AS pv(company_id, value)
-                       ON pv.company_id = e.company_id
-                    WHERE e.company_id = ANY(%(companies)s) AND e.date <= %(today)s""",
-                prev_end=ctx["prev_end"],
+                     JOIN unnest(%(ids)s::int4[], %(values)s::numeric[], %(since)s::date[])
+                          AS pv(company_id, value, since) ON pv.company_id = e.company_id
+                    WHERE e.company_id = ANY(%(companies)s) AND e.date <= %(today)s
+                      AND e.date >= %(lower)s""",
+                live=SQL("e.date >= pv.since"),
+                plus=SQL("e.date >= pv.since AND e.date <= %s", ctx["prev_end"]),
+                minus=SQL("e.date > %s AND e.date < pv.since", ctx["prev_end"]),
+                closed=sum(closed.values()),
+                closed_money=sum(n * point_values.get(c, 0) for c, n in closed.items()),
                 ids=list(point_values),
                 values=list(point_values.values()),
+                since=[since[c] for c in point_values],
+                lower=min([*since.values(), ctx["prev_end"] + timedelta(days=1)]),
                 companies=ctx["companies"],
                 today=today,
             ),
         }
+
+    # ------------------------------------------------------------------ snapshot
+    # (housekeeping.dashboard.snapshot, written nightly by housekeeping.engine.snapshot)
+
+    @api.model
+    def _snapshot_rows(self, ctx):
+        """{company id: its latest snapshot row (a dict)} of the dashboard's
+        companies, one query; None unless every one of them has a row."""
+        self.env["housekeeping.dashboard.snapshot"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT ON (s.company_id) s.company_id, s.date, s.write_date,
+                          s.stage_counts, s.tier_counts, s.points_closed, %s
+                     FROM housekeeping_dashboard_snapshot s
+                    WHERE s.company_id = ANY(%s) AND s.date <= %s
+                    ORDER BY s.company_id, s.date DESC""",
+                SQL(", ").join(SQL.identifier("s", name) for name in SNAPSHOT_KPIS),
+                ctx["companies"],
+                ctx["today"],
+            )
+        )
+        names = [d.name for d in self.env.cr.description]
+        rows = {row[0]: dict(zip(names, row, strict=True)) for row in self.env.cr.fetchall()}
+        return rows if len(rows) == len(ctx["companies"]) else None
+
+    @api.model
+    def _as_of(self, ctx):
+        """When the snapshot figures were computed (the oldest of the companies'
+        rows), in the user's time zone; False when computed live."""
+        if not ctx.get("snapshot"):
+            return False
+        when = min(row["write_date"] for row in ctx["snapshot"].values())
+        return self.env._(
+            "as of %(time)s",
+            time=fields.Datetime.to_string(fields.Datetime.context_timestamp(self, when))[:16],
+        )
+
+    @api.model
+    def _visit_kpi_rows(self, company_ids, today):
+        """Per company, ``(company_id, *SNAPSHOT_KPIS)`` as of ``today``: one scan
+        of two years of done visits, grouped by company and customer (a customer of
+        two companies counts in each). The nightly snapshot and the live fallback
+        of the dashboard."""
+        d = ACTIVE_DAYS
+
+        def window(days_back_from, days_back_to):
+            # done visits dated in (today - from, today - to], as calendar days; a
+            # range on the column itself, so that the index on the date serves it
+            return SQL(
+                "v.date >= %s AND v.date < %s",
+                today - timedelta(days=days_back_from - 1),
+                today - timedelta(days=days_back_to - 1),
+            )
+
+        self.env.cr.execute(
+            SQL(
+                """SELECT company_id, count(*) FILTER (WHERE p0), count(*) FILTER (WHERE p1),
+                          count(*) FILTER (WHERE p2), count(*) FILTER (WHERE p1 AND p0),
+                          count(*) FILTER (WHERE p2 AND p1), count(*) FILTER (WHERE y0 >= 1),
+                          count(*) FILTER (WHERE y0 >= 2), count(*) FILTER (WHERE y1 >= 1),
+                          count(*) FILTER (WHERE y1 >= 2)
+                     FROM (SELECT v.company_id, v.partner_id, bool_or(%s) AS p0,
+                                  bool_or(%s) AS p1, bool_or(%s) AS p2,
+                                  count(*) FILTER (WHERE %s) AS y0,
+                                  count(*) FILTER (WHERE %s) AS y1
+                             FROM housekeeping_visit v
+                            WHERE v.state = 'done' AND v.company_id = ANY(%s) AND %s
+                            GROUP BY v.company_id, v.partner_id) c
+                    GROUP BY company_id""",
+                window(d, 0),
+                window(2 * d, d),
+                window(3 * d, 2 * d),
+                window(365, 0),
+                window(730, 365),
+                company_ids,
+                window(max(730, 3 * d), 0),
+            )
+        )
+        return self.env.cr.fetchall()
+
+    @api.model
+    def _visit_kpis(self, ctx):
+        """``{active, repeat, retention: (current, previous)}``: from the snapshot
+        rows (a lookup), else live (``_visit_kpi_rows``, one scan)."""
+        if ctx.get("snapshot"):
+            rows = [[row[name] for name in SNAPSHOT_KPIS] for row in ctx["snapshot"].values()]
+        else:
+            rows = [row[1:] for row in self._visit_kpi_rows(ctx["companies"], ctx["today"])]
+        (
+            active,
+            active_prev,
+            active_prev2,
+            retained,
+            retained_prev,
+            buyers,
+            repeat,
+            buyers_prev,
+            repeat_prev,
+        ) = (sum(column) for column in zip(*rows, strict=True)) if rows else (0,) * 9
+
+        def rate(part, whole):
+            return 100.0 * part / whole if whole else None
+
+        return {
+            "active": (active, active_prev),
+            "repeat": (rate(repeat, buyers), rate(repeat_prev, buyers_prev)),
+            "retention": (rate(retained, active_prev), rate(retained_prev, active_prev2)),
+        }
+
+    @api.model
+    def _population_counts(self, company_ids):
+        """``({company: {stage: customers}}, {company: {tier id: members}})`` of the
+        active customers whose settings company is one of ``company_ids``: one
+        query (the nightly snapshot)."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT %s AS company_id, p.lifecycle_stage, p.membership_tier_id, count(*)
+                     FROM res_partner p
+                    WHERE p.active AND (p.lifecycle_stage IS NOT NULL
+                                        OR p.membership_tier_id IS NOT NULL)
+                    GROUP BY 1, 2, 3""",
+                self.env["housekeeping.engine"]._settings_company_sql("p"),
+            )
+        )
+        stages, tiers = {}, {}
+        for company_id, stage, tier_id, count in self.env.cr.fetchall():
+            if company_id not in company_ids:
+                continue
+            if stage:
+                per = stages.setdefault(company_id, {})
+                per[stage] = per.get(stage, 0) + count
+            if tier_id:
+                per = tiers.setdefault(company_id, {})
+                per[str(tier_id)] = per.get(str(tier_id), 0) + count
+        return stages, tiers
+
+    @api.model
+    def _moves(self, ctx, since):
+        """SQL (a subquery): the stage moves from the day ``since`` on, of the
+        companies of ``ctx`` (and of none), one row per day: ``churned`` (moves
+        into churned), ``won_back`` (from at risk or churned to new or loyal) and
+        ``at_risk`` (moves into at risk less moves out). The days folded by the
+        nightly snapshot (``housekeeping.lifecycle.month``, a few rows a day),
+        and the stage log rows written since (read by id)."""
+        Month = self.env["housekeeping.lifecycle.month"]
+        Month.flush_model()
+        return SQL(
+            """(SELECT m.day, m.churned_count AS churned, m.won_back_count AS won_back,
+                       m.at_risk_in_count - m.at_risk_out_count AS at_risk
+                  FROM housekeeping_lifecycle_month m
+                 WHERE m.lifecycle_stage IS NULL AND m.log_id IS NULL AND m.day >= %(since)s
+                   AND (m.company_id IS NULL OR m.company_id = ANY(%(companies)s))
+                 UNION ALL
+                SELECT l.date, (l.to_stage = 'churned')::int,
+                       (l.from_stage IN ('at_risk', 'churned')
+                        AND l.to_stage IN ('new', 'loyal'))::int,
+                       (l.to_stage = 'at_risk')::int
+                       - (l.from_stage IS NOT DISTINCT FROM 'at_risk')::int
+                  FROM housekeeping_stage_log l
+                 WHERE %(fresh)s AND l.date >= %(since)s
+                   AND (l.company_id IS NULL OR l.company_id = ANY(%(companies)s)))""",
+            since=since,
+            companies=ctx["companies"],
+            fresh=Month._fresh_sql("l"),
+        )
 
     @api.model
     def _kpi_definitions(self, ctx):
@@ -431,6 +592,9 @@ class HousekeepingDashboard(models.AbstractModel):
         money = values["liability"][2]
         values = dict(values, liability=values["liability"][:2])
         clickable = {"active", "new", "at_risk", "churned", "retention", "liability"}
+        # the KPIs of the nightly snapshot say when it was taken
+        as_of = self._as_of(ctx)
+        from_snapshot = {"active", "repeat", "retention"}
         kpis = []
         for key, label, kind, good, help_text, compare in self._kpi_definitions(ctx):
             current, previous = (v or 0 for v in values[key])
@@ -466,6 +630,7 @@ class HousekeepingDashboard(models.AbstractModel):
                     "help": help_text,
                     "compare": compare,
                     "clickable": key in clickable,
+                    "as_of": as_of if key in from_snapshot else False,
                     "money": float(money) if key == "liability" else None,
                     "extra": format_amount(self.env, float(money), ctx["currency"])
                     if key == "liability"
@@ -480,7 +645,27 @@ class HousekeepingDashboard(models.AbstractModel):
         partner_scope = self._partner_company_domain(ctx["companies"]) & Domain(
             "lifecycle_stage", "!=", False
         )
-        per_stage = dict(Partner._read_group(partner_scope, ["lifecycle_stage"], ["__count"]))
+        snapshot = ctx.get("snapshot")
+        if snapshot:
+            # as of the nightly snapshot: a lookup instead of a pass over the customers
+            per_stage, tier_counts = {}, {}
+            for row in snapshot.values():
+                for key, count in (row["stage_counts"] or {}).items():
+                    per_stage[key] = per_stage.get(key, 0) + count
+                for key, count in (row["tier_counts"] or {}).items():
+                    tier_counts[int(key)] = tier_counts.get(int(key), 0) + count
+            per_tier = [
+                (tier, tier_counts[tier.id])
+                for tier in self.env["housekeeping.tier"].sudo().browse(tier_counts).exists()
+            ]
+        else:
+            per_stage = dict(Partner._read_group(partner_scope, ["lifecycle_stage"], ["__count"]))
+            per_tier = Partner._read_group(
+                self._partner_company_domain(ctx["companies"])
+                & Domain("membership_tier_id", "!=", False),
+                ["membership_tier_id"],
+                ["__count"],
+            )
         labels = dict(Partner._fields["lifecycle_stage"]._description_selection(self.env))
         stages = [
             {"key": key, "label": labels[key], "value": per_stage.get(key, 0)}
@@ -490,16 +675,16 @@ class HousekeepingDashboard(models.AbstractModel):
         self.env.cr.execute(
             SQL(
                 """
-                -- one pass over the year's visits, grouped by month (a join per
-                -- month range read the visits twelve times: 19 s at 1M customers)
+                -- the year's done visits per month, from the visit facts (done
+                -- visits per local day, service type and cleaner)
                 SELECT to_char(m, 'YYYY-MM'), COALESCE(x.n, 0), COALESCE(x.amount, 0)
                   FROM generate_series(%(first)s::date, %(month)s::date, interval '1 month') m
                   LEFT JOIN (
-                       SELECT date_trunc('month', v.date) AS month, count(*) AS n,
-                              sum(v.amount) AS amount
-                         FROM housekeeping_visit v
-                        WHERE v.state = 'done' AND v.company_id = ANY(%(companies)s)
-                          AND v.date >= %(first)s AND v.date < %(today)s::date + 1
+                       SELECT date_trunc('month', f.date) AS month, sum(f.visit_count) AS n,
+                              sum(f.amount) AS amount
+                         FROM housekeeping_visit_fact f
+                        WHERE f.company_id = ANY(%(companies)s)
+                          AND f.date >= %(first)s AND f.date <= %(today)s
                         GROUP BY 1) x ON x.month = m
                  ORDER BY m
                 """,
@@ -513,12 +698,6 @@ class HousekeepingDashboard(models.AbstractModel):
             {"key": month, "label": month, "value": count, "amount": float(amount)}
             for month, count, amount in self.env.cr.fetchall()
         ]
-        per_tier = Partner._read_group(
-            self._partner_company_domain(ctx["companies"])
-            & Domain("membership_tier_id", "!=", False),
-            ["membership_tier_id"],
-            ["__count"],
-        )
         tiers = sorted(
             (
                 {
@@ -533,7 +712,11 @@ class HousekeepingDashboard(models.AbstractModel):
         )
         months = [row["key"] for row in visits]
         return {
-            "stages": {"title": self.env._("Customers per Stage"), "rows": stages},
+            "stages": {
+                "title": self.env._("Customers per Stage"),
+                "rows": stages,
+                "as_of": self._as_of(ctx),
+            },
             "stage_trend": {
                 "title": self.env._("Customers per Stage over Time"),
                 "labels": months,
@@ -545,7 +728,11 @@ class HousekeepingDashboard(models.AbstractModel):
                 "series": self._churn_winback(ctx, first, months),
             },
             "visits": {"title": self.env._("Done Visits per Month"), "rows": visits},
-            "tiers": {"title": self.env._("Members per Tier"), "rows": tiers},
+            "tiers": {
+                "title": self.env._("Members per Tier"),
+                "rows": tiers,
+                "as_of": self._as_of(ctx),
+            },
         }
 
     @api.model
@@ -568,12 +755,12 @@ class HousekeepingDashboard(models.AbstractModel):
                              FROM res_partner p WHERE %(partners)s),
                           COALESCE(sum(c.cleaners), 0),
                           COALESCE(sum(c.cleaners * rc.hk_cleaner_daily_visits), 0) * %(days)s
-                     FROM (SELECT v.company_id, count(DISTINCT v.employee_id) AS cleaners
-                             FROM housekeeping_visit v
-                             JOIN hr_employee e ON e.id = v.employee_id AND e.active
-                            WHERE v.state = 'done' AND v.company_id = ANY(%(companies)s)
-                              AND v.date >= %(since)s AND v.date < %(today)s::date + 1
-                            GROUP BY v.company_id) c
+                     FROM (SELECT f.company_id, count(DISTINCT f.employee_id) AS cleaners
+                             FROM housekeeping_visit_fact f
+                             JOIN hr_employee e ON e.id = f.employee_id AND e.active
+                            WHERE f.company_id = ANY(%(companies)s)
+                              AND f.date >= %(since)s AND f.date <= %(today)s
+                            GROUP BY f.company_id) c
                      JOIN res_company rc ON rc.id = c.company_id""",
                 partners=SQL(
                     "p.active AND %s = ANY(%s)",
@@ -614,13 +801,14 @@ class HousekeepingDashboard(models.AbstractModel):
             SQL(
                 """
             WITH done AS (
-                SELECT v.employee_id, count(*) AS visits, COALESCE(sum(v.amount), 0) AS revenue,
-                       avg(v.rating_last_value) FILTER (WHERE v.rating_last_value > 0) AS rating
-                  FROM housekeeping_visit v
-                 WHERE v.state = 'done' AND v.employee_id IS NOT NULL
-                   AND v.company_id = ANY(%(companies)s)
-                   AND v.date >= %(start)s AND v.date < %(today)s::date + 1
-                 GROUP BY v.employee_id
+                -- from the visit facts (done visits per local day and cleaner)
+                SELECT f.employee_id, sum(f.visit_count) AS visits,
+                       COALESCE(sum(f.amount), 0) AS revenue,
+                       sum(f.rating_sum) / NULLIF(sum(f.rated_count), 0) AS rating
+                  FROM housekeeping_visit_fact f
+                 WHERE f.employee_id IS NOT NULL AND f.company_id = ANY(%(companies)s)
+                   AND f.date >= %(start)s AND f.date <= %(today)s
+                 GROUP BY f.employee_id
             ), complained AS (
                 SELECT COALESCE(c.employee_id, v.employee_id) AS employee_id, count(*) AS n
                   FROM housekeeping_complaint c
@@ -690,21 +878,14 @@ class HousekeepingDashboard(models.AbstractModel):
     @api.model
     def _churn_winback(self, ctx, first, months):
         """Customers who became churned, and customers won back (from at risk or
-        churned to new or loyal), per month: one pass over the stage log."""
+        churned to new or loyal), per month: the moves of the stage log
+        (``_moves``), one query."""
         self.env.cr.execute(
             SQL(
-                """SELECT to_char(l.date, 'YYYY-MM'),
-                          count(DISTINCT l.partner_id) FILTER (WHERE l.to_stage = 'churned'),
-                          count(DISTINCT l.partner_id) FILTER (
-                              WHERE l.from_stage IN ('at_risk', 'churned')
-                                AND l.to_stage IN ('new', 'loyal'))
-                     FROM housekeeping_stage_log l
-                     JOIN res_partner p ON p.id = l.partner_id AND p.active
-                    WHERE (l.company_id IS NULL OR l.company_id = ANY(%s))
-                      AND l.date >= %s AND l.date <= %s
-                    GROUP BY 1""",
-                ctx["companies"],
-                first,
+                """SELECT to_char(m.day, 'YYYY-MM'), COALESCE(sum(m.churned), 0),
+                          COALESCE(sum(m.won_back), 0)
+                     FROM %s m WHERE m.day <= %s GROUP BY 1""",
+                self._moves(ctx, first),
                 ctx["today"],
             )
         )

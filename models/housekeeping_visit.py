@@ -131,6 +131,9 @@ class HousekeepingVisit(models.Model):
     # a customer's done visits in date order (statistics, lifecycle); the amount
     # rides along so that RFM's window sums read the index alone
     _partner_date_idx = models.Index("(partner_id, date) INCLUDE (amount) WHERE state = 'done'")
+    # the done visits of a cleaner's day (visits without a cleaner under 0): how
+    # housekeeping.visit.fact._hk_refresh finds the visits of a fact key
+    _fact_key_idx = models.Index("(COALESCE(employee_id, 0), date) WHERE state = 'done'")
 
     # ------------------------------------------------------------------ CRUD
     @api.depends("service_type_id")
@@ -209,7 +212,27 @@ class HousekeepingVisit(models.Model):
         done_before = self.filtered(lambda v: v.state == "done")
         done_before._hk_check_done_frozen(vals)
         partners_before = done_before.partner_id
+        # the visit facts (visit reports): a visit done or no longer, or a done
+        # visit moved or changed, refreshes the facts of its keys before and after
+        Facts = self.env["housekeeping.visit.fact"].sudo()
+        fact_keys = ()
+        if done_before and set(Facts._visit_fields) & set(vals):
+            fact_keys = Facts._hk_keys(done_before.ids)
         res = super().write(vals)
+        if "state" in vals and vals["state"] == "done":
+            # done now: their contribution added to their keys (a key's other
+            # visits are not read again); a done one rewritten, recounted
+            Facts._hk_add((self - done_before).ids)
+            if fact_keys:
+                Facts._hk_refresh(done_before.ids, fact_keys)
+        elif "state" in vals and done_before:
+            # no longer done: taken away, unless more than the state changed
+            if fact_keys:
+                Facts._hk_refresh(done_before.ids, fact_keys)
+            else:
+                Facts._hk_add(done_before.ids, sign=-1)
+        elif fact_keys:
+            Facts._hk_refresh(done_before.ids, fact_keys)
         if {"employee_id", "partner_id", "service_type_id"} & set(vals):
             self.filtered("employee_id")._hk_check_cleaner()
         if "state" not in vals and stats_fields & set(vals) and done_before:
@@ -332,6 +355,9 @@ class HousekeepingVisit(models.Model):
         """Complete the visits: statistics, tier, points and stage of their customers."""
         if any(visit.state not in ("draft", "scheduled") for visit in self):
             raise UserError(self.env._("Only draft or scheduled visits can be completed."))
+        # the customers' rows first (id order), then their visits, as the engines
+        # do: a tier evaluation re-ranking their visits meanwhile cannot deadlock
+        self.env["housekeeping.engine"]._lock_partners(self.partner_id.ids)
         # a prepaid balance short refuses before anything is written
         self.env["housekeeping.engine.prepaid"]._check_visits_payable(self)
         for visit in self.filtered(lambda v: not v.date):
@@ -352,6 +378,8 @@ class HousekeepingVisit(models.Model):
         if any(visit.state == "cancelled" for visit in self):
             raise UserError(self.env._("This visit is already cancelled."))
         was_done = self.filtered(lambda v: v.state == "done")
+        # (the customers' rows before their visits, as in action_done)
+        self.env["housekeeping.engine"]._lock_partners(self.partner_id.ids)
         self._hk_write_state({"state": "cancelled"})
         if was_done:
             was_done._hk_pipeline_cancelled(was_done=True)
@@ -386,6 +414,11 @@ class HousekeepingVisit(models.Model):
             self.env["housekeeping.engine.statistics"]._refresh_visit_stats(customers.ids)
             self.env["housekeeping.engine.tier"]._tier_withdraw(self)
             self.env["housekeeping.engine.points"]._reverse_visit_points(self)
+        else:
+            # a visit to come paid in advance from the balance (portal): credited back
+            advance = self.filtered(lambda v: v.payment_method == "prepaid")
+            if advance:
+                self.env["housekeeping.engine.prepaid"]._visits_cancelled(advance)
         self.env["housekeeping.engine.lifecycle"]._lifecycle_evaluate(
             partner_ids=customers.ids, trigger="visit"
         )

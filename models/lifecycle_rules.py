@@ -66,3 +66,12 @@ STAGE_LADDER = (
 # partner fields the rules read besides the visit statistics (which reset the next
 # check themselves, see the statistics engine)
 LIFECYCLE_INPUTS = {"is_prospect", "active", "lifecycle_override_until", "company_id"}
+
+
+# The lifecycle funnel's steps: customers who reached potential, new (a first
+# visit) and loyal at least once (the funnel report and its nightly counts).
+FUNNEL_STEPS = [
+    ("1_potential", "Potential"),
+    ("2_new", "New"),
+    ("3_loyal", "Loyal"),
+]

@@ -439,6 +439,13 @@ class ResCompany(models.Model):
         help="Tier qualification counts prepaid top-ups as spend. Off: only consumption "
         "(done visits) counts.",
     )
+    hk_prepaid_topup_points = fields.Boolean(
+        string="Points on Top-ups",
+        help="A top-up earns points on its principal (not its bonus) at the customer's tier "
+        "multiplier, and the part of a visit paid from the prepaid balance earns none; a "
+        "refund or a cancelled top-up takes its points back. Off: points are earned on "
+        "consumption only.",
+    )
 
     # ------------------------------------------------------------
     # Customer portal: cancelling and moving visits

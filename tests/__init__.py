@@ -21,6 +21,7 @@ from . import test_concurrency
 from . import test_reports
 from . import test_reliability
 from . import test_cron_resume
+from . import test_cron_workers
 from . import test_i18n
 from . import test_trust_portal
 from . import test_trust_rpc
@@ -32,9 +33,14 @@ from . import test_screens
 from . import test_role_tours
 from . import test_daily_finish
 from . import test_prepaid
+from . import test_prepaid_points_portal
 from . import test_dispatch
 from . import test_service_plan
 from . import test_service_plan_lifecycle
 from . import test_portal_plans
 from . import test_service_plan_sale
 from . import test_cleaner_scorecard
+from . import test_readonly_entry_points
+from . import test_screen_queries
+from . import test_visit_facts
+from . import test_dashboard_snapshot

@@ -38,6 +38,9 @@ MATRIX = {
     # the journey log is written by the engine only
     "housekeeping.journey.send": {"user": "r", "manager": "r"},
     "housekeeping.cleaner.quality.report": {"manager": "r"},
+    # the visit facts and the scorecard's customers: written by their code only
+    "housekeeping.visit.fact": {"user": "r", "manager": "r"},
+    "housekeeping.report.cleaner.customers": {"manager": "r"},
     "housekeeping.visit.rate": {"user": "rwcu", "manager": "rwcu"},
     "housekeeping.recommendation": {"user": "r", "manager": "r"},
     # the RFM scores are written by the engine only

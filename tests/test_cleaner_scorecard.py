@@ -69,6 +69,8 @@ class TestCleanerScorecard(HousekeepingCase):
         )
         c1.preferred_employee_ids = a
         c3.blocked_employee_ids = a
+        # customers served, rebooked and lost: computed by the nightly refresh
+        self.env["housekeeping.report.cleaner.customers"]._cron_refresh()
         self.env.flush_all()
         rows = self.env["housekeeping.report.cleaner"].search([("company_id", "=", co.id)])
         got = {

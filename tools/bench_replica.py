@@ -36,6 +36,7 @@ from collections import defaultdict
 
 import psycopg2
 import requests
+from bench import LIST_SPEC, REPORT_QUERIES
 from bench_http import free_port, wait_ready
 
 import odoo
@@ -43,7 +44,16 @@ from odoo.modules.registry import Registry
 
 PASSWORD = "bench-replica-pw"  # noqa: S105 (a throw-away benchmark database)
 CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
-PORTAL_PAGES = ("/my/membership", "/my/points", "/my/visits", "/my/rewards", "/my/coupons")
+PORTAL_PAGES = (
+    "/my/membership",
+    "/my/points",
+    "/my/visits",
+    "/my/rewards",
+    "/my/coupons",
+    "/my/plans",
+    "/my/referral",
+    "/my/preferences",
+)
 
 
 def setup(database, customers):
@@ -125,22 +135,19 @@ def rpc(session, base, model, method, args=(), kwargs=None):
     return body["result"]
 
 
-# the back-office entry points: (name, model, method, args, kwargs)
+# the back-office entry points: (name, model, method, args, kwargs): the dashboard,
+# every report of `make bench` (as the pivot reads it), the customer and visit lists
 BACK_OFFICE = (
     ("dashboard", "housekeeping.dashboard", "get_dashboard_data", [], {"period": "month"}),
-    (
-        "report: members per tier",
-        "housekeeping.report.membership",
-        "web_read_group",
-        [],
-        {"domain": [], "groupby": ["tier_id"], "aggregates": ["__count"]},
-    ),
-    (
-        "report: visits per month",
-        "housekeeping.report.visit",
-        "web_read_group",
-        [],
-        {"domain": [], "groupby": ["date:month"], "aggregates": ["__count"]},
+    *(
+        (
+            label,
+            model,
+            "web_read_group",
+            [],
+            {"domain": domain, "groupby": groupby, "aggregates": aggregates},
+        )
+        for label, model, domain, groupby, aggregates in REPORT_QUERIES
     ),
     (
         "customer list",
@@ -149,14 +156,10 @@ BACK_OFFICE = (
         [],
         {
             "domain": [["visit_count", ">", 0]],
-            "specification": {
-                "display_name": {},
-                "lifecycle_stage": {},
-                "membership_tier_id": {"fields": {"display_name": {}}},
-                "points_balance": {},
-                "last_visit_date": {},
-            },
+            "specification": LIST_SPEC,
             "limit": 80,
+            "order": "last_visit_date desc, id desc",
+            "count_limit": 10001,
         },
     ),
     (
@@ -174,15 +177,16 @@ BACK_OFFICE = (
                 "amount": {},
             },
             "limit": 80,
+            "count_limit": 10001,
         },
     ),
 )
 
 
-def back_office_client(base, user, stop, results):
+def back_office_client(base, user, stop, results, think):
     session = login(base, user)
     i = 0
-    while not stop.is_set():
+    while not stop.wait(think):
         name, model, method, args, kwargs = BACK_OFFICE[i % len(BACK_OFFICE)]
         i += 1
         t0 = time.perf_counter()
@@ -194,10 +198,10 @@ def back_office_client(base, user, stop, results):
         results.append((name, time.perf_counter() - t0, outcome, time.monotonic()))
 
 
-def portal_client(base, user, stop, results):
+def portal_client(base, user, stop, results, think):
     session = login(base, user)
     i = 0
-    while not stop.is_set():
+    while not stop.wait(think):
         url = PORTAL_PAGES[i % len(PORTAL_PAGES)]
         i += 1
         t0 = time.perf_counter()
@@ -272,6 +276,12 @@ def main():
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds each client waits between two requests (a person reading the screen)",
+    )
     args = parser.parse_args()
     config = odoo.tools.config
     config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
@@ -312,10 +322,12 @@ def main():
         wait_ready(base)
         stop = threading.Event()
         clients = [
-            threading.Thread(target=back_office_client, args=(base, manager, stop, results))
+            threading.Thread(
+                target=back_office_client, args=(base, manager, stop, results, args.think)
+            )
             for _i in range(args.clients - len(portal_logins))
         ] + [
-            threading.Thread(target=portal_client, args=(base, user, stop, results))
+            threading.Thread(target=portal_client, args=(base, user, stop, results, args.think))
             for user in portal_logins
         ]
         writer = threading.Thread(target=cron_client, args=(args.database, stop, results))
@@ -367,7 +379,8 @@ def main():
     print(
         f"\nReplica: {args.clients} clients ({len(portal_logins)} portal, "
         f"{args.clients - len(portal_logins)} back office) for {args.seconds} s, Odoo with "
-        f"{args.workers} workers and a hot standby (streaming replication on loopback); the "
+        f"{args.workers} workers and a hot standby (streaming replication on loopback), each "
+        f"client waiting {args.think:g} s between two requests; the "
         "lifecycle and tier scheduled actions run on the primary all along; the standby is "
         f"stopped after {args.seconds // 2} s.\n"
     )

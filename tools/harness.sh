@@ -320,15 +320,22 @@ replica_stop() {
 
 cmd_bench_replica() {
     find_odoo; ensure_python_deps; pg_start
-    local scale=${SCALE:-small} db=hk_bench_replica_${SCALE:-small}
+    local scale=${SCALE:-small} db=${HK_REPLICA_DB:-hk_bench_replica_${SCALE:-small}}
     local bin replica=$CACHE/pgreplica rport=$((PGPORT + 1)); bin=$(pg_bindir)
     replica_stop
-    fresh_db "$db"
-    local conf; conf=$(write_conf "$db")
-    log "generating the $scale population (bench generator, visit statistics)"
-    $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale" --only stats \
-        >"$CACHE/bench-replica-generate.log" 2>&1 \
-        || { tail -30 "$CACHE/bench-replica-generate.log" >&2; die "generating the population failed"; }
+    local conf
+    if [[ -n ${HK_REPLICA_DB:-} ]] && [[ $(module_state "$db") == installed ]]; then
+        # a database a `make bench` left (e.g. HK_REPLICA_DB=hk_bench_large): no generation
+        conf=$(write_conf "$db")
+        log "reusing $db (no generation)"
+    else
+        fresh_db "$db"
+        conf=$(write_conf "$db")
+        log "generating the $scale population (bench generator, visit statistics)"
+        $PY "$ROOT/tools/bench.py" --config "$conf" --database "$db" --scale "$scale" --only stats \
+            >"$CACHE/bench-replica-generate.log" 2>&1 \
+            || { tail -30 "$CACHE/bench-replica-generate.log" >&2; die "generating the population failed"; }
+    fi
     log "cloning a hot standby (pg_basebackup -R) on port $rport"
     rm -rf "$replica"; mkdir -p "$replica"; chmod 700 "$replica"
     [[ $(id -u) -eq 0 ]] && chown postgres: "$replica"

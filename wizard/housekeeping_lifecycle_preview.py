@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..models.lifecycle_rules import LIFECYCLE_SETTINGS, LIFECYCLE_STAGES
@@ -43,7 +44,30 @@ class HousekeepingLifecyclePreview(models.TransientModel):
                 values[name] = company[name]
         return values
 
-    def action_preview(self):
+    @api.model
+    @api.readonly
+    def get_preview(self, values=None):
+        """The preview of ``values`` (thresholds named as in ``LIFECYCLE_SETTINGS``
+        and ``company_id``; the company's settings for the others) computed on an
+        in-memory wizard: nothing is written, so Odoo may run it on a read replica
+        (``@api.readonly``). Returns ``{"lines": [{"from_stage", "to_stage",
+        "count", "count_probability"}], "moved_count", "moved_count_probability"}``."""
+        self.check_access("create")
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(LIFECYCLE_SETTINGS) - {"company_id"})
+        if unknown:
+            raise UserError(
+                self.env._("Unknown lifecycle settings: %(names)s", names=", ".join(unknown))
+            )
+        company = self.env["res.company"].browse(values.pop("company_id", None) or [])
+        company = company or self.env.company
+        if not self.env.su and company not in self.env.user.company_ids:
+            raise AccessError(self.env._("You cannot preview the rules of this company."))
+        wizard = self.with_context(default_company_id=company.id)
+        defaults = wizard.default_get(["company_id", *LIFECYCLE_SETTINGS])
+        return wizard.new({**defaults, **values})._hk_preview_result()
+
+    def _hk_preview_result(self):
         """Count, without writing, how many customers of the company would move from
         which stage to which with these thresholds: side by side, with the interval
         rules alone and with the rule by probability too (at this threshold)."""
@@ -60,12 +84,24 @@ class HousekeepingLifecyclePreview(models.TransientModel):
         moves = sorted(
             counts.items(), key=lambda item: (-item[1]["count"], -item[1]["count_probability"])
         )
-        self.line_ids = [(5, 0, 0)] + [
-            (0, 0, {"from_stage": old or False, "to_stage": new, **values})
-            for (old, new), values in moves
-        ]
-        self.moved_count = sum(values["count"] for _move, values in moves)
-        self.moved_count_probability = sum(values["count_probability"] for _move, values in moves)
+        return {
+            "lines": [
+                {"from_stage": old or False, "to_stage": new, **values}
+                for (old, new), values in moves
+            ],
+            "moved_count": sum(values["count"] for _move, values in moves),
+            "moved_count_probability": sum(values["count_probability"] for _move, values in moves),
+        }
+
+    def action_preview(self):
+        """The form's button: the counts of ``_hk_preview_result`` kept on this
+        wizard for the dialog to show. The wizard's own (transient) row and lines are
+        all it writes; ``get_preview`` gives the same counts read-only."""
+        self.ensure_one()
+        result = self._hk_preview_result()
+        self.line_ids = [(5, 0, 0)] + [(0, 0, line) for line in result["lines"]]
+        self.moved_count = result["moved_count"]
+        self.moved_count_probability = result["moved_count_probability"]
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,

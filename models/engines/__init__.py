@@ -12,6 +12,7 @@ from . import lifecycle
 from . import vip
 from . import journey
 from . import cohort
+from . import snapshot
 from . import prediction
 from . import prepaid
 from . import dispatch

@@ -5,7 +5,9 @@ from odoo.tools import SQL
 class HousekeepingEngineCohort(models.AbstractModel):
     """Retention cohorts (nightly, ``ir_cron_cohort_refresh``): rewrites the
     snapshot of ``housekeeping.report.cohort`` (the report reads it) in one
-    statement over the done visits: no batches, no position."""
+    statement over the done visits: no batches, no position. Then the snapshots
+    of the Membership Overview and the lifecycle reports
+    (``housekeeping.engine.snapshot``)."""
 
     _name = "housekeeping.engine.cohort"
     _inherit = ["housekeeping.engine"]
@@ -37,6 +39,9 @@ class HousekeepingEngineCohort(models.AbstractModel):
         )
         count = self.env.cr.rowcount
         Cohort.invalidate_model()
+        # the other nightly snapshots (the dashboard's, the lifecycle reports'),
+        # after the night's lifecycle evaluation (an earlier priority)
+        self.env["housekeeping.engine.snapshot"]._run()
         return count
 
     @api.model

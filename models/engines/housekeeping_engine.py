@@ -1,7 +1,11 @@
 import contextlib
+import logging
+import random
 import socket
+import time
 
 from markupsafe import Markup
+from psycopg2 import errors
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -16,6 +20,21 @@ from ..trust import engine_writes
 # The lifecycle's first run writes a note for each of 100,000 customers: through
 # the ORM it would spend about 85 s more on a 19 s run.
 NOTES_IN_ONE_INSERT_FROM = 500
+
+_logger = logging.getLogger(__name__)
+
+# Inside the scheduler, a call of an engine that PostgreSQL refuses for a
+# concurrent transaction (another engine's batch, a visit completed meanwhile:
+# a serialization failure under Odoo's REPEATABLE READ, or a deadlock) is rolled
+# back and run again, at most this many times in all, as Odoo's HTTP layer
+# retries a request (``odoo.service.model.retrying``): the batches already
+# committed stay, the call resumes after them (the engine's position) from a
+# fresh snapshot. Odoo's scheduler would instead count the call as failed and,
+# when it had committed nothing yet, put the job off to its next interval (a day,
+# a month for the tiers): the work was lost until then (docs/reliability.md,
+# Several cron workers).
+CONCURRENCY_TRIES = 5
+CONCURRENCY_ERRORS = (errors.SerializationFailure, errors.DeadlockDetected)
 
 
 class HousekeepingEngine(models.AbstractModel):
@@ -46,11 +65,33 @@ class HousekeepingEngine(models.AbstractModel):
     def _cron(self):
         """The scheduled action's entry point: one pass (or, inside the scheduler,
         one call of a pass), with the trust guard open for the engine's fields."""
-        guard = (
-            engine_writes(*self._engine_fields) if self._engine_fields else contextlib.nullcontext()
-        )
-        with guard:
-            return self._run()
+        in_cron = bool(self.env.context.get("ir_cron_progress_id"))
+        for attempt in range(1, CONCURRENCY_TRIES + 1):
+            guard = (
+                engine_writes(*self._engine_fields)
+                if self._engine_fields
+                else contextlib.nullcontext()
+            )
+            try:
+                with guard:
+                    return self._run()
+            except CONCURRENCY_ERRORS as exc:
+                # (outside the scheduler the caller's transaction is not ours to
+                # roll back: Odoo's HTTP layer retries the request)
+                if not in_cron or attempt == CONCURRENCY_TRIES:
+                    raise
+                self.env.cr.rollback()
+                self.env.transaction.reset()
+                self.env.registry.reset_changes()
+                _logger.info(
+                    "%s: %s, the call is run again (try %s of %s)",
+                    self._name,
+                    type(exc).__name__,
+                    attempt + 1,
+                    CONCURRENCY_TRIES,
+                )
+                time.sleep(random.uniform(0.05, 0.25 * attempt))  # noqa: S311
+        return None
 
     @api.model
     def _run(self):
@@ -142,7 +183,14 @@ class HousekeepingEngine(models.AbstractModel):
         its condition in ``where``); ``extra`` maps fields written along with
         ``values`` on the rows written but not compared (a flag for the next
         run). The fields written are dropped from the cache. Returns the rows
-        written."""
+        written.
+
+        The rows to write are locked first, in id order (``ORDER BY p.id FOR NO
+        KEY UPDATE``), with their new values, then written from that list: an
+        ``UPDATE … FROM`` alone locks the rows in the order of its plan (the
+        table's physical order under a hash join), and two engines writing the
+        same customers in two orders at once deadlock (docs/reliability.md,
+        Several cron workers). Still one statement."""
         Model = self.env[model]
         exprs = {
             name: SQL.identifier("c", expr) if isinstance(expr, str) else expr
@@ -168,23 +216,57 @@ class HousekeepingEngine(models.AbstractModel):
                     next(iter(exprs.values())),
                 )
             )
+        names = list(exprs_all)
         self.env.cr.execute(
             SQL(
                 # the source computed once, then joined (inlined, a misestimate of
                 # its rows let the planner recompute a statistics source per
-                # customer: minutes instead of milliseconds)
-                "WITH c AS MATERIALIZED (%s) UPDATE %s p SET %s FROM c%s WHERE %s",
-                source,
-                SQL.identifier(Model._table),
-                SQL(", ").join(
-                    SQL("%s = %s", SQL.identifier(name), expr) for name, expr in exprs_all.items()
+                # customer: minutes instead of milliseconds); the rows to write and
+                # their values (typed as their columns) locked in id order (``w``)
+                """WITH c AS MATERIALIZED (%(source)s),
+                        w AS MATERIALIZED (
+                            SELECT p.id, %(values)s FROM %(table)s p, c%(join)s
+                             WHERE %(conditions)s
+                             ORDER BY p.id FOR NO KEY UPDATE OF p)
+                   UPDATE %(table)s p SET %(sets)s FROM w WHERE p.id = w.id""",
+                source=source,
+                table=SQL.identifier(Model._table),
+                values=SQL(", ").join(
+                    SQL(
+                        f"(%s)::{Model._fields[name].column_type[1]} AS %s",
+                        exprs_all[name],
+                        SQL.identifier(f"v{index}"),
+                    )
+                    for index, name in enumerate(names)
                 ),
-                SQL(", %s", join) if join is not None else SQL(),
-                SQL(" AND ").join(conditions),
+                join=SQL(", %s", join) if join is not None else SQL(),
+                conditions=SQL(" AND ").join(conditions),
+                sets=SQL(", ").join(
+                    SQL("%s = %s", SQL.identifier(name), SQL.identifier("w", f"v{index}"))
+                    for index, name in enumerate(names)
+                ),
             )
         )
         Model.invalidate_model(list(exprs_all))
         return self.env.cr.rowcount
+
+    @api.model
+    def _lock_partners(self, partner_ids):
+        """Lock the rows of the customers ``partner_ids`` for this transaction, in
+        id order (``FOR NO KEY UPDATE``: references to them are not blocked), one
+        query. The lock order of every writer of customers: their rows first, in
+        id order (``_apply``), then what hangs on them (visits, ledgers); a
+        transaction that locks a visit first and its customer next (completing
+        it) takes the customer first with this (docs/reliability.md, Several cron
+        workers)."""
+        partner_ids = sorted({pid for pid in partner_ids if pid})
+        if partner_ids:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM res_partner WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                    partner_ids,
+                )
+            )
 
     @api.model
     def _apply_relation(self, field, value_id, add_ids=(), remove_ids=(), model="res.partner"):
