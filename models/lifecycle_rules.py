@@ -75,3 +75,11 @@ FUNNEL_STEPS = [
     ("2_new", "New"),
     ("3_loyal", "Loyal"),
 ]
+
+# What the funnel reads of stage log rows (alias ``l``) grouped by customer: the
+# first day, whether they reached new and loyal (the funnel report, its counts per
+# day and the nightly snapshot engine that folds the flags).
+FUNNEL_FLAGS_SQL = """min(l.date) AS date,
+       bool_or(l.to_stage != 'potential'
+               OR l.from_stage IN ('new', 'loyal', 'at_risk', 'churned')) AS reached_new,
+       bool_or(l.to_stage = 'loyal' OR l.from_stage = 'loyal') AS reached_loyal"""

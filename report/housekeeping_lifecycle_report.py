@@ -2,7 +2,18 @@ from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-from ..models.lifecycle_rules import FUNNEL_STEPS, LIFECYCLE_STAGES
+from ..models.lifecycle_rules import FUNNEL_FLAGS_SQL, FUNNEL_STEPS, LIFECYCLE_STAGES
+
+# the stage log rows the nightly snapshot has not folded into the customers' flags
+# (housekeeping.lifecycle.reach, up to its last log row): their flags per customer
+FUNNEL_FRESH_CTES = f"""mark AS (
+                SELECT COALESCE(max(log_id), 0) AS id FROM housekeeping_lifecycle_reach
+            ), fresh AS (
+                SELECT l.partner_id, {FUNNEL_FLAGS_SQL}
+                  FROM housekeeping_stage_log l, mark
+                 WHERE l.id > mark.id
+                 GROUP BY l.partner_id
+            )"""
 
 
 class HousekeepingReportLifecycleTransition(models.Model):
@@ -236,18 +247,7 @@ class HousekeepingReportLifecycleFunnel(models.Model):
         # up to its last log row), and the log rows after it
         return SQL(
             """
-            WITH mark AS (
-                SELECT COALESCE(max(log_id), 0) AS id FROM housekeeping_lifecycle_reach
-            ), fresh AS (
-                SELECT l.partner_id, min(l.date) AS date,
-                       bool_or(l.to_stage != 'potential'
-                               OR l.from_stage IN ('new', 'loyal', 'at_risk', 'churned'))
-                           AS reached_new,
-                       bool_or(l.to_stage = 'loyal' OR l.from_stage = 'loyal') AS reached_loyal
-                  FROM housekeeping_stage_log l, mark
-                 WHERE l.id > mark.id
-                 GROUP BY l.partner_id
-            ), reached AS (
+            WITH %(fresh)s, reached AS (
                 SELECT COALESCE(k.partner_id, f.partner_id) AS partner_id,
                        LEAST(k.date, f.date) AS date,
                        COALESCE(k.reached_new, false) OR COALESCE(f.reached_new, false)
@@ -265,7 +265,8 @@ class HousekeepingReportLifecycleFunnel(models.Model):
                                         (2, '2_new', r.reached_new),
                                         (3, '3_loyal', r.reached_loyal)) s(rank, step, ok)
              WHERE s.ok
-            """
+            """,
+            fresh=SQL(FUNNEL_FRESH_CTES),
         )
 
 
@@ -294,18 +295,7 @@ class HousekeepingReportLifecycleFunnelDay(models.Model):
     def _table_query(self):
         return SQL(
             """
-            WITH mark AS (
-                SELECT COALESCE(max(log_id), 0) AS id FROM housekeeping_lifecycle_reach
-            ), fresh AS (
-                SELECT l.partner_id, min(l.date) AS date,
-                       bool_or(l.to_stage != 'potential'
-                               OR l.from_stage IN ('new', 'loyal', 'at_risk', 'churned'))
-                           AS reached_new,
-                       bool_or(l.to_stage = 'loyal' OR l.from_stage = 'loyal') AS reached_loyal
-                  FROM housekeeping_stage_log l, mark
-                 WHERE l.id > mark.id
-                 GROUP BY l.partner_id
-            ), since AS (
+            WITH %(fresh)s, since AS (
                 -- the steps the rows since the night add: a customer new to the
                 -- funnel counts from their first day, a step reached again is not
                 SELECT p.company_id, LEAST(k.date, f.date) AS date, s.step, count(*) AS n
@@ -328,5 +318,6 @@ class HousekeepingReportLifecycleFunnelDay(models.Model):
                     UNION ALL
                     SELECT step, date, company_id, n FROM since) u
              GROUP BY step, date, company_id
-            """
+            """,
+            fresh=SQL(FUNNEL_FRESH_CTES),
         )

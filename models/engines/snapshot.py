@@ -3,6 +3,8 @@ import json
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..lifecycle_rules import FUNNEL_FLAGS_SQL
+
 
 class HousekeepingEngineSnapshot(models.AbstractModel):
     """The snapshots of the *Membership Overview* and the lifecycle reports
@@ -134,10 +136,7 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
             INSERT INTO housekeeping_lifecycle_reach
                    (partner_id, date, reached_new, reached_loyal, log_id,
                     create_uid, create_date, write_uid, write_date)
-            SELECT l.partner_id, min(l.date),
-                   bool_or(l.to_stage != 'potential'
-                           OR l.from_stage IN ('new', 'loyal', 'at_risk', 'churned')),
-                   bool_or(l.to_stage = 'loyal' OR l.from_stage = 'loyal'), max(l.id),
+            SELECT l.partner_id, %(flags)s, max(l.id),
                    %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM housekeeping_stage_log l
              WHERE l.id > (SELECT COALESCE(max(log_id), 0) FROM housekeeping_lifecycle_reach)
@@ -152,6 +151,7 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
                    write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
             """,
                 uid=self.env.uid,
+                flags=SQL(FUNNEL_FLAGS_SQL),
             )
         )
         return self.env.cr.rowcount
