@@ -81,6 +81,7 @@
     ],
     # the prediction models (BG/NBD, Gamma-Gamma) fit with numpy and scipy
     "external_dependencies": {"python": ["numpy", "scipy"]},
+    "post_load": "post_load",
     "pre_init_hook": "pre_init_hook",
     "uninstall_hook": "uninstall_hook",
     "assets": {

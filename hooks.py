@@ -17,12 +17,18 @@ left behind). The columns go away with the module: their foreign keys are droppe
 first. Records of the module that the business still uses (the service products
 on sale orders, a demo customer with a portal user) stay, without the module's
 external id.
+
+Loading (``post_load``, once per process, before any database is served): a
+read-only request whose replica connection is lost mid-request is served again on
+the primary (``replica_fallback``).
 """
 
 import psycopg2
 
 from odoo.tools import SQL
 from odoo.tools.sql import column_exists
+
+from . import replica_fallback
 
 MODULE = "housekeeping_membership"
 # models whose records the module creates but that outlive it when in use
@@ -150,3 +156,9 @@ def _release_records_in_use(env):
 def uninstall_hook(env):
     _drop_module_foreign_keys(env)
     _release_records_in_use(env)
+
+
+def post_load():
+    """Server-wide: read-only requests fall back to the primary when their replica
+    connection is lost (``replica_fallback``)."""
+    replica_fallback.install()
