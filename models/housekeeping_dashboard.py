@@ -265,13 +265,12 @@ class HousekeepingDashboard(models.AbstractModel):
                 today=today,
                 partners=partners,
             ),
-            # at risk now, and at the end of the previous period: now, less the
-            # moves into at risk since, plus the moves out (``_moves``)
+            # at risk now (``_at_risk_now``), and at the end of the previous period:
+            # now, less the moves into at risk since, plus the moves out (``_moves``)
             "at_risk": SQL(
                 """SELECT n, n - COALESCE((SELECT sum(m.at_risk) FROM %(moves)s m), 0)
-                     FROM (SELECT count(*) AS n FROM res_partner p
-                            WHERE %(partners)s AND p.lifecycle_stage = 'at_risk') c""",
-                partners=partners,
+                     FROM (SELECT %(now)s AS n) c""",
+                now=self._at_risk_now(ctx, partners),
                 moves=self._moves(ctx, ctx["prev_end"] + timedelta(days=1)),
             ),
             # the moves into churned of the windows (``_moves``)
@@ -346,7 +345,8 @@ class HousekeepingDashboard(models.AbstractModel):
         self.env.cr.execute(
             SQL(
                 """SELECT DISTINCT ON (s.company_id) s.company_id, s.date, s.write_date,
-                          s.stage_counts, s.tier_counts, s.points_closed, %s
+                          s.stage_counts, s.tier_counts, s.points_closed, s.expected_visits,
+                          s.log_id, %s
                      FROM housekeeping_dashboard_snapshot s
                     WHERE s.company_id = ANY(%s) AND s.date <= %s
                     ORDER BY s.company_id, s.date DESC""",
@@ -358,6 +358,47 @@ class HousekeepingDashboard(models.AbstractModel):
         names = [d.name for d in self.env.cr.description]
         rows = {row[0]: dict(zip(names, row, strict=True)) for row in self.env.cr.fetchall()}
         return rows if len(rows) == len(ctx["companies"]) else None
+
+    @api.model
+    def _at_risk_now(self, ctx, partners):
+        """SQL (a scalar): the customers at risk now. With the snapshot, its
+        customers per stage plus the moves of the stage log rows written after
+        the last one it counted (``log_id``: into at risk, less out of it), of the
+        dashboard's companies and of none, as ``_moves`` counts them; else a count
+        of the customers (``partners``: the SQL condition on ``res_partner p``).
+
+        Exact, not "as of the night": the snapshot engine reads the counts and
+        ``log_id`` in one statement, so one set of committed data; a customer's
+        stage and its log row are written in the same transaction (the lifecycle
+        engine, the manual change), so every change is either in the counts (its
+        row at or before ``log_id``) or in the moves added (after it). Known
+        approximations, until the next night's counts: a customer archived,
+        unarchived, or moved to another company after the night still counts
+        where the night counted them; a log row without a company counts in every
+        company's figure (as in ``_moves``); a change committed during the
+        night's run with a log row numbered before ``log_id`` is missed."""
+        snapshot = ctx.get("snapshot")
+        marks = {row["log_id"] for row in snapshot.values()} if snapshot else {None}
+        if None in marks or len(marks) != 1:
+            # no snapshot, rows written before ``log_id`` was kept, or rows of
+            # different runs (not written so): counted live
+            return SQL(
+                """(SELECT count(*) FROM res_partner p
+                     WHERE %s AND p.lifecycle_stage = 'at_risk')""",
+                partners,
+            )
+        counted = sum((row["stage_counts"] or {}).get("at_risk", 0) for row in snapshot.values())
+        return SQL(
+            """(%(counted)s + COALESCE((
+                SELECT sum((l.to_stage = 'at_risk')::int
+                           - (l.from_stage IS NOT DISTINCT FROM 'at_risk')::int)
+                  FROM housekeeping_stage_log l
+                 WHERE l.id > %(mark)s
+                   AND (l.company_id IS NULL OR l.company_id = ANY(%(companies)s))), 0))""",
+            counted=counted,
+            mark=marks.pop(),
+            companies=ctx["companies"],
+        )
 
     @api.model
     def _as_of(self, ctx):
@@ -445,21 +486,35 @@ class HousekeepingDashboard(models.AbstractModel):
 
     @api.model
     def _population_counts(self, company_ids):
-        """``({company: {stage: customers}}, {company: {tier id: members}})`` of the
-        active customers whose settings company is one of ``company_ids``: one
-        query (the nightly snapshot)."""
+        """``({company: {stage: customers}}, {company: {tier id: members}},
+        {company: expected visits}, log_id)`` of the active customers whose settings
+        company is one of ``company_ids``: one query (the nightly snapshot). The
+        expected visits are the sum of the customers' ``expected_visits_90d`` (what
+        the dashboard's forecast sums live); ``log_id`` is the last stage log row
+        at the time of the counts (the same statement, so the same data: the
+        changes after it are the ones the counts miss)."""
         self.env.cr.execute(
             SQL(
-                """SELECT %s AS company_id, p.lifecycle_stage, p.membership_tier_id, count(*)
-                     FROM res_partner p
-                    WHERE p.active AND (p.lifecycle_stage IS NOT NULL
-                                        OR p.membership_tier_id IS NOT NULL)
-                    GROUP BY 1, 2, 3""",
+                """SELECT g.company_id, g.lifecycle_stage, g.membership_tier_id, g.customers,
+                          g.expected, m.log_id
+                     FROM (SELECT COALESCE(max(l.id), 0) AS log_id
+                             FROM housekeeping_stage_log l) m
+                     LEFT JOIN (
+                          SELECT %s AS company_id, p.lifecycle_stage, p.membership_tier_id,
+                                 count(*) AS customers, sum(p.expected_visits_90d) AS expected
+                            FROM res_partner p
+                           WHERE p.active AND (p.lifecycle_stage IS NOT NULL
+                                               OR p.membership_tier_id IS NOT NULL
+                                               OR p.expected_visits_90d IS NOT NULL)
+                           GROUP BY 1, 2, 3) g ON TRUE""",
                 self.env["housekeeping.engine"]._settings_company_sql("p"),
             )
         )
-        stages, tiers = {}, {}
-        for company_id, stage, tier_id, count in self.env.cr.fetchall():
+        rows = self.env.cr.fetchall()
+        # (at least one row: the one of the last log row, whatever the customers)
+        log_id = rows[0][-1]
+        stages, tiers, expected = {}, {}, {}
+        for company_id, stage, tier_id, count, visits, _log_id in rows:
             if company_id not in company_ids:
                 continue
             if stage:
@@ -468,7 +523,9 @@ class HousekeepingDashboard(models.AbstractModel):
             if tier_id:
                 per = tiers.setdefault(company_id, {})
                 per[str(tier_id)] = per.get(str(tier_id), 0) + count
-        return stages, tiers
+            if visits:
+                expected[company_id] = expected.get(company_id, 0) + visits
+        return stages, tiers, expected, log_id
 
     @api.model
     def _moves(self, ctx, since):
@@ -745,14 +802,34 @@ class HousekeepingDashboard(models.AbstractModel):
         for each company, its active cleaners (employees, still active, with a
         done visit of the company in the last 90 days) × the visits a cleaner
         does per day (company setting ``hk_cleaner_daily_visits``, an average
-        over every day of the week, days off included) × 90 days."""
+        over every day of the week, days off included) × 90 days.
+
+        With the snapshot, *expected* is the sum its rows keep (as of the night,
+        said so by ``as_of``: the prediction itself is nightly) instead of a pass
+        over the customers; rows written before they kept it: summed live."""
         self.env["res.company"].flush_model(["hk_cleaner_daily_visits"])
         self.env["hr.employee"].flush_model(["active"])
         today = ctx["today"]
+        snapshot = ctx.get("snapshot")
+        stored = bool(snapshot) and all(
+            row["expected_visits"] is not None for row in snapshot.values()
+        )
+        if stored:
+            expected_sql = SQL(
+                "%s::numeric", sum(row["expected_visits"] for row in snapshot.values())
+            )
+        else:
+            expected_sql = SQL(
+                "(SELECT COALESCE(sum(p.expected_visits_90d), 0) FROM res_partner p WHERE %s)",
+                SQL(
+                    "p.active AND %s = ANY(%s)",
+                    self.env["housekeeping.engine"]._settings_company_sql("p"),
+                    ctx["companies"],
+                ),
+            )
         self.env.cr.execute(
             SQL(
-                """SELECT (SELECT COALESCE(sum(p.expected_visits_90d), 0)
-                             FROM res_partner p WHERE %(partners)s),
+                """SELECT %(expected)s,
                           COALESCE(sum(c.cleaners), 0),
                           COALESCE(sum(c.cleaners * rc.hk_cleaner_daily_visits), 0) * %(days)s
                      FROM (SELECT f.company_id, count(DISTINCT f.employee_id) AS cleaners
@@ -762,11 +839,7 @@ class HousekeepingDashboard(models.AbstractModel):
                               AND f.date >= %(since)s AND f.date <= %(today)s
                             GROUP BY f.company_id) c
                      JOIN res_company rc ON rc.id = c.company_id""",
-                partners=SQL(
-                    "p.active AND %s = ANY(%s)",
-                    self.env["housekeeping.engine"]._settings_company_sql("p"),
-                    ctx["companies"],
-                ),
+                expected=expected_sql,
                 days=FORECAST_DAYS,
                 companies=ctx["companies"],
                 since=today - timedelta(days=FORECAST_DAYS - 1),
@@ -781,6 +854,8 @@ class HousekeepingDashboard(models.AbstractModel):
             "capacity": capacity,
             "cleaners": int(cleaners),
             "load": round(100.0 * expected / capacity, 1) if capacity else None,
+            # the expected visits of the nightly snapshot say when it was taken
+            "as_of": self._as_of(ctx) if stored else False,
             "help": self.env._(
                 "Expected: the visits the customer prediction expects in the next 90 days, "
                 "summed over the customers. Capacity: the cleaners with a done visit in the "

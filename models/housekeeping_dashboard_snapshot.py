@@ -64,6 +64,21 @@ class HousekeepingDashboardSnapshot(models.Model):
         help="Sum of the points entries dated before this day (the liability at the "
         "end of the day before).",
     )
+    expected_visits = fields.Float(
+        string="Expected Visits (90 Days)",
+        readonly=True,
+        digits=(16, 2),
+        help="Sum of the active customers' expected visits in the next 90 days (the "
+        "customer prediction). Empty on rows written before it was kept: the dashboard "
+        "then sums the customers live.",
+    )
+    log_id = fields.Integer(
+        string="Last Stage Log Row",
+        readonly=True,
+        help="The last lifecycle stage change counted in the customers per stage; the "
+        "dashboard adds the changes written after it. Empty on rows written before it "
+        "was kept: the dashboard then counts the customers at risk live.",
+    )
 
     _company_date_unique = models.UniqueIndex("(company_id, date)")
 

@@ -43,7 +43,10 @@ class HousekeepingReportMembership(models.Model):
                    c.currency_id, 1 AS member_count, p.total_spent AS spend,
                    p.total_spent AS average_spend, 0 AS upgrade_count, 0 AS downgrade_count
               FROM res_partner p
-              JOIN res_company c ON c.id = %(company)s
+              -- (a LEFT JOIN on the company's key: PostgreSQL drops it when the
+              -- currency is not read, and then estimates the members right, a
+              -- hash aggregate instead of sorting them; the company always exists)
+              LEFT JOIN res_company c ON c.id = %(company)s
              WHERE p.active AND p.membership_tier_id IS NOT NULL
             UNION ALL
             SELECT l.id * 2 + 1, 'change', l.partner_id, l.to_tier_id, l.from_tier_id,

@@ -1,5 +1,7 @@
 import random
+import re
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -98,7 +100,21 @@ class TestDashboardSnapshot(HousekeepingCase, DashboardData):
             key: {k: v for k, v in chart.items() if k != "as_of"}
             for key, chart in data["charts"].items()
         }
-        return kpis, charts
+        forecast = {k: v for k, v in data["forecast"].items() if k != "as_of"}
+        return kpis, charts, forecast
+
+    def _live(self, **kw):
+        """The dashboard computed live, as without a snapshot (its rows ignored)."""
+        Dashboard = type(self.env["housekeeping.dashboard"])
+        with patch.object(Dashboard, "_snapshot_rows", lambda self, ctx: None):
+            data = self._dashboard(**kw)
+        self.assertFalse(data["as_of"])
+        return data
+
+    def _at_risk(self, data):
+        """The at-risk KPI: (now, at the end of the previous period)."""
+        kpi = next(k for k in data["kpis"] if k["key"] == "at_risk")
+        return kpi["value"], kpi["previous"]
 
     def _stage_logs(self, seed, first, last, partners, companies):
         """Random stage chains (from_stage = the previous to_stage) of ``partners``
@@ -309,6 +325,205 @@ class TestDashboardSnapshot(HousekeepingCase, DashboardData):
             self._snapshot()
             count()
             self.assertEqual(count(), small)
+
+    def test_at_risk_now_from_snapshot_and_fresh_log(self):
+        """At risk now: the night's customers per stage plus the moves of the stage
+        log written since (into at risk, less out of it), without a new snapshot;
+        the figure the live count gives, now and at the end of the previous
+        period."""
+        self.env.user.tz = "UTC"
+        with freeze_time(TODAY):
+            p = self._dashboard_dataset(self.env)
+            elsewhere = self.env["res.partner"].create(
+                {"name": "Snapshot Elsewhere", "company_id": self.other.id}
+            )
+            self._snapshot()
+            row = self.env["housekeeping.dashboard.snapshot"].search(
+                [("company_id", "=", self.env.company.id)]
+            )
+            self.assertEqual(row.stage_counts["at_risk"], 2, "P3 and P7")
+            self.assertEqual(row.log_id, max(self.env["housekeeping.stage.log"].search([]).ids))
+            for period in ("month", "30d"):
+                data = self._dashboard(period=period)
+                self.assertTrue(data["as_of"])
+                self.assertEqual(self._at_risk(data), self._at_risk(self._live(period=period)))
+            self.assertEqual(self._at_risk(self._dashboard())[0], 2)
+            # after the night, by hand (the lifecycle engine writes the stage and its
+            # log row): two customers into at risk, one out of it
+            for partner, stage in ((p[3], "at_risk"), (p[4], "at_risk"), (p[2], "loyal")):
+                partner.with_user(self.manager).action_set_lifecycle_stage(stage, "Phone call")
+            self.assertEqual(p[:5].mapped("lifecycle_stage")[2:], ["loyal", "at_risk", "at_risk"])
+            # and moves of a customer of another company (not in this dashboard), as
+            # the lifecycle engine writes them
+            self.env["housekeeping.stage.log"].create(
+                {
+                    "partner_id": elsewhere.id,
+                    "from_stage": False,
+                    "to_stage": "at_risk",
+                    "date": date(2026, 6, 30),
+                    "trigger": "cron",
+                    "company_id": self.other.id,
+                }
+            )
+            with engine_writes("lifecycle_stage"):
+                elsewhere.lifecycle_stage = "at_risk"
+            for period in ("month", "30d"):
+                data = self._dashboard(period=period)
+                self.assertTrue(data["as_of"])
+                live = self._live(period=period)
+                self.assertEqual(self._at_risk(data), self._at_risk(live), period)
+                # (the KPIs; the customers per stage chart says "as of the night")
+                self.assertEqual(self._figures(data)[0], self._figures(live)[0], period)
+            self.assertEqual(self._at_risk(self._dashboard())[0], 3, "2 + 2 - 1")
+            self.assertEqual(
+                self.env["housekeeping.dashboard.snapshot"].search_count([]),
+                len(self.env["res.company"].search([])),
+                "no new snapshot",
+            )
+            self.assertEqual(row.stage_counts["at_risk"], 2, "the night's count")
+            # both companies: the other company's moves count too
+            mine = [self.env.company.id]
+            self.manager.company_ids |= self.other
+            both = [self.env.company.id, self.other.id]
+            self.assertEqual(
+                self._at_risk(self._dashboard(company_ids=both)),
+                self._at_risk(self._live(company_ids=both)),
+            )
+            # the next run folds the moves in: the same figure
+            self._snapshot()
+            self.assertEqual(row.stage_counts["at_risk"], 3)
+            self.assertEqual(self._at_risk(self._dashboard(company_ids=mine))[0], 3)
+            # rows written before the log row was kept: counted live
+            self.env.cr.execute("UPDATE housekeeping_dashboard_snapshot SET log_id = NULL")
+            with engine_writes("lifecycle_stage"):
+                p[0].lifecycle_stage = "at_risk"  # (no log row: only the live count sees it)
+            data = self._dashboard(company_ids=mine)
+            self.assertTrue(data["as_of"])
+            self.assertEqual(self._at_risk(data)[0], 4)
+
+    def test_forecast_from_snapshot(self):
+        """The expected visits of the forecast: the snapshot's sum, equal to the
+        live sum on the night and kept as of the night (the customers are not
+        read again); rows written before they kept it: summed live."""
+        self.env.user.tz = "UTC"
+        self.manager.company_ids |= self.other
+        with freeze_time(TODAY):
+            p = self._dashboard_dataset(self.env)
+            elsewhere = self.env["res.partner"].create(
+                {"name": "Snapshot Elsewhere", "company_id": self.other.id}
+            )
+            with engine_writes("expected_visits_90d"):
+                for partner, visits in zip(
+                    [*p[:5], elsewhere], [2.5, 4.0, 1.25, 0.0, 6.0, 9.0], strict=True
+                ):
+                    partner.expected_visits_90d = visits
+            p[4].active = False
+            mine = [self.env.company.id]
+            live = self._dashboard(company_ids=mine)["forecast"]
+            self.assertEqual(live["expected"], 7.75, "active customers of the company")
+            self.assertFalse(live["as_of"])
+            self._snapshot()
+            rows = {
+                row.company_id.id: row.expected_visits
+                for row in self.env["housekeeping.dashboard.snapshot"].search([])
+            }
+            self.assertEqual(rows[self.env.company.id], 7.75)
+            self.assertEqual(rows[self.other.id], 9.0)
+            self.assertFalse(
+                [
+                    c
+                    for c, visits in rows.items()
+                    if c not in (self.env.company.id, self.other.id) and visits != 0
+                ],
+                "companies without customers: 0, not empty",
+            )
+            data = self._dashboard(company_ids=mine)
+            forecast = data["forecast"]
+            self.assertEqual(
+                {k: v for k, v in forecast.items() if k != "as_of"},
+                {k: v for k, v in live.items() if k != "as_of"},
+            )
+            self.assertEqual(forecast["as_of"], data["as_of"])
+            self.assertTrue(forecast["as_of"])
+            both = [self.env.company.id, self.other.id]
+            self.assertEqual(self._dashboard(company_ids=both)["forecast"]["expected"], 16.75)
+            # a new prediction after the night (straight in the table): the dashboard
+            # keeps the night's sum, the live one moves
+            self.env.cr.execute(
+                "UPDATE res_partner SET expected_visits_90d = 100 WHERE id = %s", [p[0].id]
+            )
+            self.env["res.partner"].invalidate_model(["expected_visits_90d"])
+            self.assertEqual(self._dashboard(company_ids=mine)["forecast"]["expected"], 7.75)
+            self.assertEqual(self._live(company_ids=mine)["forecast"]["expected"], 105.25)
+            # a row written before the snapshot kept the sum: the live sum
+            self.env.cr.execute(
+                "UPDATE housekeeping_dashboard_snapshot SET expected_visits = NULL"
+                " WHERE company_id = %s",
+                [self.other.id],
+            )
+            self.env["housekeeping.dashboard.snapshot"].invalidate_model()
+            self.assertEqual(
+                self._dashboard(company_ids=mine)["forecast"]["expected"], 7.75, "own row: kept"
+            )
+            data = self._dashboard(company_ids=both)
+            self.assertTrue(data["as_of"], "the other figures: still the snapshot's")
+            self.assertEqual(data["forecast"]["expected"], 105.25 + 9.0)
+            self.assertFalse(data["forecast"]["as_of"])
+
+    def test_dashboard_with_snapshot_reads_no_customer(self):
+        """With the snapshot, no query of the dashboard reads ``res_partner``
+        (the population); without it, the live figures do."""
+        self.env.user.tz = "UTC"
+        with freeze_time(TODAY):
+            self._dashboard_dataset(self.env)
+            self._snapshot()
+            Cursor = type(self.env.cr)
+            Cursor_execute = Cursor.execute
+
+            def statements():
+                queries = []
+
+                def execute(cr, query, params=None, log_exceptions=None):
+                    if isinstance(query, SQL):
+                        query, params = query.code, query.params
+                    queries.append((str(query), params))
+                    return Cursor_execute(cr, query, params, log_exceptions)
+
+                # a first call warms the caches: the user's record and access
+                # rules are read through the ORM once (res_users inherits
+                # res_partner); the figures' queries are the same on every call
+                self._dashboard()
+                self.env.flush_all()
+                self.env.invalidate_all()
+                with patch.object(Cursor, "execute", execute):
+                    self.env["housekeeping.dashboard"].with_user(self.manager).get_dashboard_data()
+                own = set(
+                    (self.manager.partner_id | self.env["res.company"].search([]).partner_id).ids
+                )
+                return [
+                    (query, params)
+                    for query, params in queries
+                    if re.search(r"\bres_partner\b", query)
+                    # not the ORM's reads, by id, of the partner of the user
+                    # (res_users inherits res_partner: time zone, name) or of the
+                    # companies (their names, addresses): no customer
+                    and not ('"res_partner"."id" IN %s' in query and set(params[0]) <= own)
+                ]
+
+            # the one query left on the customers is the new customers' (their
+            # first visit in the two periods): a range of the first_visit_date
+            # index, not a pass over the population
+            read = statements()
+            self.assertEqual(len(read), 1, read)
+            self.assertIn("p.first_visit_date >=", read[0][0])
+            self.assertNotIn("lifecycle_stage", read[0][0])
+            self.env["housekeeping.dashboard.snapshot"].search([]).unlink()
+            read = statements()
+            self.assertTrue(
+                any("expected_visits_90d" in q for q, _params in read)
+                and any("lifecycle_stage = 'at_risk'" in q for q, _params in read),
+                "live: the customers are read",
+            )
 
     # ------------------------------------------------------------------ reports
     def test_stage_months_equal_the_log(self):

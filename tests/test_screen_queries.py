@@ -120,3 +120,24 @@ class TestScreenQueries(HttpCase):
         queries(light)  # warm
         queries(heavy)
         self.assertEqual(queries(heavy), queries(light))
+
+    def test_heavy_reports_have_their_indexes(self):
+        """The indexes the heaviest reports read at 1M customers (docs/benchmarks.md):
+        the members per tier from the covering index alone, the staff audit from
+        the manual changes of the logs. (The plans themselves are measured by
+        ``make bench``: on the test database's few rows the planner reads the
+        tables.)"""
+        self.env.cr.execute(
+            """SELECT indexname, indexdef FROM pg_indexes
+                WHERE indexname IN ('res_partner_hk_tier_members_idx',
+                                    'housekeeping_stage_log_manual_idx',
+                                    'housekeeping_tier_log_manual_idx')"""
+        )
+        indexes = dict(self.env.cr.fetchall())
+        self.assertIn(
+            "(membership_tier_id) INCLUDE (total_spent, company_id, hk_visit_company_id) "
+            "WHERE (active AND (membership_tier_id IS NOT NULL))",
+            indexes.get("res_partner_hk_tier_members_idx", ""),
+        )
+        for name in ("housekeeping_stage_log_manual_idx", "housekeeping_tier_log_manual_idx"):
+            self.assertIn("WHERE ((trigger)::text = 'manual'::text)", indexes.get(name, ""))

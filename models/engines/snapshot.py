@@ -13,8 +13,9 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
     night). Incremental, a few statements whatever the history:
 
     - ``housekeeping.dashboard.snapshot``: today's row of each company (one scan
-      of two years of done visits, grouped by company and customer; the customers
-      per stage and tier; the points dated before today); earlier rows stay;
+      of two years of done visits, grouped by company and customer; one of the
+      customers, per stage and tier, with their expected visits; the points
+      dated before today); earlier rows stay;
     - ``housekeeping.lifecycle.month``: the months closed since the last one
       stored (read from their log rows only);
     - ``housekeeping.lifecycle.reach``: the log rows written since the last run,
@@ -186,11 +187,14 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
     @api.model
     def _write_dashboard_rows(self, today):
         """Today's snapshot row of every company (rewritten when run again the same
-        day): the dashboard's own live queries, over every company at once."""
+        day): the dashboard's own live queries, over every company at once. The
+        customers per stage are stored with the last stage log row they include
+        (``log_id``, read in the same statement): the dashboard adds the moves of
+        the log rows after it for its customers at risk now."""
         Dashboard = self.env["housekeeping.dashboard"]
         company_ids = self.env["res.company"].sudo().search([]).ids
         visits = {row[0]: row[1:] for row in Dashboard._visit_kpi_rows(company_ids, today)}
-        stages, tiers = Dashboard._population_counts(company_ids)
+        stages, tiers, expected, log_id = Dashboard._population_counts(company_ids)
         self.env.cr.execute(
             SQL(
                 """SELECT e.company_id, sum(e.points) FROM housekeeping_points_entry e
@@ -205,13 +209,16 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
             kpis = visits.get(company_id) or (0,) * 9
             rows.append(
                 SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)",
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s,"
+                    " %s::numeric, %s)",
                     company_id,
                     today,
                     *kpis,
                     json.dumps(stages.get(company_id, {})),
                     json.dumps(tiers.get(company_id, {})),
                     int(points.get(company_id) or 0),
+                    expected.get(company_id, 0),
+                    log_id,
                 )
             )
         self.env.cr.execute(
@@ -221,7 +228,8 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
                    (company_id, date, active_count, active_prev_count, active_prev2_count,
                     retained_count, retained_prev_count, buyer_count, repeat_buyer_count,
                     buyer_prev_count, repeat_buyer_prev_count, stage_counts, tier_counts,
-                    points_closed, create_uid, create_date, write_uid, write_date)
+                    points_closed, expected_visits, log_id,
+                    create_uid, create_date, write_uid, write_date)
             SELECT v.*, %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM (VALUES %(rows)s) v
                 ON CONFLICT (company_id, date) DO UPDATE
@@ -237,6 +245,8 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
                    stage_counts = EXCLUDED.stage_counts,
                    tier_counts = EXCLUDED.tier_counts,
                    points_closed = EXCLUDED.points_closed,
+                   expected_visits = EXCLUDED.expected_visits,
+                   log_id = EXCLUDED.log_id,
                    write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
             """,
                 rows=SQL(", ").join(rows),
