@@ -87,6 +87,7 @@
     "assets": {
         "web.assets_backend": [
             "housekeeping_membership/static/src/dashboard/*",
+            "housekeeping_membership/static/src/lifecycle_preview/*",
         ],
         "web.assets_frontend": [
             "housekeeping_membership/static/src/interactions/*",

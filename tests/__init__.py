@@ -31,6 +31,7 @@ from . import test_prediction_use
 from . import test_daily_use
 from . import test_screens
 from . import test_role_tours
+from . import test_lifecycle_preview_widget
 from . import test_daily_finish
 from . import test_prepaid
 from . import test_prepaid_points_portal

@@ -51,7 +51,9 @@ class HousekeepingLifecyclePreview(models.TransientModel):
         and ``company_id``; the company's settings for the others) computed on an
         in-memory wizard: nothing is written, so Odoo may run it on a read replica
         (``@api.readonly``). Returns ``{"lines": [{"from_stage", "to_stage",
-        "count", "count_probability"}], "moved_count", "moved_count_probability"}``."""
+        "count", "count_probability"}], "moved_count", "moved_count_probability",
+        "stage_labels": {stage: label}}``, the labels in the user's language (the
+        dialog's widget shows them without a ``fields_get``, which is not read-only)."""
         self.check_access("create")
         values = dict(values or {})
         unknown = sorted(set(values) - set(LIFECYCLE_SETTINGS) - {"company_id"})
@@ -65,7 +67,10 @@ class HousekeepingLifecyclePreview(models.TransientModel):
             raise AccessError(self.env._("You cannot preview the rules of this company."))
         wizard = self.with_context(default_company_id=company.id)
         defaults = wizard.default_get(["company_id", *LIFECYCLE_SETTINGS])
-        return wizard.new({**defaults, **values})._hk_preview_result()
+        result = wizard.new({**defaults, **values})._hk_preview_result()
+        stage_field = self.env["housekeeping.lifecycle.preview.line"]._fields["to_stage"]
+        result["stage_labels"] = dict(stage_field._description_selection(self.env))
+        return result
 
     def _hk_preview_result(self):
         """Count, without writing, how many customers of the company would move from
@@ -94,9 +99,10 @@ class HousekeepingLifecyclePreview(models.TransientModel):
         }
 
     def action_preview(self):
-        """The form's button: the counts of ``_hk_preview_result`` kept on this
-        wizard for the dialog to show. The wizard's own (transient) row and lines are
-        all it writes; ``get_preview`` gives the same counts read-only."""
+        """The counts of ``_hk_preview_result`` kept on this wizard (its own transient
+        row and lines are all it writes). The dialog no longer calls it: its widget
+        (static/src/lifecycle_preview/) calls ``get_preview``, which gives the same
+        counts read-only; kept for API compatibility (RPC clients, scripts)."""
         self.ensure_one()
         result = self._hk_preview_result()
         self.line_ids = [(5, 0, 0)] + [(0, 0, line) for line in result["lines"]]

@@ -98,16 +98,16 @@ tours.add("hk_role_manager_tour", {
             run: "edit 25",
         },
         {
-            content: "Preview",
-            trigger: ".modal button[name='action_preview']",
+            content: "Preview (read-only: the wizard is not saved)",
+            trigger: ".modal .o_hk_preview_button:enabled",
             run: "click",
         },
         {
             content: "The preview counts the customers who would move",
-            trigger: ".modal div[name='line_ids'] .o_data_row td[name='to_stage']",
+            trigger: ".modal .o_hk_preview_line[data-to-stage='at_risk'] .o_hk_to_stage",
         },
         {
-            trigger: ".modal .o_field_widget[name='moved_count']:not(:text(0))",
+            trigger: ".modal .o_hk_preview_summary:not([data-moved-count='0'])",
         },
         {
             content: "Save these rules",
