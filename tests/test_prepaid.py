@@ -752,33 +752,26 @@ class TestVisitPackages(PrepaidCase):
 
 
 @tagged("post_install", "-at_install", "hk_real_cursors")
-class TestPrepaidConcurrency(RealCursorCase):
-    """Two visits of one customer completed at the same moment on two cursors,
-    each alone payable but not both: one is paid, the other refused; the balance
-    never goes below zero and equals its history."""
+class PrepaidCursorCase(RealCursorCase):
+    """A customer with a prepaid balance and visits, committed on a real cursor
+    and deleted again after the test (the concurrency tests of the balance)."""
 
-    ROUNDS = 5
-
-    def setUp(self):
-        super().setUp()
+    def _committed_customer(self, name, balance, visits):
+        """Commit a customer ``name`` with an opening ``balance`` and the visits
+        ``visits`` (their values, hourly cleaning); set ``partner_id``,
+        ``visit_ids`` and ``card_id``, and delete them all after the test."""
         with self.registry.cursor() as cr:
             env = self._cursor_env(cr)
-            partner = env["res.partner"].create({"name": "Concurrent prepaid customer"})
+            partner = env["res.partner"].create({"name": name})
             company = env.company
             env["housekeeping.engine.prepaid"]._opening_balances(
-                {partner.id: 100.0 * self.ROUNDS}, company, "concurrency"
+                {partner.id: balance}, company, "concurrency"
             )
             service = env.ref("housekeeping_membership.service_type_hourly")
             visits = env["housekeeping.visit"].create(
                 [
-                    {
-                        "partner_id": partner.id,
-                        "service_type_id": service.id,
-                        "date": fields.Datetime.now() - timedelta(days=1),
-                        "amount": 70.0,
-                        "payment_method": "prepaid",
-                    }
-                    for _i in range(2 * self.ROUNDS)
+                    {"partner_id": partner.id, "service_type_id": service.id, **values}
+                    for values in visits
                 ]
             )
             self.partner_id, self.visit_ids = partner.id, visits.ids
@@ -801,6 +794,29 @@ class TestPrepaidConcurrency(RealCursorCase):
             ),
             card=self.card_id,
             visits=self.visit_ids,
+        )
+
+
+class TestPrepaidConcurrency(PrepaidCursorCase):
+    """Two visits of one customer completed at the same moment on two cursors,
+    each alone payable but not both: one is paid, the other refused; the balance
+    never goes below zero and equals its history."""
+
+    ROUNDS = 5
+
+    def setUp(self):
+        super().setUp()
+        self._committed_customer(
+            "Concurrent prepaid customer",
+            100.0 * self.ROUNDS,
+            [
+                {
+                    "date": fields.Datetime.now() - timedelta(days=1),
+                    "amount": 70.0,
+                    "payment_method": "prepaid",
+                }
+            ]
+            * (2 * self.ROUNDS),
         )
 
     def _state(self):

@@ -16,8 +16,7 @@ from odoo.exceptions import UserError
 from odoo.http import Request
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .test_concurrency import RealCursorCase
-from .test_prepaid import PrepaidCase
+from .test_prepaid import PrepaidCase, PrepaidCursorCase
 
 
 class TopupPointsCase(PrepaidCase):
@@ -466,7 +465,7 @@ class TestPayInAdvancePortal(HttpCase):
 
 
 @tagged("post_install", "-at_install", "hk_real_cursors")
-class TestPayInAdvanceConcurrency(RealCursorCase):
+class TestPayInAdvanceConcurrency(PrepaidCursorCase):
     """A portal payment in advance and a counter payment of another visit spend
     the same balance at the same moment, the balance holding one of them: one
     succeeds, the other is refused; the balance never goes below zero and equals
@@ -476,48 +475,19 @@ class TestPayInAdvanceConcurrency(RealCursorCase):
 
     def setUp(self):
         super().setUp()
-        with self.registry.cursor() as cr:
-            env = self._cursor_env(cr)
-            partner = env["res.partner"].create({"name": "Concurrent portal customer"})
-            company = env.company
-            env["housekeeping.engine.prepaid"]._opening_balances(
-                {partner.id: 100.0}, company, "concurrency"
-            )
-            service = env.ref("housekeeping_membership.service_type_hourly")
-            now = fields.Datetime.now()
-            visits = env["housekeeping.visit"].create(
-                [
-                    {
-                        "partner_id": partner.id,
-                        "service_type_id": service.id,
-                        # even: the portal's visit to come; odd: the counter's, done now
-                        "date": now + timedelta(days=3) if i % 2 == 0 else now - timedelta(hours=2),
-                        "amount": 70.0,
-                        "payment_method": "wechat" if i % 2 == 0 else "prepaid",
-                    }
-                    for i in range(2 * self.ROUNDS)
-                ]
-            )
-            self.partner_id, self.visit_ids = partner.id, visits.ids
-            self.card_id = env["housekeeping.engine.prepaid"]._cards(partner, company)[partner.id]
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        self._delete_partners(
-            [self.partner_id],
-            extra=(
-                "DELETE FROM housekeeping_prepaid_entry WHERE partner_id = ANY(%(ids)s)",
-                "DELETE FROM loyalty_history WHERE card_id = %(card)s",
-                "DELETE FROM mail_message WHERE model = 'loyalty.card' AND res_id = %(card)s",
-                "DELETE FROM loyalty_card WHERE id = %(card)s",
-                "DELETE FROM rating_rating WHERE res_model = 'housekeeping.visit' "
-                "AND res_id = ANY(%(visits)s)",
-                "DELETE FROM mail_message WHERE model = 'housekeeping.visit' "
-                "AND res_id = ANY(%(visits)s)",
-                "DELETE FROM housekeeping_visit WHERE id = ANY(%(visits)s)",
-            ),
-            card=self.card_id,
-            visits=self.visit_ids,
+        now = fields.Datetime.now()
+        self._committed_customer(
+            "Concurrent portal customer",
+            100.0,
+            [
+                {
+                    # even: the portal's visit to come; odd: the counter's, done now
+                    "date": now + timedelta(days=3) if i % 2 == 0 else now - timedelta(hours=2),
+                    "amount": 70.0,
+                    "payment_method": "wechat" if i % 2 == 0 else "prepaid",
+                }
+                for i in range(2 * self.ROUNDS)
+            ],
         )
 
     def test_portal_and_counter_never_overdraw(self):
