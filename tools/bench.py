@@ -99,13 +99,16 @@ def generate(env, customers, per_customer, cleaners):
     cr.execute(
         SQL(
             """
-        INSERT INTO res_partner (name, complete_name, type, active, is_company, lang, tz,
-                                 company_id, create_date, write_date, create_uid, write_uid,
-                                 autopost_bills, phone)
-        SELECT 'Bench Customer ' || g, 'Bench Customer ' || g, 'contact', true, false,
-               'zh_CN', 'Asia/Shanghai', %(company)s, now(), now(), 1, 1, 'ask',
+        INSERT INTO res_partner (id, commercial_partner_id, name, complete_name, type, active,
+                                 is_company, lang, tz, company_id, create_date, write_date,
+                                 create_uid, write_uid, autopost_bills, phone)
+        -- (each customer its own commercial partner, as Odoo computes it: the
+        -- portal's record rule reads it)
+        SELECT s.id, s.id, 'Bench Customer ' || g, 'Bench Customer ' || g, 'contact', true,
+               false, 'zh_CN', 'Asia/Shanghai', %(company)s, now(), now(), 1, 1, 'ask',
                '138' || lpad(g::text, 8, '0')
-          FROM generate_series(1, %(n)s) g
+          FROM (SELECT nextval('res_partner_id_seq') AS id, g
+                  FROM generate_series(1, %(n)s) g) s
         """,
             company=company.id,
             n=customers,

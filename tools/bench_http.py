@@ -14,7 +14,9 @@ refused ones), and every balance equals the sum of its entries.
 
 import argparse
 import contextlib
+import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -77,6 +79,19 @@ def setup(database):
         return reward.id, [(u.login, u.partner_id.id) for u in users]
 
 
+def odoo_command():
+    """The command starting an Odoo server: ``python -m odoo`` runs it, but a
+    server with ``--workers`` restarts its gevent process (the websocket server)
+    as ``python sys.argv[0] gevent``: with ``-m`` that is ``odoo/__main__.py`` run
+    as a script, which fails at once, and the server tries again every few
+    hundred milliseconds (558 tries in 90 s, each a Python interpreter starting: a
+    quarter of the CPU of a 2-core machine). Odoo's own launcher script does not
+    (``setup/odoo`` in a source tree, ``odoo`` from an install)."""
+    source = os.path.join(os.path.dirname(list(odoo.__path__)[0]), "setup", "odoo")
+    script = source if os.path.isfile(source) else shutil.which("odoo")
+    return [sys.executable, script] if script else [sys.executable, "-m", "odoo"]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,15 +146,14 @@ def main():
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
         [
-            sys.executable,
-            "-m",
-            "odoo",
+            *odoo_command(),
             "-c",
             args.config,
             "-d",
             args.database,
             "--http-interface=127.0.0.1",
             f"--http-port={port}",
+            f"--gevent-port={free_port()}",
             f"--workers={args.workers}",
             "--max-cron-threads=0",
             "--log-level=warn",

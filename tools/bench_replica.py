@@ -12,9 +12,12 @@ loopback socket) and gives its port here. This script then:
 2. starts Odoo with ``--workers`` and ``--db_replica_host/port`` (read-only
    requests on the standby, Odoo 19's ``@api.readonly`` methods and
    ``readonly=True`` routes);
-3. runs a bounded load of ``--clients`` clients for ``--seconds``: back-office
-   JSON-RPC (dashboard, reports, customer and visit lists) and portal pages,
-   while the lifecycle and tier engines run on the primary, again and again;
+3. runs a bounded load of ``--clients`` clients for ``--seconds`` after
+   ``--warmup`` seconds: back-office JSON-RPC (dashboard, reports, customer and
+   visit lists) and portal pages, each client from a screen of its own and
+   ``--think`` seconds between two requests, while the lifecycle and tier engines
+   run on the primary again and again in a process of their own (``--writer``,
+   as a cron worker; ``--due-share`` of the customers due at each lifecycle run);
 4. stops the standby half-way: Odoo falls back to the primary, and the users
    should see no error;
 5. reports p50/p95 per entry point before and after the standby stopped, the
@@ -26,6 +29,8 @@ loopback socket) and gives its port here. This script then:
 import argparse
 import contextlib
 import json
+import os
+import random
 import re
 import statistics
 import subprocess
@@ -37,7 +42,7 @@ from collections import defaultdict
 import psycopg2
 import requests
 from bench import LIST_SPEC, REPORT_QUERIES
-from bench_http import free_port, wait_ready
+from bench_http import free_port, odoo_command, wait_ready
 
 import odoo
 from odoo.modules.registry import Registry
@@ -183,9 +188,13 @@ BACK_OFFICE = (
 )
 
 
-def back_office_client(base, user, stop, results, think):
+def back_office_client(base, user, stop, results, think, first=0):
+    """One member of staff going through the screens one after the other, from
+    the ``first`` (the clients do not all open the same screen at once)."""
     session = login(base, user)
-    i = 0
+    i = first
+    # (and do not all click in the same second)
+    stop.wait(random.uniform(0, think))  # noqa: S311 (not a secret)
     while not stop.wait(think):
         name, model, method, args, kwargs = BACK_OFFICE[i % len(BACK_OFFICE)]
         i += 1
@@ -198,9 +207,11 @@ def back_office_client(base, user, stop, results, think):
         results.append((name, time.perf_counter() - t0, outcome, time.monotonic()))
 
 
-def portal_client(base, user, stop, results, think):
+def portal_client(base, user, stop, results, think, first=0):
+    """One customer going through the portal pages, from the ``first``."""
     session = login(base, user)
-    i = 0
+    i = first
+    stop.wait(random.uniform(0, think))  # noqa: S311
     while not stop.wait(think):
         url = PORTAL_PAGES[i % len(PORTAL_PAGES)]
         i += 1
@@ -213,22 +224,42 @@ def portal_client(base, user, stop, results, think):
         results.append((f"portal {url}", time.perf_counter() - t0, outcome, time.monotonic()))
 
 
-def cron_client(database, stop, results):
-    """The lifecycle and tier engines on the primary, one after the other, until the
-    load ends, each lifecycle run on a tenth of the customers made due (their
-    writes are what the standby replays)."""
+def lower_priority(cr, niceness):
+    """This process and the PostgreSQL backend of ``cr`` at ``niceness``: the
+    engines' CPU after the users' (``--writer-nice``). A server process of
+    another user needs the right to (root); without it, the backend keeps its
+    priority and the report says so."""
+    if not niceness:
+        return True
+    os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    cr.execute("SELECT pg_backend_pid()")
+    try:
+        os.setpriority(os.PRIO_PROCESS, cr.fetchone()[0], niceness)
+    except PermissionError:
+        return False
+    return True
+
+
+def cron_client(database, seconds, due_share, niceness=0):
+    """The lifecycle and tier engines on the primary, one after the other, for
+    ``seconds``, in a process of its own (``--writer``: a cron worker is one), each
+    lifecycle run on ``due_share`` of the customers made due (their writes are
+    what the standby replays). Prints a JSON line per run."""
     registry = Registry(database)
+    modulo = max(round(1 / due_share), 1)
+    end = time.monotonic() + seconds
     i = 0
-    while not stop.is_set():
+    while time.monotonic() < end:
         name = ("lifecycle", "tiers")[i % 2]
         t0 = time.perf_counter()
         try:
             with registry.cursor() as cr:
+                niced = lower_priority(cr, niceness)
                 env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
                 if name == "lifecycle":
                     cr.execute(
-                        "UPDATE res_partner SET lifecycle_next_check = NULL WHERE id %% 10 = %s",
-                        [i // 2 % 10],
+                        "UPDATE res_partner SET lifecycle_next_check = NULL WHERE id %% %s = %s",
+                        [modulo, i // 2 % modulo],
                     )
                     env["housekeeping.engine.lifecycle"]._cron()
                 else:
@@ -237,7 +268,61 @@ def cron_client(database, stop, results):
         except Exception as exc:  # noqa: BLE001
             outcome = f"error: {exc}"[:200]
         i += 1
-        results.append((f"engine: {name}", time.perf_counter() - t0, outcome, time.monotonic()))
+        if not niced:
+            outcome = "ok (its PostgreSQL backend could not be niced)"
+        line = [f"engine: {name}", time.perf_counter() - t0, outcome, time.monotonic()]
+        print(json.dumps(line), flush=True)
+
+
+def cpu_by_role(roles):
+    """CPU seconds used so far per role: ``roles`` maps a role to the pids whose
+    process trees are that role (children included: Odoo's workers, a
+    PostgreSQL server's backends); the rest of the processes is ``other``
+    (processes that ended are not counted: PostgreSQL's parallel workers), and
+    ``machine busy`` is the whole machine's, from /proc/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, used = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    with open("/proc/stat") as stat:
+        # the machine: user nice system idle iowait irq softirq steal (ticks)
+        ticks = [int(v) for v in stat.readline().split()[1:9]]
+    used["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick
+    owner = {pid: role for role, pids in roles.items() for pid in pids}
+    totals = dict.fromkeys([*roles, "other"], 0.0)
+    totals["machine busy"] = used.pop("machine")
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in owner and ancestor in parent and ancestor > 1:
+            ancestor = parent[ancestor]
+        totals[owner.get(ancestor, "other")] += seconds
+    return totals
+
+
+def postmaster_pid(port):
+    """The pid of the PostgreSQL server listening on ``port``: the server
+    processes started with ``-D DIR`` whose lock file names that port."""
+    ps = subprocess.run(  # noqa: S603
+        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in ps.splitlines():
+        pid, _sep, command = line.strip().partition(" ")
+        program, _sep, data = command.partition(" -D ")
+        if not program.endswith("postgres") or not data:
+            continue
+        with contextlib.suppress(OSError), open(f"{data.split()[0]}/postmaster.pid") as lock:
+            lines = lock.read().splitlines()
+            if len(lines) > 3 and lines[3].strip() == str(port):
+                return int(pid)
+    return None
 
 
 def db_stats(dsn, database):
@@ -271,8 +356,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
     parser.add_argument("--database", required=True)
-    parser.add_argument("--replica-port", type=int, required=True)
-    parser.add_argument("--replica-stop", required=True, help="command stopping the standby")
+    parser.add_argument("--writer", action="store_true", help="(internal) be the engines' process")
+    parser.add_argument("--replica-port", type=int)
+    parser.add_argument("--replica-stop", help="command stopping the standby")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4)
@@ -282,9 +368,36 @@ def main():
         default=1.0,
         help="seconds each client waits between two requests (a person reading the screen)",
     )
+    parser.add_argument(
+        "--due-share",
+        type=float,
+        default=0.01,
+        help="share of the customers the lifecycle engine finds due at each of its runs "
+        "(0.01: about a day's evaluations; each run writes them on the primary)",
+    )
+    parser.add_argument(
+        "--writer-nice",
+        type=int,
+        default=10,
+        help="niceness of the engines' process and of its PostgreSQL backend (0: none). "
+        "The deployment gives the cron node and the primary cores of their own "
+        "(docs/scale-out.md); on one machine, their work comes after the users' instead",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=20,
+        help="seconds of load before the measure (each worker loads the registry and "
+        "fills its caches on its first requests)",
+    )
     args = parser.parse_args()
     config = odoo.tools.config
     config.parse_config(["-c", args.config, "-d", args.database, "--log-level=warn"])
+    if args.writer:
+        cron_client(args.database, args.seconds, args.due_share, args.writer_nice)
+        return 0
+    if not args.replica_port or not args.replica_stop:
+        parser.error("--replica-port and --replica-stop are required")
     host, port = config["db_host"], int(config["db_port"])
     primary = f"host={host} port={port} dbname={args.database} user={config['db_user']}"
     standby = (
@@ -295,15 +408,14 @@ def main():
     log = open(f"{config['data_dir']}/bench-replica-odoo.log", "w")  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603
         [
-            sys.executable,
-            "-m",
-            "odoo",
+            *odoo_command(),
             "-c",
             args.config,
             "-d",
             args.database,
             "--http-interface=127.0.0.1",
             f"--http-port={http_port}",
+            f"--gevent-port={free_port()}",
             f"--workers={args.workers}",
             "--max-cron-threads=0",
             f"--db_replica_host={host}",
@@ -318,24 +430,58 @@ def main():
     base = f"http://127.0.0.1:{http_port}"
     results = []
     lags = []
+    writer = None
     try:
         wait_ready(base)
         stop = threading.Event()
+        office = args.clients - len(portal_logins)
         clients = [
             threading.Thread(
-                target=back_office_client, args=(base, manager, stop, results, args.think)
+                target=back_office_client,
+                args=(base, manager, stop, results, args.think, k * len(BACK_OFFICE) // office),
             )
-            for _i in range(args.clients - len(portal_logins))
+            for k in range(office)
         ] + [
-            threading.Thread(target=portal_client, args=(base, user, stop, results, args.think))
-            for user in portal_logins
+            threading.Thread(
+                target=portal_client,
+                args=(base, user, stop, results, args.think, k),
+            )
+            for k, user in enumerate(portal_logins)
         ]
-        writer = threading.Thread(target=cron_client, args=(args.database, stop, results))
+        for thread in clients:
+            thread.start()
+        # the warm-up: every worker has loaded the registry and served each screen
+        time.sleep(args.warmup)
+        writer = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                __file__,
+                "--writer",
+                "--config",
+                args.config,
+                "--database",
+                args.database,
+                "--seconds",
+                str(args.seconds),
+                "--due-share",
+                str(args.due_share),
+                "--writer-nice",
+                str(args.writer_nice),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        roles = {
+            "Odoo (4 workers)": [server.pid],
+            "PostgreSQL primary": [postmaster_pid(port)],
+            "PostgreSQL standby": [postmaster_pid(args.replica_port)],
+            "engines' process": [writer.pid],
+            "load generator (20 clients)": [os.getpid()],
+        }
+        cpu_start = cpu_by_role(roles)
         before_primary = db_stats(primary, args.database)
         before_standby = db_stats(standby, args.database)
         t0 = time.monotonic()
-        for thread in [*clients, writer]:
-            thread.start()
         half = t0 + args.seconds / 2
         while time.monotonic() < half:
             with contextlib.suppress(psycopg2.Error):
@@ -344,16 +490,29 @@ def main():
         after_standby = db_stats(standby, args.database)
         mid_primary = db_stats(primary, args.database)
         stopped_at = time.monotonic()
+        cpu_used = {role: seconds - cpu_start[role] for role, seconds in cpu_by_role(roles).items()}
         subprocess.run(args.replica_stop, shell=True, check=False)  # noqa: S602
         while time.monotonic() < t0 + args.seconds:
             time.sleep(1)
         stop.set()
-        for thread in [*clients, writer]:
+        for thread in clients:
             thread.join(300)
+        # the engines' run under way ends on its own (its time is measured)
+        engine_runs, _err = writer.communicate(timeout=900)
     finally:
+        if writer and writer.poll() is None:
+            writer.kill()
         server.terminate()
         server.wait(60)
         log.close()
+    # the measure: from the end of the warm-up on (its errors are reported)
+    warmup_errors = [
+        (name, outcome, "warm-up")
+        for name, latency, outcome, at in results
+        if at - latency < t0 and not outcome.startswith("ok")
+    ]
+    results = [row for row in results if row[3] - row[1] >= t0]
+    results += [tuple(json.loads(line)) for line in engine_runs.splitlines() if line.strip()]
 
     served_standby = after_standby[0] - before_standby[0]
     served_primary = mid_primary[0] - before_primary[0]
@@ -367,21 +526,23 @@ def main():
     errors = []
     for name, latency, outcome, at in results:
         before, after, err_before, err_after = by_point[name]
-        if outcome != "ok":
-            errors.append((name, outcome, at >= stopped_at))
+        if not outcome.startswith("ok"):
+            errors.append((name, outcome, "standby stopped" if at >= stopped_at else "standby up"))
         if at < stopped_at:
             before.append(latency)
-            by_point[name] = (before, after, err_before + (outcome != "ok"), err_after)
+            by_point[name] = (before, after, err_before + (not outcome.startswith("ok")), err_after)
         else:
             after.append(latency)
-            by_point[name] = (before, after, err_before, err_after + (outcome != "ok"))
+            by_point[name] = (before, after, err_before, err_after + (not outcome.startswith("ok")))
 
     print(
         f"\nReplica: {args.clients} clients ({len(portal_logins)} portal, "
         f"{args.clients - len(portal_logins)} back office) for {args.seconds} s, Odoo with "
         f"{args.workers} workers and a hot standby (streaming replication on loopback), each "
-        f"client waiting {args.think:g} s between two requests; the "
-        "lifecycle and tier scheduled actions run on the primary all along; the standby is "
+        f"client waiting {args.think:g} s between two requests, after {args.warmup} s of "
+        "warm-up; the lifecycle and tier engines run on the primary all along, in a "
+        f"process of their own (nice {args.writer_nice}, its PostgreSQL backend too), each "
+        f"lifecycle run on {args.due_share:.0%} of the customers made due; the standby is "
         f"stopped after {args.seconds // 2} s.\n"
     )
     print(
@@ -396,18 +557,38 @@ def main():
             f"| {err_before} | {len(after)} | {pct(after, 0.5):.0f} | {pct(after, 0.95):.0f} "
             f"| {err_after} |"
         )
+    portal = [
+        latency
+        for name, latency, outcome, at in results
+        if name.startswith("portal ") and at < stopped_at
+    ]
+    print(
+        f"\nPortal pages while the standby was up, all together: {len(portal)} requests, "
+        f"p50 {pct(portal, 0.5):.0f} ms, p95 {pct(portal, 0.95):.0f} ms (target: p95 < 300 ms)."
+    )
+    window = stopped_at - t0
+    print(
+        f"\nWhere the CPU went while the standby was up ({window:.0f} s, "
+        f"{os.cpu_count()} cores: {window * os.cpu_count():.0f} CPU seconds): "
+        + ", ".join(
+            f"{role} {seconds:.0f} s ({seconds / window:.2f} core)"
+            for role, seconds in cpu_used.items()
+        )
+        + "."
+    )
     streaming = [lag for lag in lags if lag is not None]
     print(
         f"\nTransactions while the standby was up: {served_standby:,} on the standby, "
         f"{served_primary:,} on the primary: the standby served {share:.0%}. "
         f"Replication lag sampled each second: median {statistics.median(streaming or [0]):.2f} s, "
         f"max {max(streaming or [0]):.2f} s; not streaming in {len(lags) - len(streaming)} of "
-        f"{len(lags)} samples. Errors: {len(errors)}."
+        f"{len(lags)} samples. Errors: {len(errors)} (warm-up: {len(warmup_errors)})."
     )
     if len(streaming) < len(lags):
-        errors.append(("replication", "the standby was not streaming from the primary", False))
-    for name, outcome, after_stop in errors[:10]:
-        print(f"ERROR ({'standby stopped' if after_stop else 'standby up'}) {name}: {outcome}")
+        errors.append(("replication", "the standby was not streaming from the primary", "lag"))
+    errors += warmup_errors
+    for name, outcome, when in errors[:10]:
+        print(f"ERROR ({when}) {name}: {outcome}")
     return 1 if errors else 0
 
 

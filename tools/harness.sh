@@ -343,7 +343,9 @@ cmd_bench_replica() {
     # (without one, a busy primary recycled it before the standby connected)
     run_pg "$bin/pg_basebackup" -h "$PGSOCK" -p "$PGPORT" -U "$PG_OWNER" -D "$replica" -R \
         -X stream -c fast -C -S hk_replica
-    run_pg sh -c "echo 'port = $rport' >>'$replica/postgresql.conf'"
+    # (the standby's log says which replay conflicts made its readers wait)
+    run_pg sh -c "printf '%s\n' 'port = $rport' 'log_recovery_conflict_waits = on' \
+        'log_min_duration_statement = 2000' >>'$replica/postgresql.conf'"
     run_pg rm -f "$replica/server.log"
     run_pg "$bin/pg_ctl" -D "$replica" -l "$replica/server.log" -w start >/dev/null \
         || { tail -20 "$replica/server.log" >&2; die "the standby did not start"; }
@@ -352,6 +354,8 @@ cmd_bench_replica() {
     local rc=0
     $PY "$ROOT/tools/bench_replica.py" --config "$conf" --database "$db" --replica-port "$rport" \
         --replica-stop "$stop" --clients "${HK_CLIENTS:-20}" --seconds "${HK_SECONDS:-60}" \
+        --due-share "${HK_DUE_SHARE:-0.01}" --think "${HK_THINK:-1}" \
+        --writer-nice "${HK_WRITER_NICE:-10}" \
         | tee "$CACHE/bench-replica-$scale.md" || rc=$?
     replica_stop
     return $rc
