@@ -160,3 +160,47 @@ class HousekeepingLifecycleFunnelCount(models.Model):
     date = fields.Date(string="First Seen", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True, index=True)
     customer_count = fields.Integer(string="Customers", readonly=True)
+
+
+class HousekeepingLifecycleTransitionCount(models.Model):
+    """The lifecycle transitions counted per move (from, to), day, trigger, churn
+    reason and company, with the days spent in the previous stage (their sum and
+    the rows that have them, for a true average): the stage log rows folded in by
+    the nightly snapshot engine, added up to the log row ``log_id`` (the last one
+    read, the same on every row). The transition report adds the log rows
+    written since (``housekeeping.report.lifecycle.transition.day``).
+
+    ``churn_reason_id`` is the reason's id without a foreign key: a reason
+    deleted since reads as none (as the log rows, set to none), and never makes
+    two rows of the same key."""
+
+    _name = "housekeeping.lifecycle.transition.count"
+    _description = "Lifecycle Transition Counts"
+    _order = "date desc, from_stage, to_stage"
+    _rec_name = "date"
+
+    from_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
+    to_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
+    date = fields.Date(readonly=True)
+    trigger = fields.Selection(
+        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
+        readonly=True,
+    )
+    churn_reason_id = fields.Integer(string="Churn Reason Given", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    transition_count = fields.Integer(string="Transitions", readonly=True)
+    days_sum = fields.Float(
+        string="Days in Previous Stage (Sum)",
+        readonly=True,
+        help="Sum of the days spent in the previous stage, over the transitions that have them.",
+    )
+    days_count = fields.Integer(
+        string="Transitions with Days",
+        readonly=True,
+        help="The transitions whose days in the previous stage are known.",
+    )
+    log_id = fields.Integer(string="Last Log Row", readonly=True, index=True, aggregator="max")
+
+    _key_unique = models.UniqueIndex(
+        "(from_stage, to_stage, date, trigger, churn_reason_id, company_id) NULLS NOT DISTINCT"
+    )

@@ -16,6 +16,22 @@ FUNNEL_FRESH_CTES = f"""mark AS (
             )"""
 
 
+def churn_reason_sql(env, stage, reason):
+    """SQL: the churn reason label of a move to ``stage`` whose reason is the row
+    ``reason`` (an alias) of housekeeping_churn_reason, in the user's language,
+    never empty (grouped, an empty many2one reads "None")."""
+    return SQL(
+        """CASE WHEN %(stage)s IN ('at_risk', 'churned')
+                THEN COALESCE(%(name)s->>%(lang)s, %(name)s->>'en_US', %(none)s)
+                ELSE %(na)s END""",
+        stage=stage,
+        name=SQL.identifier(reason, "name"),
+        lang=env.lang or "en_US",
+        none=env._("Not confirmed"),
+        na=env._("Not applicable"),
+    )
+
+
 class HousekeepingReportLifecycleTransition(models.Model):
     """Lifecycle transitions (one row per stage change): transition matrix
     (from × to), churn by reason, time spent in the previous stage."""
@@ -50,24 +66,179 @@ class HousekeepingReportLifecycleTransition(models.Model):
         string="Days in Previous Stage", readonly=True, aggregator="avg"
     )
 
+    # grouped reads over these fields only are counted per move and day
+    # (``housekeeping.report.lifecycle.transition.day``): a few thousand rows
+    # instead of a row per stage change (1M+ at 1M customers: 0.15 s a pivot)
+    _hk_grouped_by_day = frozenset(
+        {
+            "from_stage",
+            "to_stage",
+            "date",
+            "trigger",
+            "churn_reason_id",
+            "churn_reason",
+            "company_id",
+        }
+    )
+    _hk_day_aggregate_specs = {
+        "__count": "transition_count:sum",
+        "transition_count:sum": "transition_count:sum",
+        "days_in_previous_stage:avg": "days_in_previous_stage:avg",
+    }
+
+    @api.model
+    def _hk_day_aggregates(self, domain, groupings, aggregates, order=None):
+        """The aggregates to ask the transitions per day for, or None when this
+        grouped read needs the stage log rows (a condition, grouping or order on
+        the customer or the reason, another aggregate)."""
+        fields_used = {cond.field_expr.split(".")[0] for cond in Domain(domain).iter_conditions()}
+        fields_used.update(spec.split(":")[0] for groups in groupings for spec in groups)
+        day_aggregates = [self._hk_day_aggregate_specs.get(spec) for spec in aggregates]
+        if not fields_used <= self._hk_grouped_by_day or None in day_aggregates:
+            return None
+        for term in (order or "").split(","):
+            spec = term.strip().split(" ")[0]
+            if (
+                spec
+                and spec.split(":")[0] not in self._hk_grouped_by_day
+                and (spec not in self._hk_day_aggregate_specs)
+            ):
+                return None
+        return day_aggregates
+
+    @api.model
+    def _hk_day_order(self, order):
+        # an order on the number of rows orders on the transitions counted
+        return order and order.replace("__count", "transition_count:sum")
+
+    @api.model
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        day_aggregates = self._hk_day_aggregates(domain, [groupby], aggregates, order)
+        if day_aggregates is None or having:
+            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+        self.check_access("read")
+        return self.env["housekeeping.report.lifecycle.transition.day"]._read_group(
+            domain,
+            groupby,
+            day_aggregates,
+            offset=offset,
+            limit=limit,
+            order=self._hk_day_order(order),
+        )
+
+    @api.model
+    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
+        day_aggregates = self._hk_day_aggregates(domain, grouping_sets, aggregates, order)
+        if day_aggregates is None:
+            return super()._read_grouping_sets(domain, grouping_sets, aggregates, order)
+        self.check_access("read")
+        return self.env["housekeeping.report.lifecycle.transition.day"]._read_grouping_sets(
+            domain, grouping_sets, day_aggregates, order=self._hk_day_order(order)
+        )
+
     @property
     def _table_query(self):
-        # a reason in the user's language, never empty (grouped, an empty
-        # many2one reads "None")
         return SQL(
             """
             SELECT l.id, l.partner_id, l.from_stage, l.to_stage, l.date, l.trigger,
-                   l.reason, l.churn_reason_id,
-                   CASE WHEN l.to_stage IN ('at_risk', 'churned')
-                        THEN COALESCE(r.name->>%s, r.name->>'en_US', %s)
-                        ELSE %s END AS churn_reason,
+                   l.reason, l.churn_reason_id, %s AS churn_reason,
                    l.company_id, 1 AS transition_count, l.days_in_previous_stage
               FROM housekeeping_stage_log l
               LEFT JOIN housekeeping_churn_reason r ON r.id = l.churn_reason_id
             """,
-            self.env.lang or "en_US",
-            self.env._("Not confirmed"),
-            self.env._("Not applicable"),
+            churn_reason_sql(self.env, SQL.identifier("l", "to_stage"), "r"),
+        )
+
+
+class HousekeepingReportLifecycleTransitionDay(models.Model):
+    """The lifecycle transitions counted per move (from, to), day, trigger, churn
+    reason and company: what the transition matrix's pivot and graph read
+    (``housekeeping.report.lifecycle.transition`` hands over its grouped reads
+    that do not look at the customers). The transitions counted by the last
+    nightly snapshot (``housekeeping.lifecycle.transition.count``, up to its last
+    log row), plus the stage log rows written since: always current, a few
+    thousand rows whatever the number of customers. Nothing counted yet (a fresh
+    install, the night after an upgrade): every log row is read, the same
+    figures, only slower. The average days in the previous stage is the sum of
+    the days over the transitions that have them (``_read_group_select``)."""
+
+    _name = "housekeeping.report.lifecycle.transition.day"
+    _description = "Lifecycle Transitions per Day"
+    _auto = False
+    _order = "date desc, from_stage, to_stage"
+    _rec_name = "date"
+
+    from_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
+    to_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
+    date = fields.Date(readonly=True)
+    trigger = fields.Selection(
+        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
+        readonly=True,
+    )
+    churn_reason_id = fields.Many2one(
+        "housekeeping.churn.reason", string="Churn Reason Given", readonly=True
+    )
+    churn_reason = fields.Char(
+        readonly=True,
+        help='The churn reason of a move to at risk or churned, "Not confirmed" when '
+        'none was given; "Not applicable" for the other moves.',
+    )
+    company_id = fields.Many2one("res.company", readonly=True)
+    transition_count = fields.Integer(string="Transitions", readonly=True, aggregator="sum")
+    days_in_previous_stage = fields.Float(
+        string="Days in Previous Stage", readonly=True, aggregator="avg"
+    )
+
+    @api.model
+    def _read_group_select(self, aggregate_spec, query):
+        # the average over the transitions whose days are known, not of the rows
+        if aggregate_spec == "days_in_previous_stage:avg":
+            return SQL(
+                "SUM(%s)::float8 / NULLIF(SUM(%s), 0)",
+                SQL.identifier(self._table, "days_sum"),
+                SQL.identifier(self._table, "days_count"),
+            )
+        return super()._read_group_select(aggregate_spec, query)
+
+    @property
+    def _table_query(self):
+        # a reason deleted since the night reads as none, as on its log rows
+        return SQL(
+            """
+            WITH mark AS (
+                SELECT COALESCE(max(log_id), 0) AS id
+                  FROM housekeeping_lifecycle_transition_count
+            ), moves AS (
+                SELECT from_stage, to_stage, date, trigger, churn_reason_id, company_id,
+                       sum(n) AS n, sum(days_sum) AS days_sum, sum(days_count) AS days_count
+                  FROM (SELECT c.from_stage, c.to_stage, c.date, c.trigger,
+                               c.churn_reason_id, c.company_id, c.transition_count AS n,
+                               c.days_sum, c.days_count
+                          FROM housekeeping_lifecycle_transition_count c
+                        UNION ALL
+                        SELECT l.from_stage, l.to_stage, l.date, l.trigger,
+                               l.churn_reason_id, l.company_id, count(*),
+                               COALESCE(sum(l.days_in_previous_stage), 0),
+                               count(l.days_in_previous_stage)
+                          FROM housekeeping_stage_log l, mark
+                         WHERE l.id > mark.id
+                         GROUP BY 1, 2, 3, 4, 5, 6) u
+                 GROUP BY 1, 2, 3, 4, 5, 6
+            )
+            SELECT row_number() OVER (
+                       ORDER BY m.date, m.from_stage, m.to_stage, m.trigger,
+                                m.churn_reason_id, m.company_id) AS id,
+                   m.from_stage, m.to_stage, m.date, m.trigger, r.id AS churn_reason_id,
+                   %(churn_reason)s AS churn_reason, m.company_id,
+                   m.n::int AS transition_count, m.days_sum::float8 AS days_sum,
+                   m.days_count::int AS days_count,
+                   m.days_sum::float8 / NULLIF(m.days_count, 0) AS days_in_previous_stage
+              FROM moves m
+              LEFT JOIN housekeeping_churn_reason r ON r.id = m.churn_reason_id
+            """,
+            churn_reason=churn_reason_sql(self.env, SQL.identifier("m", "to_stage"), "r"),
         )
 
 

@@ -45,4 +45,5 @@ from . import test_readonly_entry_points
 from . import test_screen_queries
 from . import test_visit_facts
 from . import test_dashboard_snapshot
+from . import test_transition_counts
 from . import test_replica_fallback

@@ -99,6 +99,7 @@ REPORT_MODELS = {
     "housekeeping.report.lifecycle.snapshot": "manager",
     "housekeeping.report.lifecycle.funnel": "manager",
     "housekeeping.report.lifecycle.funnel.day": "manager",
+    "housekeeping.report.lifecycle.transition.day": "manager",
     "housekeeping.report.cohort": "manager",
     "housekeeping.report.cleaner": "manager",
     "housekeeping.report.staff.audit": "manager",

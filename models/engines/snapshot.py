@@ -19,7 +19,9 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
     - ``housekeeping.lifecycle.month``: the months closed since the last one
       stored (read from their log rows only);
     - ``housekeeping.lifecycle.reach``: the log rows written since the last run,
-      folded into each customer's funnel flags.
+      folded into each customer's funnel flags;
+    - ``housekeeping.lifecycle.transition.count``: the log rows written since the
+      last run, added to the transitions per move, day, trigger, reason and company.
     """
 
     _name = "housekeeping.engine.snapshot"
@@ -43,12 +45,14 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
         self._store_months(today)
         self._fold_reach()
         self._count_funnel()
+        self._fold_transitions()
         count = self._write_dashboard_rows(today)
         for model in (
             "housekeeping.dashboard.snapshot",
             "housekeeping.lifecycle.month",
             "housekeeping.lifecycle.reach",
             "housekeeping.lifecycle.funnel.count",
+            "housekeeping.lifecycle.transition.count",
         ):
             self.env[model].invalidate_model()
         return count
@@ -178,6 +182,50 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
                                         ('3_loyal', k.reached_loyal)) s(step, ok)
              WHERE s.ok
              GROUP BY 1, 2, 3
+            """,
+                uid=self.env.uid,
+            )
+        )
+        return self.env.cr.rowcount
+
+    @api.model
+    def _fold_transitions(self):
+        """Add the stage log rows written since the last run (after the last one
+        folded, ``log_id``, up to the last one now) to the transitions per move,
+        day, trigger, churn reason and company
+        (``housekeeping.lifecycle.transition.count``): one upsert; every row it
+        touches gets the new mark, so the mark (the greatest ``log_id``) is the
+        last row folded. Nothing new: nothing written."""
+        self.env.cr.execute(
+            SQL(
+                """
+            WITH mark AS (
+                SELECT (SELECT COALESCE(max(log_id), 0)
+                          FROM housekeeping_lifecycle_transition_count) AS id,
+                       (SELECT COALESCE(max(id), 0) FROM housekeeping_stage_log) AS upto
+            )
+            INSERT INTO housekeeping_lifecycle_transition_count
+                   (from_stage, to_stage, date, trigger, churn_reason_id, company_id,
+                    transition_count, days_sum, days_count, log_id,
+                    create_uid, create_date, write_uid, write_date)
+            SELECT l.from_stage, l.to_stage, l.date, l.trigger, l.churn_reason_id,
+                   l.company_id, count(*), COALESCE(sum(l.days_in_previous_stage), 0),
+                   count(l.days_in_previous_stage), mark.upto,
+                   %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+              FROM housekeeping_stage_log l, mark
+             WHERE l.id > mark.id AND l.id <= mark.upto
+             GROUP BY l.from_stage, l.to_stage, l.date, l.trigger, l.churn_reason_id,
+                      l.company_id, mark.upto
+                ON CONFLICT (from_stage, to_stage, date, trigger, churn_reason_id, company_id)
+                DO UPDATE
+               SET transition_count = housekeeping_lifecycle_transition_count.transition_count
+                                      + EXCLUDED.transition_count,
+                   days_sum = housekeeping_lifecycle_transition_count.days_sum
+                              + EXCLUDED.days_sum,
+                   days_count = housekeeping_lifecycle_transition_count.days_count
+                                + EXCLUDED.days_count,
+                   log_id = EXCLUDED.log_id,
+                   write_uid = EXCLUDED.write_uid, write_date = EXCLUDED.write_date
             """,
                 uid=self.env.uid,
             )
