@@ -403,6 +403,9 @@ def main():
     standby = (
         f"host={host} port={args.replica_port} dbname={args.database} user={config['db_user']}"
     )
+    with contextlib.closing(psycopg2.connect(standby)) as conn, conn.cursor() as cr:
+        cr.execute("SHOW max_parallel_workers_per_gather")
+        standby_parallel = cr.fetchone()[0]
     manager, portal_logins = setup(args.database, max(args.clients // 2, 1))
     http_port = free_port()
     log = open(f"{config['data_dir']}/bench-replica-odoo.log", "w")  # noqa: SIM115
@@ -542,8 +545,9 @@ def main():
         f"client waiting {args.think:g} s between two requests, after {args.warmup} s of "
         "warm-up; the lifecycle and tier engines run on the primary all along, in a "
         f"process of their own (nice {args.writer_nice}, its PostgreSQL backend too), each "
-        f"lifecycle run on {args.due_share:.0%} of the customers made due; the standby is "
-        f"stopped after {args.seconds // 2} s.\n"
+        f"lifecycle run on {args.due_share:.0%} of the customers made due; the standby "
+        f"(max_parallel_workers_per_gather = {standby_parallel}) is stopped after "
+        f"{args.seconds // 2} s.\n"
     )
     print(
         "| entry point | requests (standby up) | p50 (ms) | p95 (ms) | errors "

@@ -344,8 +344,11 @@ cmd_bench_replica() {
     run_pg "$bin/pg_basebackup" -h "$PGSOCK" -p "$PGPORT" -U "$PG_OWNER" -D "$replica" -R \
         -X stream -c fast -C -S hk_replica
     # (the standby's log says which replay conflicts made its readers wait)
+    # (and runs the screens' queries without parallel workers unless HK_REPLICA_PARALLEL
+    # says how many: docs/scale-out.md, Settings that matter)
     run_pg sh -c "printf '%s\n' 'port = $rport' 'log_recovery_conflict_waits = on' \
-        'log_min_duration_statement = 2000' >>'$replica/postgresql.conf'"
+        'log_min_duration_statement = 2000' \
+        'max_parallel_workers_per_gather = ${HK_REPLICA_PARALLEL:-0}' >>'$replica/postgresql.conf'"
     run_pg rm -f "$replica/server.log"
     run_pg "$bin/pg_ctl" -D "$replica" -l "$replica/server.log" -w start >/dev/null \
         || { tail -20 "$replica/server.log" >&2; die "the standby did not start"; }
