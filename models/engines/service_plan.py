@@ -54,7 +54,7 @@ class HousekeepingEngineServicePlan(models.AbstractModel):
         """SQL: ``plan_id, day, date`` (the visit's UTC start) of the occurrences
         of ``plan_ids`` from now to the horizon that have no visit yet (visits
         ``exclude`` do not count), within the plan's number of visits."""
-        today = fields.Date.context_today(self)
+        now = fields.Datetime.now()
         return SQL(
             """
         -- materialized: each plan's weekdays and count once, not once per day
@@ -67,9 +67,11 @@ class HousekeepingEngineServicePlan(models.AbstractModel):
                    ARRAY(SELECT w.number FROM hk_plan_weekday_rel r
                            JOIN housekeeping_weekday w ON w.id = r.weekday_id
                           WHERE r.plan_id = pl.id) AS dows,
-                   GREATEST(pl.date_start, %(today)s::date) AS first_day,
+                   -- today in the customer's time zone, whoever asks (a portal
+                   -- user in Shanghai and the scheduler in UTC see the same horizon)
+                   GREATEST(pl.date_start, %(local_today)s) AS first_day,
                    LEAST(COALESCE(pl.date_end, 'infinity'::date),
-                         %(today)s::date + 7 * c.hk_plan_horizon_weeks) AS last_day,
+                         %(local_today)s + 7 * c.hk_plan_horizon_weeks) AS last_day,
                    (SELECT count(*) FROM housekeeping_visit v
                      WHERE v.plan_id = pl.id AND v.plan_occurrence IS NOT NULL
                        AND v.id != ALL(%(exclude)s)) AS made
@@ -128,8 +130,12 @@ class HousekeepingEngineServicePlan(models.AbstractModel):
         SELECT n.plan_id, n.day, n.start FROM n
          WHERE COALESCE(n.max_visits, 0) = 0 OR n.made + n.rn <= n.max_visits
         """,
-            today=today,
-            now=fields.Datetime.now(),
+            local_today=SQL(
+                "((%s::timestamp AT TIME ZONE 'UTC') AT TIME ZONE COALESCE(rp.tz, 'Asia/Shanghai'))"
+                "::date",
+                now,
+            ),
+            now=now,
             plans=list(plan_ids),
             exclude=list(exclude),
         )
