@@ -29,6 +29,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import column_exists
 
 from . import replica_fallback
+from .models.housekeeping_tier_member_count import drop_trigger
 
 MODULE = "housekeeping_membership"
 # models whose records the module creates but that outlive it when in use
@@ -154,6 +155,9 @@ def _release_records_in_use(env):
 
 
 def uninstall_hook(env):
+    # (first: a trigger on res_partner that writes a table about to go would
+    # make every change of a customer fail)
+    drop_trigger(env.cr)
     _drop_module_foreign_keys(env)
     _release_records_in_use(env)
 

@@ -19,6 +19,7 @@ from . import housekeeping_demo
 from . import housekeeping_partner_rfm
 from . import housekeeping_tier
 from . import housekeeping_tier_log
+from . import housekeeping_tier_member_count
 from . import housekeeping_holiday
 from . import housekeeping_points
 from . import housekeeping_reward

@@ -145,6 +145,21 @@ class HousekeepingLifecycleReach(models.Model):
     _partner_unique = models.UniqueIndex("(partner_id)")
 
 
+class HousekeepingLifecycleFunnelFields(models.AbstractModel):
+    """The figures of the lifecycle funnel: per customer and step
+    (``housekeeping.report.lifecycle.funnel``), counted per step, company and
+    first day (``housekeeping.report.lifecycle.funnel.day``) and as the nightly
+    snapshot stored them (``housekeeping.lifecycle.funnel.count``)."""
+
+    _name = "housekeeping.lifecycle.funnel.fields"
+    _description = "Lifecycle Funnel Figures"
+
+    step = fields.Selection(FUNNEL_STEPS, readonly=True)
+    date = fields.Date(string="First Seen", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    customer_count = fields.Integer(string="Customers", readonly=True, aggregator="sum")
+
+
 class HousekeepingLifecycleFunnelCount(models.Model):
     """The lifecycle funnel's customers per step, company and first day as of the
     last nightly snapshot: rewritten from the customers' flags
@@ -153,13 +168,11 @@ class HousekeepingLifecycleFunnelCount(models.Model):
     rows written since (``housekeeping.report.lifecycle.funnel.day``)."""
 
     _name = "housekeeping.lifecycle.funnel.count"
+    _inherit = ["housekeeping.lifecycle.funnel.fields"]
     _description = "Lifecycle Funnel Counts"
     _rec_name = "step"
 
-    step = fields.Selection(FUNNEL_STEPS, readonly=True)
-    date = fields.Date(string="First Seen", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True, index=True)
-    customer_count = fields.Integer(string="Customers", readonly=True)
+    company_id = fields.Many2one(index=True)
 
 
 class HousekeepingLifecycleTransitionCount(models.Model):

@@ -1,3 +1,4 @@
+from . import housekeeping_report_counted
 from . import housekeeping_points_report
 from . import housekeeping_cleaner_quality_report
 from . import housekeeping_lifecycle_report

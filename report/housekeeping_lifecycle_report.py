@@ -1,8 +1,7 @@
 from odoo import api, fields, models
-from odoo.fields import Domain
 from odoo.tools import SQL
 
-from ..models.lifecycle_rules import FUNNEL_FLAGS_SQL, FUNNEL_STEPS, LIFECYCLE_STAGES
+from ..models.lifecycle_rules import FUNNEL_FLAGS_SQL, LIFECYCLE_STAGES
 
 # the stage log rows the nightly snapshot has not folded into the customers' flags
 # (housekeeping.lifecycle.reach, up to its last log row): their flags per customer
@@ -32,17 +31,14 @@ def churn_reason_sql(env, stage, reason):
     )
 
 
-class HousekeepingReportLifecycleTransition(models.Model):
-    """Lifecycle transitions (one row per stage change): transition matrix
-    (from × to), churn by reason, time spent in the previous stage."""
+class HousekeepingReportLifecycleTransitionFields(models.AbstractModel):
+    """The figures of the lifecycle transitions, per stage change
+    (``housekeeping.report.lifecycle.transition``) or counted per move and day
+    (``housekeeping.report.lifecycle.transition.day``)."""
 
-    _name = "housekeeping.report.lifecycle.transition"
-    _description = "Lifecycle Transitions Analysis"
-    _auto = False
-    _order = "date desc, id desc"
-    _rec_name = "partner_id"
+    _name = "housekeeping.report.lifecycle.transition.fields"
+    _description = "Lifecycle Transition Figures"
 
-    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     from_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
     to_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
     date = fields.Date(readonly=True)
@@ -50,7 +46,6 @@ class HousekeepingReportLifecycleTransition(models.Model):
         [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
         readonly=True,
     )
-    reason = fields.Char(readonly=True)
     # (a label of its own: two fields of a model may not share one)
     churn_reason_id = fields.Many2one(
         "housekeeping.churn.reason", string="Churn Reason Given", readonly=True
@@ -66,10 +61,23 @@ class HousekeepingReportLifecycleTransition(models.Model):
         string="Days in Previous Stage", readonly=True, aggregator="avg"
     )
 
-    # grouped reads over these fields only are counted per move and day
-    # (``housekeeping.report.lifecycle.transition.day``): a few thousand rows
-    # instead of a row per stage change (1M+ at 1M customers: 0.15 s a pivot)
-    _hk_grouped_by_day = frozenset(
+
+class HousekeepingReportLifecycleTransition(models.Model):
+    """Lifecycle transitions (one row per stage change): transition matrix
+    (from × to), churn by reason, time spent in the previous stage. Grouped
+    reads that do not look at the customers are counted per move and day
+    (``housekeeping.report.lifecycle.transition.day``): a few thousand rows
+    instead of a row per stage change (1M+ at 1M customers: 0.15 s a pivot)."""
+
+    _name = "housekeeping.report.lifecycle.transition"
+    _inherit = ["housekeeping.report.lifecycle.transition.fields", "housekeeping.report.counted"]
+    _description = "Lifecycle Transitions Analysis"
+    _auto = False
+    _order = "date desc, id desc"
+    _rec_name = "partner_id"
+
+    _hk_counts_model = "housekeeping.report.lifecycle.transition.day"
+    _hk_counts_fields = frozenset(
         {
             "from_stage",
             "to_stage",
@@ -80,63 +88,14 @@ class HousekeepingReportLifecycleTransition(models.Model):
             "company_id",
         }
     )
-    _hk_day_aggregate_specs = {
+    _hk_counts_aggregates = {
         "__count": "transition_count:sum",
         "transition_count:sum": "transition_count:sum",
         "days_in_previous_stage:avg": "days_in_previous_stage:avg",
     }
 
-    @api.model
-    def _hk_day_aggregates(self, domain, groupings, aggregates, order=None):
-        """The aggregates to ask the transitions per day for, or None when this
-        grouped read needs the stage log rows (a condition, grouping or order on
-        the customer or the reason, another aggregate)."""
-        fields_used = {cond.field_expr.split(".")[0] for cond in Domain(domain).iter_conditions()}
-        fields_used.update(spec.split(":")[0] for groups in groupings for spec in groups)
-        day_aggregates = [self._hk_day_aggregate_specs.get(spec) for spec in aggregates]
-        if not fields_used <= self._hk_grouped_by_day or None in day_aggregates:
-            return None
-        for term in (order or "").split(","):
-            spec = term.strip().split(" ")[0]
-            if (
-                spec
-                and spec.split(":")[0] not in self._hk_grouped_by_day
-                and (spec not in self._hk_day_aggregate_specs)
-            ):
-                return None
-        return day_aggregates
-
-    @api.model
-    def _hk_day_order(self, order):
-        # an order on the number of rows orders on the transitions counted
-        return order and order.replace("__count", "transition_count:sum")
-
-    @api.model
-    def _read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
-    ):
-        day_aggregates = self._hk_day_aggregates(domain, [groupby], aggregates, order)
-        if day_aggregates is None or having:
-            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
-        self.check_access("read")
-        return self.env["housekeeping.report.lifecycle.transition.day"]._read_group(
-            domain,
-            groupby,
-            day_aggregates,
-            offset=offset,
-            limit=limit,
-            order=self._hk_day_order(order),
-        )
-
-    @api.model
-    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
-        day_aggregates = self._hk_day_aggregates(domain, grouping_sets, aggregates, order)
-        if day_aggregates is None:
-            return super()._read_grouping_sets(domain, grouping_sets, aggregates, order)
-        self.check_access("read")
-        return self.env["housekeeping.report.lifecycle.transition.day"]._read_grouping_sets(
-            domain, grouping_sets, day_aggregates, order=self._hk_day_order(order)
-        )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    reason = fields.Char(readonly=True)
 
     @property
     def _table_query(self):
@@ -165,31 +124,11 @@ class HousekeepingReportLifecycleTransitionDay(models.Model):
     the days over the transitions that have them (``_read_group_select``)."""
 
     _name = "housekeeping.report.lifecycle.transition.day"
+    _inherit = ["housekeeping.report.lifecycle.transition.fields"]
     _description = "Lifecycle Transitions per Day"
     _auto = False
     _order = "date desc, from_stage, to_stage"
     _rec_name = "date"
-
-    from_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
-    to_stage = fields.Selection(LIFECYCLE_STAGES, readonly=True)
-    date = fields.Date(readonly=True)
-    trigger = fields.Selection(
-        [("cron", "Scheduled Evaluation"), ("visit", "Visit"), ("manual", "Manual")],
-        readonly=True,
-    )
-    churn_reason_id = fields.Many2one(
-        "housekeeping.churn.reason", string="Churn Reason Given", readonly=True
-    )
-    churn_reason = fields.Char(
-        readonly=True,
-        help='The churn reason of a move to at risk or churned, "Not confirmed" when '
-        'none was given; "Not applicable" for the other moves.',
-    )
-    company_id = fields.Many2one("res.company", readonly=True)
-    transition_count = fields.Integer(string="Transitions", readonly=True, aggregator="sum")
-    days_in_previous_stage = fields.Float(
-        string="Days in Previous Stage", readonly=True, aggregator="avg"
-    )
 
     @api.model
     def _read_group_select(self, aggregate_spec, query):
@@ -357,60 +296,26 @@ class HousekeepingReportLifecycleSnapshot(models.Model):
 
 class HousekeepingReportLifecycleFunnel(models.Model):
     """Lifecycle funnel: customers who reached potential, new (a first visit) and
-    loyal at least once."""
+    loyal at least once. Grouped reads that do not look at the customers are
+    counted per step, company and first day
+    (``housekeeping.report.lifecycle.funnel.day``): a few hundred rows instead of
+    a row per customer and step (3M at 1M customers: 2.9 s a pivot)."""
 
     _name = "housekeeping.report.lifecycle.funnel"
+    _inherit = ["housekeeping.lifecycle.funnel.fields", "housekeeping.report.counted"]
     _description = "Lifecycle Funnel"
     _auto = False
     _order = "step, partner_id"
     _rec_name = "partner_id"
 
+    _hk_counts_model = "housekeeping.report.lifecycle.funnel.day"
+    _hk_counts_fields = frozenset({"step", "date", "company_id"})
+    _hk_counts_aggregates = {
+        "__count": "customer_count:sum",
+        "customer_count:sum": "customer_count:sum",
+    }
+
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
-    step = fields.Selection(FUNNEL_STEPS, readonly=True)
-    date = fields.Date(string="First Seen", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
-    customer_count = fields.Integer(string="Customers", readonly=True, aggregator="sum")
-
-    # grouped reads over these fields only are counted by the funnel per day
-    # (``housekeeping.report.lifecycle.funnel.day``): a few hundred rows instead of
-    # a row per customer and step (3M at 1M customers: 2.9 s a pivot)
-    _hk_grouped_by_day = frozenset({"step", "date", "company_id"})
-
-    @api.model
-    def _hk_day_aggregates(self, domain, groupings, aggregates):
-        """The aggregates to ask the funnel per day for, or None when this grouped
-        read needs the customers' rows (a condition or grouping on the customer)."""
-        fields_used = {cond.field_expr.split(".")[0] for cond in Domain(domain).iter_conditions()}
-        fields_used.update(spec.split(":")[0] for groups in groupings for spec in groups)
-        day_aggregates = [
-            "customer_count:sum" if spec in ("__count", "customer_count:sum") else None
-            for spec in aggregates
-        ]
-        if not fields_used <= self._hk_grouped_by_day or None in day_aggregates:
-            return None
-        return day_aggregates
-
-    @api.model
-    def _read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
-    ):
-        day_aggregates = self._hk_day_aggregates(domain, [groupby], aggregates)
-        if day_aggregates is None or having or (order and "partner_id" in order):
-            return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
-        self.check_access("read")
-        return self.env["housekeeping.report.lifecycle.funnel.day"]._read_group(
-            domain, groupby, day_aggregates, offset=offset, limit=limit, order=order
-        )
-
-    @api.model
-    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
-        day_aggregates = self._hk_day_aggregates(domain, grouping_sets, aggregates)
-        if day_aggregates is None or (order and "partner_id" in order):
-            return super()._read_grouping_sets(domain, grouping_sets, aggregates, order)
-        self.check_access("read")
-        return self.env["housekeeping.report.lifecycle.funnel.day"]._read_grouping_sets(
-            domain, grouping_sets, day_aggregates, order=order
-        )
 
     @property
     def _table_query(self):
@@ -452,15 +357,11 @@ class HousekeepingReportLifecycleFunnelDay(models.Model):
     once)."""
 
     _name = "housekeeping.report.lifecycle.funnel.day"
+    _inherit = ["housekeeping.lifecycle.funnel.fields"]
     _description = "Lifecycle Funnel per Day"
     _auto = False
     _order = "step, date"
     _rec_name = "step"
-
-    step = fields.Selection(FUNNEL_STEPS, readonly=True)
-    date = fields.Date(string="First Seen", readonly=True)
-    company_id = fields.Many2one("res.company", readonly=True)
-    customer_count = fields.Integer(string="Customers", readonly=True, aggregator="sum")
 
     @property
     def _table_query(self):

@@ -93,6 +93,7 @@ RPC_CALLS = (
 # privileged group that may open it
 REPORT_MODELS = {
     "housekeeping.report.membership": "user",
+    "housekeeping.report.membership.tier": "user",
     "housekeeping.report.visit": "user",
     "housekeeping.report.prepaid.balance": "user",
     "housekeeping.report.lifecycle.transition": "manager",

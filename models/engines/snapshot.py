@@ -21,7 +21,9 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
     - ``housekeeping.lifecycle.reach``: the log rows written since the last run,
       folded into each customer's funnel flags;
     - ``housekeeping.lifecycle.transition.count``: the log rows written since the
-      last run, added to the transitions per move, day, trigger, reason and company.
+      last run, added to the transitions per move, day, trigger, reason and company;
+    - ``housekeeping.tier.member.count``: the day's changes of the members added
+      up, one row per tier and company.
     """
 
     _name = "housekeeping.engine.snapshot"
@@ -46,6 +48,7 @@ class HousekeepingEngineSnapshot(models.AbstractModel):
         self._fold_reach()
         self._count_funnel()
         self._fold_transitions()
+        self.env["housekeeping.tier.member.count"]._fold()
         count = self._write_dashboard_rows(today)
         for model in (
             "housekeeping.dashboard.snapshot",
