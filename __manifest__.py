@@ -3,7 +3,7 @@
     "name": "Housekeeping Membership & Customer Lifecycle",
     "summary": "Customer database, lifecycle stages, membership tiers and points "
     "for housekeeping and domestic-cleaning companies",
-    "version": "19.0.1.6.0",
+    "version": "19.0.1.7.0",
     "category": "Sales/Membership",
     "author": "housekeeping_membership contributors",
     "website": "https://github.com/housekeeping-membership/housekeeping_membership",

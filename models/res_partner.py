@@ -634,12 +634,6 @@ class ResPartner(models.Model):
         help="Reached at once when a done visit qualifies the customer; lowered only by the "
         "scheduled evaluation, after a grace period.",
     )
-    # the members per tier (membership report, its most opened grouping) read from
-    # this index alone: 40 MB instead of the customers' table at 1M
-    _hk_tier_members_idx = models.Index(
-        "(membership_tier_id) INCLUDE (total_spent, company_id, hk_visit_company_id)"
-        " WHERE active AND membership_tier_id IS NOT NULL"
-    )
     tier_color = fields.Integer(related="membership_tier_id.color")
     tier_grace_until = fields.Date(
         copy=False,

@@ -307,21 +307,12 @@ def cpu_by_role(roles):
     return totals
 
 
-def postmaster_pid(port):
-    """The pid of the PostgreSQL server listening on ``port``: the server
-    processes started with ``-D DIR`` whose lock file names that port."""
-    ps = subprocess.run(  # noqa: S603
-        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout
-    for line in ps.splitlines():
-        pid, _sep, command = line.strip().partition(" ")
-        program, _sep, data = command.partition(" -D ")
-        if not program.endswith("postgres") or not data:
-            continue
-        with contextlib.suppress(OSError), open(f"{data.split()[0]}/postmaster.pid") as lock:
-            lines = lock.read().splitlines()
-            if len(lines) > 3 and lines[3].strip() == str(port):
-                return int(pid)
+def postmaster_pid(data_dir):
+    """The pid of the PostgreSQL server of the data directory ``data_dir`` (the
+    first line of its lock file, ``postmaster.pid``), or None when it is not
+    running."""
+    with contextlib.suppress(OSError, ValueError), open(f"{data_dir}/postmaster.pid") as lock:
+        return int(lock.readline())
     return None
 
 
@@ -337,19 +328,20 @@ def db_stats(dsn, database):
 
 
 def replication_lag(dsn):
-    """Seconds the standby is behind the primary (0 when it has replayed all it
-    received), or None when it is not streaming from the primary."""
+    """Seconds the standby is behind the primary (``dsn``): PostgreSQL's own
+    replay lag (from the primary flushing WAL to the standby replaying it; 0
+    once the standby has replayed everything and stays idle), or None when no
+    standby streams from the primary. (The time since the last transaction
+    replayed would count a long transaction of the engines as lag.)"""
     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cr:
-        cr.execute("SELECT status FROM pg_stat_wal_receiver")
+        cr.execute(
+            """SELECT state, EXTRACT(EPOCH FROM replay_lag)
+                 FROM pg_stat_replication WHERE application_name <> 'pg_basebackup'"""
+        )
         row = cr.fetchone()
         if not row or row[0] != "streaming":
             return None
-        cr.execute(
-            """SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                           ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
-                      END"""
-        )
-        return float(cr.fetchone()[0] or 0)
+        return float(row[1] or 0)
 
 
 def main():
@@ -358,6 +350,8 @@ def main():
     parser.add_argument("--database", required=True)
     parser.add_argument("--writer", action="store_true", help="(internal) be the engines' process")
     parser.add_argument("--replica-port", type=int)
+    parser.add_argument("--primary-data", help="the primary's data directory (its server's pid)")
+    parser.add_argument("--replica-data", help="the standby's data directory (its server's pid)")
     parser.add_argument("--replica-stop", help="command stopping the standby")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
@@ -476,8 +470,8 @@ def main():
         )
         roles = {
             "Odoo (4 workers)": [server.pid],
-            "PostgreSQL primary": [postmaster_pid(port)],
-            "PostgreSQL standby": [postmaster_pid(args.replica_port)],
+            "PostgreSQL primary": [postmaster_pid(args.primary_data)],
+            "PostgreSQL standby": [postmaster_pid(args.replica_data)],
             "engines' process": [writer.pid],
             "load generator (20 clients)": [os.getpid()],
         }
@@ -488,7 +482,7 @@ def main():
         half = t0 + args.seconds / 2
         while time.monotonic() < half:
             with contextlib.suppress(psycopg2.Error):
-                lags.append(replication_lag(standby))
+                lags.append(replication_lag(primary))
             time.sleep(1)
         after_standby = db_stats(standby, args.database)
         mid_primary = db_stats(primary, args.database)

@@ -356,6 +356,7 @@ cmd_bench_replica() {
     [[ $(id -u) -eq 0 ]] && stop="runuser -u postgres -- $stop"
     local rc=0
     $PY "$ROOT/tools/bench_replica.py" --config "$conf" --database "$db" --replica-port "$rport" \
+        --primary-data "$PGDATA" --replica-data "$replica" \
         --replica-stop "$stop" --clients "${HK_CLIENTS:-20}" --seconds "${HK_SECONDS:-60}" \
         --due-share "${HK_DUE_SHARE:-0.01}" --think "${HK_THINK:-1}" \
         --writer-nice "${HK_WRITER_NICE:-10}" \
