@@ -7,6 +7,7 @@ from . import res_config_settings
 from . import housekeeping_household_tag
 from . import housekeeping_weekday
 from . import housekeeping_service_type
+from . import housekeeping_offer_mixin
 
 # the batched engines' position in their pass (used by res.partner's batch helpers)
 from . import housekeeping_engine_position

@@ -24,23 +24,12 @@ class HousekeepingPackageTemplate(models.Model):
     optionally of a duration, valid for some months, transferable or not."""
 
     _name = "housekeeping.package.template"
+    _inherit = ["housekeeping.offer.mixin"]
     _description = "Visit Package Offer"
     _order = "sequence, id"
     _check_company_auto = True
 
-    name = fields.Char(required=True, translate=True)
-    sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
-    product_id = fields.Many2one(
-        "product.product",
-        required=True,
-        ondelete="restrict",
-        check_company=True,
-        help="The product sold for this package.",
-    )
+    product_id = fields.Many2one(help="The product sold for this package.")
     service_type_id = fields.Many2one(
         "housekeeping.service.type", required=True, ondelete="restrict", check_company=True
     )

@@ -14,7 +14,7 @@ one statement, under a row lock on the card.
 """
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
 from .housekeeping_visit import PAYMENT_METHODS
 from .trust import is_open
@@ -107,23 +107,14 @@ class HousekeepingPrepaidOffer(models.Model):
     counter (the Top Up wizard makes and confirms that order)."""
 
     _name = "housekeeping.prepaid.offer"
+    _inherit = ["housekeeping.offer.mixin"]
     _description = "Prepaid Top-up Offer"
     _order = "sequence, amount, id"
     _check_company_auto = True
 
-    name = fields.Char(required=True, translate=True)
-    sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
     currency_id = fields.Many2one(related="company_id.currency_id")
     product_id = fields.Many2one(
-        "product.product",
-        required=True,
-        ondelete="restrict",
-        check_company=True,
-        help="The product sold for this top-up; its price is the principal credited.",
+        help="The product sold for this top-up; its price is the principal credited."
     )
     amount = fields.Monetary(
         string="Pay", required=True, help="The price of the top-up (the principal)."
@@ -147,19 +138,6 @@ class HousekeepingPrepaidOffer(models.Model):
     _product_unique = models.Constraint(
         "UNIQUE(product_id)", "A product sells one top-up offer only."
     )
-
-    @api.constrains("product_id")
-    def _check_product_not_service(self):
-        taken = self.env["housekeeping.service.type"]._service_products(self.product_id)
-        for offer in self:
-            if offer.product_id in taken:
-                raise ValidationError(
-                    self.env._(
-                        "The product %(product)s is a service's product: a top-up needs a "
-                        "product of its own.",
-                        product=offer.product_id.display_name,
-                    )
-                )
 
     def _bonus_for(self, partner):
         """The bonus of one unit of the offer for ``partner`` (by tier or fixed)."""

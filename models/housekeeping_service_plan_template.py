@@ -8,21 +8,12 @@ from odoo.exceptions import ValidationError
 
 class HousekeepingServicePlanTemplate(models.Model):
     _name = "housekeeping.service.plan.template"
+    _inherit = ["housekeeping.offer.mixin"]
     _description = "Service Plan Offer"
     _order = "sequence, id"
     _check_company_auto = True
 
-    name = fields.Char(required=True, translate=True)
-    sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
     product_id = fields.Many2one(
-        "product.product",
-        required=True,
-        ondelete="restrict",
-        check_company=True,
         help="The product sold for this plan. One unit is the number of visits below "
         "(or, without a number, the price of one visit of an open-ended plan).",
     )
@@ -76,19 +67,6 @@ class HousekeepingServicePlanTemplate(models.Model):
     _time_start_range = models.Constraint(
         "CHECK(time_start >= 0 AND time_start < 24)", "The start time is between 0:00 and 24:00."
     )
-
-    @api.constrains("product_id")
-    def _check_product_not_service(self):
-        taken = self.env["housekeeping.service.type"]._service_products(self.product_id)
-        for template in self:
-            if template.product_id in taken:
-                raise ValidationError(
-                    self.env._(
-                        "The product %(product)s is a service's product (one visit per "
-                        "unit): a service plan needs a product of its own.",
-                        product=template.product_id.display_name,
-                    )
-                )
 
     @api.constrains("rhythm", "month_day", "month_weekday_id", "month_week")
     def _check_rhythm(self):

@@ -44,6 +44,6 @@ class HousekeepingServiceType(models.Model):
     @api.model
     def _service_products(self, products):
         """The products of ``products`` that are a service type's product (each
-        unit sold makes a visit): a top-up offer or a plan offer needs a product of
-        its own. One query, whoever asks."""
+        unit sold makes a visit): an offer (``housekeeping.offer.mixin``: a package,
+        a top-up, a plan) needs a product of its own. One query, whoever asks."""
         return self.sudo().search([("product_id", "in", products.ids)]).product_id

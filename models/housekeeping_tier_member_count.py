@@ -27,7 +27,8 @@ DECLARE
     was_member boolean := TG_OP <> 'INSERT' AND {_MEMBER.format(r="OLD")};
     is_member boolean := TG_OP <> 'DELETE' AND {_MEMBER.format(r="NEW")};
 BEGIN
-    IF was_member AND is_member AND {_KEY.format(r="OLD")} = {_KEY.format(r="NEW")} THEN
+    IF was_member AND is_member
+       AND {_KEY.format(r="OLD")} IS NOT DISTINCT FROM {_KEY.format(r="NEW")} THEN
         IF NEW.total_spent IS DISTINCT FROM OLD.total_spent THEN
             INSERT INTO housekeeping_tier_member_count
                    (tier_id, company_id, visit_company_id, member_count, spend)

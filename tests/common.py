@@ -1,4 +1,36 @@
+from decimal import Decimal
+from unittest.mock import patch
+
 from odoo.tests import TransactionCase, new_test_user
+
+
+def read_counted(env, report, groupby, aggregates, domain=(), per_row=False, digits=9):
+    """The grouped read of ``report`` (a ``housekeeping.report.counted``):
+    ``({groups: aggregates}, served)``, records as ids and amounts rounded to
+    ``digits``; ``served`` says whether its model of counts answered. With
+    ``per_row``, a condition on the customer (every row has one) makes it read
+    the same rows one by one."""
+    env.flush_all()
+    env.invalidate_all()
+    Report = env[report]
+    Counts = type(env[Report._hk_counts_model])
+    domain = list(domain)
+    if per_row:
+        domain.append(("partner_id", "!=", False))
+    with patch.object(Counts, "_read_group", autospec=True, side_effect=Counts._read_group) as spy:
+        rows = Report._read_group(domain, groupby, aggregates)
+    result = {}
+    for row in rows:
+        values = tuple(
+            v.id
+            if hasattr(v, "_name")
+            else round(float(v), digits)
+            if isinstance(v, (float, Decimal))
+            else v
+            for v in row
+        )
+        result[values[: len(groupby)]] = values[len(groupby) :]
+    return result, spy.called
 
 
 class HousekeepingCase(TransactionCase):

@@ -112,9 +112,25 @@ class TestServicePlanSale(HousekeepingCase):
         self.assertEqual(plan.weekday_ids, self.wednesday)
         self.assertEqual(len(plan.visit_ids), 4)
 
-    def test_a_service_product_cannot_be_a_plan(self):
-        with self.assertRaises(ValidationError):
-            self.template.copy({"product_id": self.service_hourly.product_id.id})
+    def test_a_service_product_cannot_be_an_offer(self):
+        """A service's product makes a visit per unit sold: no offer (a plan, a
+        package, a top-up) may sell it too, and the refusal names the offer."""
+        service_product = self.service_hourly.product_id
+        self.assertTrue(service_product)
+        with self.assertRaisesRegex(ValidationError, "Service Plan Offer"):
+            self.template.copy({"product_id": service_product.id})
+        with self.assertRaisesRegex(ValidationError, "Visit Package Offer"):
+            self.env["housekeeping.package.template"].create(
+                {
+                    "name": "Ten visits",
+                    "product_id": service_product.id,
+                    "service_type_id": self.service_hourly.id,
+                }
+            )
+        with self.assertRaisesRegex(ValidationError, "Prepaid Top-up Offer"):
+            self.env["housekeeping.prepaid.offer"].create(
+                {"name": "Top up 1000", "product_id": service_product.id, "amount": 1000.0}
+            )
 
     def test_offers_by_company_and_role(self):
         other = self.env["res.company"].create({"name": "Plan Branch"})

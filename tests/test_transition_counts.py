@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from .common import HousekeepingCase
+from .common import HousekeepingCase, read_counted
 
 STAGES = ["potential", "new", "loyal", "at_risk", "churned"]
 TRIGGERS = ["cron", "visit", "manual"]
@@ -79,30 +79,10 @@ class TestTransitionCounts(HousekeepingCase):
         return sorted(self.env.cr.fetchall(), key=repr)
 
     def _read(self, env, groupby, aggregates=AGGREGATES, domain=(), per_row=False):
-        """The report's grouped read, ids for records, averages rounded; and
-        whether the transitions per day served it."""
-        env.flush_all()
-        env.invalidate_all()
-        Report = env["housekeeping.report.lifecycle.transition"]
-        Day = type(env["housekeeping.report.lifecycle.transition.day"])
-        domain = list(domain)
-        if per_row:
-            # every log row has a customer: the same rows, read one by one
-            domain.append(("partner_id", "!=", False))
-        with patch.object(Day, "_read_group", autospec=True, side_effect=Day._read_group) as spy:
-            rows = Report._read_group(domain, groupby, aggregates)
-        result = {}
-        for row in rows:
-            values = tuple(
-                v.id
-                if hasattr(v, "_name")
-                else round(float(v), 9)
-                if isinstance(v, (float, Decimal))
-                else v
-                for v in row
-            )
-            result[values[: len(groupby)]] = values[len(groupby) :]
-        return result, spy.called
+        """The report's grouped read, and whether the transitions per day served it."""
+        return read_counted(
+            env, "housekeeping.report.lifecycle.transition", groupby, aggregates, domain, per_row
+        )
 
     def _assert_same(self, env=None, label="", domain=()):
         env = env or self.env

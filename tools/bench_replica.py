@@ -397,6 +397,9 @@ def main():
     standby = (
         f"host={host} port={args.replica_port} dbname={args.database} user={config['db_user']}"
     )
+    # (the lag is the cluster's: asked from another database, the probe's own
+    # transactions do not count among the users')
+    primary_cluster = f"host={host} port={port} dbname=postgres user={config['db_user']}"
     with contextlib.closing(psycopg2.connect(standby)) as conn, conn.cursor() as cr:
         cr.execute("SHOW max_parallel_workers_per_gather")
         standby_parallel = cr.fetchone()[0]
@@ -482,7 +485,7 @@ def main():
         half = t0 + args.seconds / 2
         while time.monotonic() < half:
             with contextlib.suppress(psycopg2.Error):
-                lags.append(replication_lag(primary))
+                lags.append(replication_lag(primary_cluster))
             time.sleep(1)
         after_standby = db_stats(standby, args.database)
         mid_primary = db_stats(primary, args.database)
