@@ -705,24 +705,21 @@ class HousekeepingDashboard(models.AbstractModel):
         snapshot = ctx.get("snapshot")
         if snapshot:
             # as of the nightly snapshot: a lookup instead of a pass over the customers
-            per_stage, tier_counts = {}, {}
+            per_stage = {}
             for row in snapshot.values():
                 for key, count in (row["stage_counts"] or {}).items():
                     per_stage[key] = per_stage.get(key, 0) + count
-                for key, count in (row["tier_counts"] or {}).items():
-                    tier_counts[int(key)] = tier_counts.get(int(key), 0) + count
-            per_tier = [
-                (tier, tier_counts[tier.id])
-                for tier in self.env["housekeeping.tier"].sudo().browse(tier_counts).exists()
-            ]
         else:
             per_stage = dict(Partner._read_group(partner_scope, ["lifecycle_stage"], ["__count"]))
-            per_tier = Partner._read_group(
-                self._partner_company_domain(ctx["companies"])
-                & Domain("membership_tier_id", "!=", False),
-                ["membership_tier_id"],
-                ["__count"],
+        # the members per tier, live: their counts (a few rows, kept by every change
+        # of a member), never as of the night
+        per_tier = (
+            self.env["housekeeping.report.membership.tier"]
+            .sudo()
+            ._read_group(
+                [("company_id", "in", ctx["companies"])], ["tier_id"], ["member_count:sum"]
             )
+        )
         labels = dict(Partner._fields["lifecycle_stage"]._description_selection(self.env))
         stages = [
             {"key": key, "label": labels[key], "value": per_stage.get(key, 0)}
@@ -785,11 +782,7 @@ class HousekeepingDashboard(models.AbstractModel):
                 "series": self._churn_winback(ctx, first, months),
             },
             "visits": {"title": self.env._("Done Visits per Month"), "rows": visits},
-            "tiers": {
-                "title": self.env._("Members per Tier"),
-                "rows": tiers,
-                "as_of": self._as_of(ctx),
-            },
+            "tiers": {"title": self.env._("Members per Tier"), "rows": tiers, "as_of": False},
         }
 
     @api.model

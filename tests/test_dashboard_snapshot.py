@@ -229,6 +229,14 @@ class TestDashboardSnapshot(HousekeepingCase, DashboardData):
                 self.assertFalse(as_of["new"] or as_of["churned"] or as_of["liability"])
             tiers = self._dashboard()["charts"]["tiers"]["rows"]
             self.assertEqual([(r["key"], r["value"]) for r in tiers], [(tier.id, 2)])
+            # the members per tier are live (their counts), not as of the night
+            with engine_writes("membership_tier_id"):
+                p[1].membership_tier_id = tier
+            chart = self._dashboard()["charts"]["tiers"]
+            self.assertEqual([(r["key"], r["value"]) for r in chart["rows"]], [(tier.id, 3)])
+            self.assertFalse(chart["as_of"])
+            with engine_writes("membership_tier_id"):
+                p[1].membership_tier_id = False
             # the day goes on: points granted, a new customer's first visit
             self.env["housekeeping.engine.points"]._grant_points(p[2], 30, "goodwill")
             newcomer = self.env["res.partner"].create({"name": "Snapshot Newcomer"})
