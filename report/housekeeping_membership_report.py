@@ -35,7 +35,8 @@ class HousekeepingReportMembership(models.Model):
     Grouped reads of the members that do not look at the customers are
     answered by the members counted per tier and company
     (``housekeeping.report.membership.tier``): a few rows instead of every
-    member (1M at 1M customers: 0.17 s a pivot alone, seconds under load)."""
+    member (1M at 1M customers: 0.17–0.29 s a pivot alone, seconds under load;
+    0.003 s from the counts)."""
 
     _name = "housekeeping.report.membership"
     _inherit = ["housekeeping.report.membership.fields", "housekeeping.report.counted"]
